@@ -1,0 +1,298 @@
+"""The HTTPS server every lab service runs on: routing, JSON replies, faults and a request log.
+
+Each service (Entra, ARM, the OIDC issuer host, the Kubernetes API server) is a :class:`Router`
+mounted on its own :class:`LabServer`, so each has its own URL, as in the real world.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .tls import LabCA
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # percent-decoded path, no query
+    raw_path: str  # path as sent, with query
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)  # named groups of the matched route
+    server_url: str = ""
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """First value of a query parameter (names compared as sent)."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def arg_ci(self, name: str, default: str | None = None) -> str | None:
+        """First value of a query parameter, name compared case-insensitively ($skipToken...)."""
+        for key, values in self.query.items():
+            if key.lower() == name.lower() and values:
+                return values[0]
+        return default
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, str]:
+        parsed = parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+        return {k: v[0] for k, v in parsed.items()}
+
+    @property
+    def bearer(self) -> str | None:
+        auth = self.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            return auth[7:].strip()
+        return None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | Iterable[bytes] = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(status: int, obj: Any, headers: dict[str, str] | None = None,
+                  content_type: str = "application/json; charset=utf-8") -> Response:
+    h = {"Content-Type": content_type}
+    h.update(headers or {})
+    return Response(status, json.dumps(obj).encode(), h)
+
+
+Handler = Callable[[Request], Response]
+
+
+class Router:
+    """Routes (method, path regex) to handlers; named groups become ``request.params``."""
+
+    def __init__(self, *, ignore_case: bool = False) -> None:
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._flags = re.IGNORECASE if ignore_case else 0
+        self.not_found: Handler = lambda r: json_response(404, {"error": "not found"})
+        self.method_not_allowed: Handler = lambda r: json_response(405, {"error": "method not allowed"})
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        self._routes.append((method.upper(), re.compile(pattern + r"\Z", self._flags), handler))
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            self.add(method, pattern, fn)
+            return fn
+        return deco
+
+    def dispatch(self, req: Request) -> Response:
+        path_matched = False
+        for method, pattern, handler in self._routes:
+            m = pattern.match(req.path)
+            if not m:
+                continue
+            path_matched = True
+            if method != req.method and method != "*":
+                continue
+            req.params = {k: v for k, v in m.groupdict().items() if v is not None}
+            return handler(req)
+        return (self.method_not_allowed if path_matched else self.not_found)(req)
+
+
+@dataclass
+class LoggedRequest:
+    start: float
+    end: float
+    method: str
+    path: str
+    status: int
+    server: str
+
+
+@dataclass
+class _FailRule:
+    prefix: str
+    remaining: int
+    status: int
+    retry_after: int | None
+
+
+class Faults:
+    """Fault knobs, all off by default: latency, and the next N responses on a path prefix."""
+
+    def __init__(self) -> None:
+        self.latency = 0.0
+        self._rules: list[_FailRule] = []
+        self._lock = threading.Lock()
+
+    def fail_next(self, prefix: str, count: int, status: int = 429,
+                  retry_after: int | None = 1) -> None:
+        with self._lock:
+            self._rules.append(_FailRule(prefix.lower(), count, status, retry_after))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self.latency = 0.0
+
+    def take(self, path: str) -> _FailRule | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.remaining > 0 and path.lower().startswith(rule.prefix):
+                    rule.remaining -= 1
+                    return rule
+            self._rules = [r for r in self._rules if r.remaining > 0]
+        return None
+
+
+def _fault_response(rule: _FailRule) -> Response:
+    headers: dict[str, str] = {}
+    if rule.status == 429:
+        code, message = "TooManyRequests", "Too many requests. Please retry."
+        if rule.retry_after is not None:
+            headers["Retry-After"] = str(rule.retry_after)
+            message = f"Too many requests. Retry after {rule.retry_after} seconds."
+    else:
+        code, message = "InternalServerError", "Encountered internal server error. Please try again."
+        if rule.retry_after is not None and rule.status == 503:
+            headers["Retry-After"] = str(rule.retry_after)
+    return json_response(rule.status, {"error": {"code": code, "message": message}}, headers)
+
+
+class LabServer:
+    """One HTTPS service on 127.0.0.1 and a free port, serving a router in threads."""
+
+    def __init__(self, name: str, router: Router, ca: LabCA, port: int = 0,
+                 request_log: list[LoggedRequest] | None = None) -> None:
+        self.name = name
+        self.router = router
+        self.ca = ca
+        self.faults = Faults()
+        self.log: list[LoggedRequest] = request_log if request_log is not None else []
+        self._log_lock = threading.Lock()
+        self._httpd = _Server(("127.0.0.1", port), _make_handler(self))
+        self._httpd.socket = ca.server_context().wrap_socket(
+            self._httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
+        self.port = self._httpd.server_address[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
+        # set by services that stream (watch): lets shutdown end open streams
+        self.stopping = threading.Event()
+
+    def start(self) -> "LabServer":
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+            name=f"lab-{self.name}", daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._log_lock:
+            self.log.append(entry)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # quiet on client resets
+        pass
+
+
+def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "wi-lab"
+        sys_version = ""
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.settimeout(60)
+            try:
+                self.connection.do_handshake()  # type: ignore[attr-defined]
+            except (OSError, socket.timeout):
+                self.close_connection = True
+
+        def _handle(self) -> None:
+            start = time.monotonic()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            split = urlsplit(self.path)
+            req = Request(
+                method=self.command,
+                path=unquote(split.path),
+                raw_path=self.path,
+                query=parse_qs(split.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+                server_url=server.url,
+            )
+            if server.faults.latency:
+                time.sleep(server.faults.latency)
+            rule = server.faults.take(req.path)
+            try:
+                resp = _fault_response(rule) if rule else server.router.dispatch(req)
+            except Exception as exc:  # a lab bug must show up as a 500, not a hung client
+                import traceback
+                traceback.print_exc()
+                resp = json_response(500, {"error": {"code": "InternalServerError",
+                                                     "message": f"lab error: {exc!r}"}})
+            self._send(resp)
+            server.record(LoggedRequest(start, time.monotonic(), req.method, req.raw_path,
+                                        resp.status, server.name))
+
+        def _send(self, resp: Response) -> None:
+            self.send_response(resp.status)
+            headers = {"x-ms-request-id": str(uuid.uuid4()), **resp.headers}
+            streaming = not isinstance(resp.body, (bytes, bytearray))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            if streaming:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for chunk in resp.body:  # type: ignore[union-attr]
+                        if chunk:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                            self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    self.close_connection = True
+                finally:
+                    close = getattr(resp.body, "close", None)
+                    if close:
+                        close()
+            else:
+                self.send_header("Content-Length", str(len(resp.body)))  # type: ignore[arg-type]
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(resp.body)  # type: ignore[arg-type]
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    return H
+
