@@ -1,0 +1,46 @@
+"""`wi lab`: the local lab (Entra ID, ARM and Kubernetes emulators) for trying wi without Azure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .options import global_options
+
+app = typer.Typer(
+    help="The local lab: HTTPS emulators of Entra ID, Azure Resource Manager and a Kubernetes "
+         "cluster with the workload identity webhook, for trying and testing wi without Azure.",
+    no_args_is_help=True,
+)
+
+SCENARIOS = ("empty", "healthy")
+
+
+def _default_state_dir() -> Path:
+    import os
+
+    from ..core.config import state_dir
+
+    return state_dir(os.environ) / "lab"
+
+
+@app.command("up")
+@global_options
+def up(
+    state_dir: Optional[Path] = typer.Option(
+        None, "--state-dir", help="Where to write env.sh, kubeconfig and ca.pem "
+                                  "(default: the lab folder in wi's state dir)."),
+    scenario: str = typer.Option(
+        "healthy", "--scenario", help=f"What to seed: {', '.join(SCENARIOS)}."),
+) -> None:
+    """Start the lab in the foreground; in another shell `source <state-dir>/env.sh`."""
+    from ..core.errors import UsageError
+
+    if scenario not in SCENARIOS:
+        raise UsageError(f"Unknown scenario {scenario!r}.",
+                         [f"Choose one of: {', '.join(SCENARIOS)}."])
+    from ..lab import serve
+
+    serve.run(state_dir or _default_state_dir(), scenario)

@@ -1,0 +1,102 @@
+"""The global options, declared once and accepted before or after any subcommand.
+
+``wi -o json doctor`` and ``wi doctor -o json`` mean the same: the root callback and every
+command decorated with :func:`global_options` record what they were given in one
+:class:`GlobalFlags` on the root context; a value given after the subcommand wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from ..core.config import GLOBAL_OPTIONS, Settings, resolve
+
+PANEL = "Global options"
+
+
+def _declarations() -> dict[str, tuple[Any, Any]]:
+    """option name -> (annotation, typer.Option) — fresh objects for every use."""
+    return {
+        "output": (Optional[str], typer.Option(
+            None, "-o", "--output", metavar="table|json", rich_help_panel=PANEL,
+            help="Output format: a human view (table) or the wi/v1 JSON envelope (json). "
+                 "\\[env: WI_OUTPUT]")),
+        "cloud": (Optional[str], typer.Option(
+            None, "--cloud", metavar="NAME|URL", rich_help_panel=PANEL,
+            help="AzureCloud (default), AzureChinaCloud, AzureUSGovernment, or the https URL "
+                 "of an ARM metadata endpoint. \\[env: WI_CLOUD, ARM_CLOUD_METADATA_URL]")),
+        "subscription": (Optional[str], typer.Option(
+            None, "--subscription", metavar="ID", rich_help_panel=PANEL,
+            help="Azure subscription id. \\[env: AZURE_SUBSCRIPTION_ID]")),
+        "kubeconfig": (Optional[str], typer.Option(
+            None, "--kubeconfig", metavar="PATH", rich_help_panel=PANEL,
+            help="Kubeconfig file. \\[env: KUBECONFIG]")),
+        "context": (Optional[str], typer.Option(
+            None, "--context", metavar="NAME", rich_help_panel=PANEL,
+            help="Kubeconfig context (default: the current context).")),
+        "debug": (bool, typer.Option(
+            False, "--debug", rich_help_panel=PANEL,
+            help="Show tracebacks and diagnostic detail on errors.")),
+    }
+
+
+@dataclass
+class GlobalFlags:
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def merge(self, given: dict[str, Any]) -> None:
+        for name, value in given.items():
+            if value not in (None, False):
+                self.values[name] = value
+
+
+def flags_of(ctx: typer.Context) -> GlobalFlags:
+    root = ctx.find_root()
+    if not isinstance(root.obj, GlobalFlags):
+        root.obj = GlobalFlags()
+    return root.obj
+
+
+def settings(ctx: typer.Context) -> Settings:
+    """The resolved settings for this invocation (flags > env > .wi.toml > state > defaults)."""
+    return resolve(flags_of(ctx).values, os.environ, Path.cwd())
+
+
+def root_parameters() -> list[inspect.Parameter]:
+    return [
+        inspect.Parameter(f"g_{name}", inspect.Parameter.KEYWORD_ONLY, default=opt,
+                          annotation=annotation)
+        for name, (annotation, opt) in _declarations().items()
+    ]
+
+
+def collect(ctx: typer.Context, kwargs: dict[str, Any]) -> None:
+    """Move the global options out of ``kwargs`` into the root context."""
+    given = {name: kwargs.pop(f"g_{name}") for name in GLOBAL_OPTIONS if f"g_{name}" in kwargs}
+    flags_of(ctx).merge(given)
+
+
+def global_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Let a command accept the global options too, and pass it a ``ctx`` if it wants one."""
+    sig = inspect.signature(fn)
+    wants_ctx = "ctx" in sig.parameters
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = kwargs["ctx"] if wants_ctx else kwargs.pop("ctx")
+        collect(ctx, kwargs)
+        return fn(*args, **kwargs)
+
+    params = list(sig.parameters.values())
+    if not wants_ctx:
+        params.append(inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY,
+                                        annotation=typer.Context))
+    wrapper.__signature__ = sig.replace(parameters=params + root_parameters())  # type: ignore[attr-defined]
+    return wrapper

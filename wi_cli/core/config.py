@@ -1,0 +1,211 @@
+"""Settings resolution (flags > env > .wi.toml > `wi provision` state > defaults) and the state file.
+
+Nothing here reads the environment or the disk at import time; callers pass what to read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+STATE_SCHEMA = "wi-state/v1"
+OUTPUT_FORMATS = ("table", "json")
+
+# global option name -> environment variables, first set wins
+ENV_VARS: dict[str, tuple[str, ...]] = {
+    "output": ("WI_OUTPUT",),
+    "cloud": ("WI_CLOUD", "ARM_CLOUD_METADATA_URL"),
+    "subscription": ("AZURE_SUBSCRIPTION_ID",),
+    "kubeconfig": ("KUBECONFIG",),
+    "context": ("WI_CONTEXT",),
+    "debug": ("WI_DEBUG",),
+}
+# global option name -> state file field that can default it
+STATE_DEFAULTS = {"subscription": "subscription_id", "context": "kube_context"}
+DEFAULTS: dict[str, Any] = {"output": "table", "cloud": "AzureCloud", "subscription": None,
+                            "kubeconfig": None, "context": None, "debug": False}
+GLOBAL_OPTIONS = tuple(DEFAULTS)
+
+
+@dataclass
+class State:
+    """What `wi provision` leaves behind for the other commands (no secrets)."""
+
+    resource_group: str | None = None
+    cluster_name: str | None = None
+    oidc_issuer_url: str | None = None
+    identity_name: str | None = None
+    identity_client_id: str | None = None
+    identity_principal_id: str | None = None
+    acr_login_server: str | None = None
+    key_vault_name: str | None = None
+    storage_account: str | None = None
+    tenant_id: str | None = None
+    subscription_id: str | None = None
+    kube_context: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": STATE_SCHEMA, **asdict(self)}
+
+
+@dataclass
+class Settings:
+    output: str = "table"
+    cloud: str = "AzureCloud"
+    subscription: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    debug: bool = False
+    state: State | None = None
+    sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
+
+    @property
+    def json(self) -> bool:
+        return self.output == "json"
+
+
+def state_dir(env: Mapping[str, str]) -> Path:
+    if env.get("WI_STATE_DIR"):
+        return Path(env["WI_STATE_DIR"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("wi", appauthor=False))
+
+
+def state_path(env: Mapping[str, str]) -> Path:
+    return state_dir(env) / "state.json"
+
+
+def load_state(path: Path) -> State | None:
+    try:
+        raw = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the state file {path}: {exc.strerror}.") from None
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(f"The state file {path} is not valid JSON.",
+                          [f"Delete {path} or run 'wi provision' again."]) from None
+    if not isinstance(doc, dict) or doc.get("schema") != STATE_SCHEMA:
+        raise ConfigError(f"The state file {path} is not a {STATE_SCHEMA} document.",
+                          [f"Delete {path} or run 'wi provision' again."])
+    known = {f.name for f in fields(State)}
+    return State(**{k: v for k, v in doc.items() if k in known})
+
+
+def save_state(path: Path, state: State) -> None:
+    """Write atomically with mode 0600 (the file names resources, so keep it private)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(state.to_json(), fh, indent=2)
+            fh.write("\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def find_project_file(cwd: Path) -> Path | None:
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / ".wi.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_toml_defaults(path: Path) -> dict[str, Any]:
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+    unknown = sorted(set(doc) - set(GLOBAL_OPTIONS))
+    if unknown:
+        raise ConfigError(f"{path} has unknown keys: {', '.join(unknown)}.",
+                          [f"Allowed keys: {', '.join(GLOBAL_OPTIONS)}."])
+    return doc
+
+
+def _env_value(name: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    for var in ENV_VARS[name]:
+        if env.get(var):
+            return env[var], f"env {var}"
+    return None
+
+
+def _as_bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"debug must be true or false, got {value!r} ({where}).")
+
+
+def resolve(flags: Mapping[str, Any], env: Mapping[str, str], cwd: Path,
+            home: Path | None = None) -> Settings:
+    """Resolve every global option from its sources, in precedence order."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    project = find_project_file(cwd)
+    if project:
+        layers.append((str(project), load_toml_defaults(project)))
+    user_file = (home or Path(env.get("HOME", str(Path.home())))) / ".wi.toml"
+    if user_file.is_file() and user_file != project:
+        layers.append((str(user_file), load_toml_defaults(user_file)))
+    state = load_state(state_path(env))
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in GLOBAL_OPTIONS:
+        if flags.get(name) not in (None, False):
+            values[name], sources[name] = flags[name], "flag"
+            continue
+        from_env = _env_value(name, env)
+        if from_env:
+            values[name], sources[name] = from_env
+            continue
+        for where, layer in layers:
+            if layer.get(name) is not None:
+                values[name], sources[name] = layer[name], where
+                break
+        else:
+            state_field = STATE_DEFAULTS.get(name)
+            if state and state_field and getattr(state, state_field):
+                values[name], sources[name] = getattr(state, state_field), "state"
+            else:
+                values[name], sources[name] = DEFAULTS[name], "default"
+
+    output = str(values["output"]).lower()
+    if output not in OUTPUT_FORMATS:
+        raise ConfigError(f"Output format must be table or json, got {values['output']!r} "
+                          f"({sources['output']}).")
+    return Settings(
+        output=output,
+        cloud=str(values["cloud"]),
+        subscription=values["subscription"],
+        kubeconfig=values["kubeconfig"],
+        context=values["context"],
+        debug=_as_bool(values["debug"], sources["debug"]),
+        state=state,
+        sources=sources,
+    )

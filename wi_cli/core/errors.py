@@ -1,0 +1,96 @@
+"""Exit codes and the error types every layer raises; the CLI boundary renders them."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Iterable
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    PROBLEMS = 1  # doctor/probe found problems
+    USAGE = 2
+    CONFIG = 3  # configuration or credentials missing/invalid
+    REMOTE = 4  # Azure/Kubernetes/Terraform refused or unreachable
+    CONFLICT = 5  # conflict or failed precondition
+    INTERNAL = 70
+    INTERRUPTED = 130
+
+
+class WiError(Exception):
+    """An error with a one-sentence message and the lines that say how to fix it."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, remediation: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remediation = list(remediation)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+class UsageError(WiError):
+    exit_code = ExitCode.USAGE
+
+
+class NotImplementedYet(UsageError):
+    def __init__(self, command: str) -> None:
+        super().__init__(f"'wi {command}' is not implemented yet.",
+                         ["See 'wi --help' for the commands that work today."])
+
+
+class ConfigError(WiError):
+    exit_code = ExitCode.CONFIG
+
+
+class CredentialError(ConfigError):
+    pass
+
+
+class RemoteError(WiError):
+    """Azure, Kubernetes or Terraform refused the request or could not be reached."""
+
+    exit_code = ExitCode.REMOTE
+
+
+class AzureError(RemoteError):
+    def __init__(self, message: str, remediation: Iterable[str] = (), *,
+                 status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message, remediation)
+        self.status = status
+        self.code = code
+
+
+class AzureNotFound(AzureError):
+    pass
+
+
+class AzureForbidden(AzureError):
+    pass
+
+
+class KubernetesError(RemoteError):
+    def __init__(self, message: str, remediation: Iterable[str] = (), *,
+                 status: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message, remediation)
+        self.status = status
+        self.reason = reason
+
+
+class KubernetesNotFound(KubernetesError):
+    pass
+
+
+class TerraformError(RemoteError):
+    pass
+
+
+class ConflictError(WiError):
+    exit_code = ExitCode.CONFLICT
+
+
+class Interrupted(WiError):
+    exit_code = ExitCode.INTERRUPTED

@@ -1,0 +1,60 @@
+"""Rich output for people: errors on stderr, results and findings on stdout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from ..core.errors import WiError
+from ..core.models import CommandResult, Finding, Status
+from . import console
+from .redact import redact, redact_text
+
+STATUS_MARK = {
+    Status.OK: "[green]✓[/]",
+    Status.WARN: "[yellow]![/]",
+    Status.FAIL: "[red]✗[/]",
+    Status.SKIP: "[dim]-[/]",
+    Status.ERROR: "[red]?[/]",
+}
+
+
+def print_error(error: WiError) -> None:
+    err = console.err()
+    err.print(f"[bold red]Error:[/] {escape(redact_text(error.message))}")
+    for line in error.remediation:
+        err.print(f"  [cyan]→[/] {escape(redact_text(line))}")
+
+
+def print_finding(finding: Finding) -> None:
+    out = console.out()
+    out.print(f" {STATUS_MARK[finding.status]} {escape(finding.title)}: "
+              f"{escape(redact_text(finding.summary))}")
+    if finding.evidence and finding.status in (Status.FAIL, Status.WARN, Status.ERROR):
+        out.print(f"     expected: {escape(repr(finding.evidence.expected))}")
+        out.print(f"     actual:   {escape(repr(finding.evidence.actual))}")
+    if finding.remediation and finding.status in (Status.FAIL, Status.WARN, Status.ERROR):
+        if finding.remediation.text:
+            out.print(f"     fix: {escape(finding.remediation.text)}")
+        for cmd in finding.remediation.commands:
+            out.print(f"       [bold]$ {escape(cmd)}[/]")
+
+
+def key_value_table(title: str, rows: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    for k, v in redact(rows).items():
+        table.add_row(escape(str(k)), escape("" if v is None else str(v)))
+    return table
+
+
+def print_result(result: CommandResult) -> None:
+    """Generic rendering; commands with their own views render before calling this."""
+    out = console.out()
+    if isinstance(result.data, dict) and result.data:
+        out.print(key_value_table(result.command, result.data))
+    for finding in result.findings:
+        print_finding(finding)

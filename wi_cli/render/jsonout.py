@@ -1,0 +1,59 @@
+"""The one JSON envelope every command prints with ``-o json`` (schema ``wi/v1``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, is_dataclass
+from enum import Enum
+from typing import Any
+
+from ..core.errors import ExitCode, WiError
+from ..core.models import CommandResult
+from .redact import redact
+
+SCHEMA = "wi/v1"
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def envelope(command: str, *, status: str, exit_code: int, data: Any = None,
+             findings: list[Any] | None = None, errors: list[WiError] | None = None) -> dict:
+    return {
+        "schema": SCHEMA,
+        "command": command,
+        "status": status,
+        "exit_code": int(exit_code),
+        "data": data,
+        "findings": [f.to_json() for f in findings or []],
+        "errors": [{"type": e.type, "message": e.message, "remediation": list(e.remediation)}
+                   for e in errors or []],
+    }
+
+
+def dumps(doc: dict) -> str:
+    return json.dumps(redact(json.loads(json.dumps(doc, default=_plain))), indent=2)
+
+
+def print_result(result: CommandResult) -> None:
+    doc = envelope(result.command, status=result.status, exit_code=result.exit_code,
+                   data=result.data, findings=result.findings)
+    sys.stdout.write(dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+def print_error(command: str, error: WiError) -> None:
+    doc = envelope(command, status="error", exit_code=error.exit_code, errors=[error])
+    sys.stdout.write(dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+__all__ = ["SCHEMA", "envelope", "dumps", "print_result", "print_error", "ExitCode"]

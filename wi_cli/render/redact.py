@@ -1,0 +1,28 @@
+"""Last line of defence: nothing that looks like a JWT or a secret leaves through the renderers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_SECRET_KV = re.compile(
+    r"(?i)\b(client_secret|client_assertion|access_token|refresh_token|password|token)"
+    r"(\s*[=:]\s*\"?)([^\s\"&,]{8,})"
+)
+
+
+def redact_text(text: str) -> str:
+    text = _JWT.sub("<redacted JWT>", text)
+    return _SECRET_KV.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)
+
+
+def redact(value: Any) -> Any:
+    """Redact strings anywhere inside JSON-like data."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
