@@ -1,0 +1,69 @@
+"""SDK clients for the chosen cloud, created on first use (the SDK imports are heavy)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ...core.cloud import Cloud
+from ...core.errors import ConfigError
+from .credential import operator_credential, transport_options
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+# 429 and 5xx are the SDK retry policy's job (it honours Retry-After); keep it short for a CLI.
+RETRY = {"retry_total": 4, "retry_backoff_factor": 0.5, "retry_backoff_max": 8}
+
+
+class AzureClients:
+    def __init__(self, cloud: Cloud, subscription_id: str | None,
+                 credential: "TokenCredential | None" = None,
+                 env: Mapping[str, str] | None = None, **overrides: Any) -> None:
+        self.cloud = cloud
+        self._subscription_id = subscription_id
+        self.env = os.environ if env is None else env
+        self._credential = credential
+        self._overrides = overrides  # e.g. retry_total for tests and benchmarks
+
+    @property
+    def subscription_id(self) -> str:
+        if not self._subscription_id:
+            raise ConfigError("No Azure subscription is selected.",
+                              ["Pass --subscription ID or set AZURE_SUBSCRIPTION_ID."])
+        return self._subscription_id
+
+    @cached_property
+    def credential(self) -> "TokenCredential":
+        return self._credential or operator_credential(self.cloud, self.env)
+
+    def _options(self) -> dict[str, Any]:
+        return {"base_url": self.cloud.arm_base_url, "credential_scopes": [self.cloud.arm_scope],
+                **transport_options(self.env), **RETRY, **self._overrides}
+
+    @cached_property
+    def containerservice(self) -> Any:
+        from azure.mgmt.containerservice import ContainerServiceClient
+
+        return ContainerServiceClient(self.credential, self.subscription_id, **self._options())
+
+    @cached_property
+    def msi(self) -> Any:
+        from azure.mgmt.msi import ManagedServiceIdentityClient
+
+        return ManagedServiceIdentityClient(self.credential, self.subscription_id,
+                                            **self._options())
+
+    @cached_property
+    def authorization(self) -> Any:
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        return AuthorizationManagementClient(self.credential, self.subscription_id,
+                                             **self._options())
+
+    @cached_property
+    def subscriptions(self) -> Any:
+        from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+        return SubscriptionClient(self.credential, **self._options())
