@@ -189,6 +189,10 @@ class AzureState:
         self.clusters: dict[str, ManagedCluster] = {}  # key: resource id lower
         # seconds a new FIC does not match yet at the token endpoint (AADSTS70021); 0 = off
         self.fic_propagation_seconds = 0.0
+        # ARM: items per list page (nextLink beyond), and how long one FIC write holds its
+        # identity (another write to that identity meanwhile gets 409 Conflict)
+        self.page_size = 100
+        self.fic_write_seconds = 0.05
         # generic per-type resources the data-plane checks need (Key Vault, Storage), by id lower
         self.resources: dict[str, dict[str, Any]] = {}
 
