@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -184,8 +185,13 @@ def resolve_issuer(req: BindRequest, azure: AzureClients, kube: KubeClients,
                                  "--enable-workload-identity"])
         return profile.issuer_url, f"AKS cluster {name}"
     with kube_errors("reading the cluster's OIDC discovery document"):
-        doc = kube.well_known.get_service_account_issuer_open_id_configuration()
-    issuer = doc.get("issuer") if isinstance(doc, dict) else getattr(doc, "issuer", None)
+        raw = kube.well_known.get_service_account_issuer_open_id_configuration(
+            _preload_content=False)
+        try:
+            doc = json.loads(raw.data)
+        except ValueError:
+            doc = {}
+    issuer = doc.get("issuer") if isinstance(doc, dict) else None
     if not issuer:
         raise ConfigError("The cluster does not publish an OIDC issuer.",
                           ["Pass --issuer URL, or name the AKS cluster with --cluster and "
@@ -233,17 +239,39 @@ def _put_fic(fics_api: Any, ident: Identity, name: str, body: Any) -> Any:
 
 # -- service account and pods ---------------------------------------------------------------------
 
-def _ensure_namespace(req: BindRequest, kube: KubeClients) -> Step | None:
-    with kube_errors(f"reading namespace {req.namespace}"):
-        try:
+def _namespace_exists(req: BindRequest, kube: KubeClients) -> bool:
+    try:
+        with kube_errors(f"reading namespace {req.namespace}"):
             kube.core.read_namespace(req.namespace)
-            return None
-        except Exception as exc:  # noqa: BLE001
-            if getattr(exc, "status", None) != 404:
-                raise
-    if not req.create_namespace:
+        return True
+    except KubernetesNotFound:
+        return False
+
+
+def _read_service_account(req: BindRequest, kube: KubeClients) -> Any | None:
+    try:
+        with kube_errors(f"reading service account {req.namespace}/{req.service_account}"):
+            return kube.core.read_namespaced_service_account(req.service_account, req.namespace)
+    except KubernetesNotFound:
+        return None
+
+
+def _check_preconditions(req: BindRequest, kube: KubeClients) -> tuple[bool, Any | None]:
+    """Read-only checks done before anything is written: namespace and service account."""
+    ns_exists = _namespace_exists(req, kube)
+    if not ns_exists and not req.create_namespace:
         raise ConflictError(f"Namespace {req.namespace} does not exist.",
-                            ["Create it, or pass --create-namespace (with --create)."])
+                            ["Create it, or pass --create-namespace --create."])
+    sa = _read_service_account(req, kube) if ns_exists else None
+    if sa is None and not req.create:
+        raise ConflictError(f"Service account {req.namespace}/{req.service_account} does not "
+                            "exist.",
+                            [f"Create it ('kubectl create serviceaccount {req.service_account} "
+                             f"-n {req.namespace}') or pass --create."])
+    return ns_exists, sa
+
+
+def _ensure_namespace(req: BindRequest, kube: KubeClients) -> Step:
     if req.dry_run:
         return Step("Namespace", req.namespace, "would be created")
     with kube_errors(f"creating namespace {req.namespace}"):
@@ -252,19 +280,11 @@ def _ensure_namespace(req: BindRequest, kube: KubeClients) -> Step | None:
     return Step("Namespace", req.namespace, "created")
 
 
-def _ensure_service_account(req: BindRequest, kube: KubeClients, ident: Identity) -> tuple[Step, bool]:
+def _ensure_service_account(req: BindRequest, kube: KubeClients, ident: Identity,
+                            sa: Any | None) -> tuple[Step, bool]:
     wanted = {WI_CLIENT_ID: ident.client_id, WI_TENANT_ID: ident.tenant_id}
     sa_name = f"{req.namespace}/{req.service_account}"
-    try:
-        with kube_errors(f"reading service account {sa_name}"):
-            sa = kube.core.read_namespaced_service_account(req.service_account, req.namespace)
-    except KubernetesNotFound:
-        sa = None
     if sa is None:
-        if not req.create:
-            raise ConflictError(f"Service account {sa_name} does not exist.",
-                                [f"Create it ('kubectl create serviceaccount "
-                                 f"{req.service_account} -n {req.namespace}') or pass --create."])
         if req.dry_run:
             return Step("ServiceAccount", sa_name, "would be created", "annotated"), True
         body = {"apiVersion": "v1", "kind": "ServiceAccount",
@@ -385,13 +405,13 @@ def bind(req: BindRequest, azure: AzureClients, kube: KubeClients,
     issuer, issuer_source = resolve_issuer(req, azure, kube, state_cluster)
     subject = f"system:serviceaccount:{req.namespace}:{req.service_account}"
     audience = azure.cloud.fic_audience
+    ns_exists, sa = _check_preconditions(req, kube)
     steps: list[Step] = []
     steps.append(_ensure_fic(req, azure, ident, issuer, subject, audience))
     try:
-        ns_step = _ensure_namespace(req, kube)
-        if ns_step:
-            steps.append(ns_step)
-        sa_step, sa_changed = _ensure_service_account(req, kube, ident)
+        if not ns_exists:
+            steps.append(_ensure_namespace(req, kube))
+        sa_step, sa_changed = _ensure_service_account(req, kube, ident, sa)
         steps.append(sa_step)
         steps.extend(_pods(req, kube, ident, sa_changed))
     except WiError as exc:

@@ -1,0 +1,318 @@
+"""`wi bind` / `wi unbind` as a user runs them, against the lab (real SDKs, real kubernetes
+client; the lab's ARM and API server hold the truth)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from wi_cli.cli.app import main
+from wi_cli.lab.kube import scenarios
+from wi_cli.lab.runtime import Lab
+
+NS = "demo"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with Lab() as lab:
+        seeded = scenarios.seed(lab, "healthy")
+        folder = tmp_path_factory.mktemp("bind")
+        kubeconfig = seeded.cluster.write_kubeconfig(folder / "kubeconfig")
+        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig), "folder": folder}
+
+
+@pytest.fixture()
+def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    lab, seeded = world["lab"], world["seeded"]
+    values = {
+        "WI_CLOUD": lab.metadata_url, "AZURE_TENANT_ID": seeded.tenant_id,
+        "AZURE_CLIENT_ID": seeded.operator.client_id,
+        "AZURE_CLIENT_SECRET": seeded.operator.secret,
+        "AZURE_SUBSCRIPTION_ID": seeded.subscription_id,
+        "REQUESTS_CA_BUNDLE": str(lab.ca_file), "KUBECONFIG": world["kubeconfig"],
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+def wi(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def wi_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code, out, _ = wi(capsys, *argv, "-o", "json")
+    return code, json.loads(out)
+
+
+def fics(world: dict[str, Any], name: str = scenarios.IDENTITY_NAME) -> list:
+    lab = world["lab"]
+    seeded = world["seeded"]
+    ident = lab.azure.identity(seeded.subscription_id, seeded.resource_group, name)
+    return list(ident.fics.values())
+
+
+def sa(world: dict[str, Any], name: str, ns: str = NS) -> dict | None:
+    store = world["seeded"].cluster.store
+    try:
+        return store.get("serviceaccounts", ns, name)
+    except Exception:  # noqa: BLE001 - the store raises ApiError(404) for a missing object
+        return None
+
+
+def make_sa(world: dict[str, Any], name: str, ns: str = NS) -> None:
+    world["seeded"].cluster.store.create("serviceaccounts", ns, {
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}})
+
+
+def kubectl(world: dict[str, Any], *args: str) -> str:
+    return subprocess.run(["kubectl", "--request-timeout=10s", *args], check=True, text=True,
+                          capture_output=True,
+                          env={**os.environ, "KUBECONFIG": world["kubeconfig"]}).stdout
+
+
+def test_fresh_bind_then_three_reruns_change_nothing(world, env, capsys) -> None:
+    make_sa(world, "app1")
+    before = len(fics(world))
+    code, doc = wi_json(capsys, "bind", "app1", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 0, doc["errors"]
+    steps = {s["object"]: s for s in doc["data"]["steps"]}
+    assert steps["FederatedIdentityCredential"]["action"] == "created"
+    assert steps["ServiceAccount"]["action"] == "updated"
+    new = [f for f in fics(world) if f.subject == f"system:serviceaccount:{NS}:app1"]
+    assert len(fics(world)) == before + 1 and len(new) == 1
+    seeded = world["seeded"]
+    assert new[0].issuer == seeded.issuer_url and new[0].issuer.endswith("/")
+    assert new[0].audiences == ["api://AzureADTokenExchange"]
+    annotations = sa(world, "app1")["metadata"]["annotations"]
+    assert annotations["azure.workload.identity/client-id"] == seeded.identity.client_id
+    assert annotations["azure.workload.identity/tenant-id"] == seeded.tenant_id
+    for _ in range(3):
+        code, doc = wi_json(capsys, "bind", "app1", scenarios.IDENTITY_NAME, "-n", NS)
+        assert code == 0
+        assert {s["action"] for s in doc["data"]["steps"]} == {"unchanged"}
+    assert len(fics(world)) == before + 1
+
+
+def test_human_output_names_identity_and_next_command(world, env, capsys) -> None:
+    make_sa(world, "app-human")
+    code, out, err = wi(capsys, "bind", "app-human", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 0
+    assert "created" in out and "wi doctor -n demo --service-account app-human" in out
+    assert world["seeded"].identity.client_id in err
+
+
+@pytest.mark.parametrize("argv, code, fragment", [
+    (["bind", "Bad_SA", scenarios.IDENTITY_NAME, "-n", NS], 2, "not a valid name"),
+    (["bind", "app", scenarios.IDENTITY_NAME, "-n", "Bad NS"], 2, "not a valid name"),
+    (["bind", "app", "no such identity!", "-n", NS], 2, "not a name, a resource id"),
+    (["bind", "app", scenarios.IDENTITY_NAME, "-n", NS, "--role", "Reader"], 2, "pair by position"),
+    (["bind", "app", "unknown-identity", "-n", NS], 3, "No user-assigned identity named"),
+    (["bind", "missing-sa", scenarios.IDENTITY_NAME, "-n", NS], 5, "does not exist"),
+])
+def test_bad_input_exits_non_zero_and_changes_nothing(world, env, capsys, argv, code, fragment) -> None:
+    before = [(f.name, f.subject) for f in fics(world)]
+    got, out, err = wi(capsys, *argv)
+    assert got == code, err
+    assert fragment in err and "Traceback" not in err
+    assert [(f.name, f.subject) for f in fics(world)] == before
+
+
+def test_create_makes_the_service_account(world, env, capsys) -> None:
+    code, doc = wi_json(capsys, "bind", "made-by-wi", scenarios.IDENTITY_NAME, "-n", NS, "--create")
+    assert code == 0
+    assert sa(world, "made-by-wi")["metadata"]["annotations"]["azure.workload.identity/client-id"]
+
+
+def test_twenty_fic_limit_is_refused_before_writing(world, env, capsys) -> None:
+    lab, seeded = world["lab"], world["seeded"]
+    full = lab.azure.add_identity(seeded.subscription_id, seeded.resource_group, "full-identity")
+    for i in range(20):
+        lab.azure.add_fic(full, f"fic-{i:02d}", seeded.issuer_url, f"system:serviceaccount:x:sa{i}")
+    make_sa(world, "app20")
+    code, out, err = wi(capsys, "bind", "app20", "full-identity", "-n", NS)
+    assert code == 5 and "20 federated credentials" in err and "fic-00" in err
+    assert len(full.fics) == 20
+
+
+def test_authorization_failed_names_the_missing_permission(world, env, capsys, monkeypatch) -> None:
+    lab, seeded = world["lab"], world["seeded"]
+    reader = lab.azure.add_service_principal(seeded.tenant_id, "reader-op")
+    lab.azure.add_role_assignment(f"/subscriptions/{seeded.subscription_id}", "Reader", reader.object_id)
+    monkeypatch.setenv("AZURE_CLIENT_ID", reader.client_id)
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", reader.secret)
+    make_sa(world, "app-ro")
+    before = len(fics(world))
+    code, out, err = wi(capsys, "bind", "app-ro", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 4
+    assert "federatedIdentityCredentials/write" in err
+    assert len(fics(world)) == before
+
+
+def test_throttling_beyond_the_retry_policy_is_one_sentence(world, env, capsys) -> None:
+    lab, seeded = world["lab"], world["seeded"]
+    prefix = f"/subscriptions/{seeded.subscription_id}/providers/Microsoft.ManagedIdentity"
+    lab.arm.faults.fail_next(prefix, count=10, status=429, retry_after=1)
+    try:
+        code, out, err = wi(capsys, "bind", "app1", scenarios.IDENTITY_NAME, "-n", NS)
+    finally:
+        lab.arm.faults.clear()
+    assert code == 4
+    assert "throttling" in err and "retries ran out" in err
+    assert err.count("Error:") == 1 and "Traceback" not in err
+
+
+def test_two_processes_binding_one_identity_at_once_both_succeed(world, env) -> None:
+    for name in ("par-a", "par-b"):
+        make_sa(world, name)
+    procs = [subprocess.Popen([sys.executable, "-m", "wi_cli", "bind", name, scenarios.IDENTITY_NAME,
+                               "-n", NS, "-o", "json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+             for name in ("par-a", "par-b")]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    subjects = {f.subject for f in fics(world)}
+    assert {f"system:serviceaccount:{NS}:par-a", f"system:serviceaccount:{NS}:par-b"} <= subjects
+
+
+def test_issuer_from_aks_and_oidc_off_is_a_precondition(world, env, capsys) -> None:
+    lab, seeded = world["lab"], world["seeded"]
+    make_sa(world, "app-aks")
+    code, doc = wi_json(capsys, "bind", "app-aks", scenarios.IDENTITY_NAME, "-n", NS,
+                        "--cluster", seeded.cluster_name, "--resource-group", seeded.resource_group)
+    assert code == 0 and doc["data"]["issuer"] == seeded.issuer_url
+    assert doc["data"]["issuer_source"] == f"AKS cluster {seeded.cluster_name}"
+    from wi_cli.lab.azure_state import ManagedCluster
+
+    lab.azure.add_cluster(ManagedCluster(seeded.subscription_id, seeded.resource_group,
+                                         "no-oidc", "westeurope", oidc_issuer_enabled=False))
+    code, out, err = wi(capsys, "bind", "app-aks", scenarios.IDENTITY_NAME, "-n", NS,
+                        "--cluster", "no-oidc", "--resource-group", seeded.resource_group)
+    assert code == 5 and "--enable-oidc-issuer" in err
+
+
+def test_issuer_from_the_api_server_discovery_document(world, env, capsys) -> None:
+    make_sa(world, "app-disc")
+    code, doc = wi_json(capsys, "bind", "app-disc", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 0
+    assert doc["data"]["issuer"] == world["seeded"].issuer_url
+    assert doc["data"]["issuer_source"] == "the API server's discovery document"
+
+
+def _seed_deployment(world: dict[str, Any], name: str, sa_name: str, labelled: bool = True) -> None:
+    store = world["seeded"].cluster.store
+    labels = {"app": name, **({"azure.workload.identity/use": "true"} if labelled else {})}
+    dep = store.create("deployments", NS, {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"serviceAccountName": sa_name,
+                                       "containers": [{"name": "c", "image": "nginx"}]}}}})
+    rs = store.create("replicasets", NS, {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": f"{name}-5d4f8", "namespace": NS, "labels": {"app": name},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                          "name": name, "uid": dep["metadata"]["uid"],
+                                          "controller": True}]},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": dep["spec"]["template"]}})
+    store.create("pods", NS, {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": f"{name}-5d4f8-abcde", "namespace": NS, "labels": labels,
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                          "name": rs["metadata"]["name"],
+                                          "uid": rs["metadata"]["uid"], "controller": True}]},
+        "spec": {"serviceAccountName": sa_name, "containers": [{"name": "c", "image": "nginx"}]}})
+
+
+def test_restart_rolls_the_deployment_of_pods_created_before_the_annotation(world, env, capsys) -> None:
+    make_sa(world, "app-web")
+    _seed_deployment(world, "web", "app-web")
+    code, doc = wi_json(capsys, "bind", "app-web", scenarios.IDENTITY_NAME, "-n", NS, "--restart")
+    assert code == 0
+    assert {"object": "Deployment", "name": f"{NS}/web", "action": "restarted",
+            "detail": "created before the service account was annotated"} in doc["data"]["steps"]
+    dep = world["seeded"].cluster.store.get("deployments", NS, "web")
+    assert "kubectl.kubernetes.io/restartedAt" in dep["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_without_restart_pods_are_listed_as_needing_one(world, env, capsys) -> None:
+    make_sa(world, "app-old")
+    _seed_deployment(world, "old", "app-old", labelled=False)
+    code, doc = wi_json(capsys, "bind", "app-old", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 0
+    pods = [s for s in doc["data"]["steps"] if s["object"] == "Pod"]
+    assert pods and pods[0]["action"] == "needs restart" and "label" in pods[0]["detail"]
+
+
+def test_role_and_scope_create_the_assignment_once(world, env, capsys) -> None:
+    lab, seeded = world["lab"], world["seeded"]
+    scope = f"/subscriptions/{seeded.subscription_id}/resourceGroups/{seeded.resource_group}"
+    make_sa(world, "app-role")
+    args = ["bind", "app-role", scenarios.IDENTITY_NAME, "-n", NS,
+            "--role", "Storage Blob Data Reader", "--scope", scope]
+    code, doc = wi_json(capsys, *args)
+    assert code == 0
+    assert {"object": "RoleAssignment", "name": f"Storage Blob Data Reader @ {scope}",
+            "action": "created", "detail": ""} in doc["data"]["steps"]
+    assigned = [ra for ra in lab.azure.assignments_for(seeded.identity.principal_id)
+                if ra.role_guid == "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"]
+    assert len(assigned) == 1 and assigned[0].principal_type == "ServicePrincipal"
+    code, doc = wi_json(capsys, *args)
+    assert [s["action"] for s in doc["data"]["steps"] if s["object"] == "RoleAssignment"] == ["unchanged"]
+
+
+def test_dry_run_changes_nothing(world, env, capsys) -> None:
+    make_sa(world, "app-dry")
+    before = len(fics(world))
+    code, doc = wi_json(capsys, "bind", "app-dry", scenarios.IDENTITY_NAME, "-n", NS, "--dry-run")
+    assert code == 0 and doc["data"]["dry_run"] is True
+    assert {s["action"] for s in doc["data"]["steps"]} == {"would be created", "would be updated"}
+    assert len(fics(world)) == before
+    assert "azure.workload.identity/client-id" not in (sa(world, "app-dry")["metadata"].get("annotations") or {})
+
+
+def test_partial_failure_then_rerun_completes(world, env, capsys) -> None:
+    cluster = world["seeded"].cluster
+    cluster.add_token("no-sa-patch", "limited",
+                      allow=lambda verb, resource, ns: not (verb == "patch" and resource == "serviceaccounts"))
+    limited = cluster.write_kubeconfig(world["folder"] / "limited", token="no-sa-patch")
+    make_sa(world, "app-part")
+    code, out, err = wi(capsys, "bind", "app-part", scenarios.IDENTITY_NAME, "-n", NS,
+                        "--kubeconfig", str(limited))
+    assert code == 4
+    assert "was written" in err and "Run the same 'wi bind' command again" in err
+    code, doc = wi_json(capsys, "bind", "app-part", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 0
+    actions = {s["object"]: s["action"] for s in doc["data"]["steps"]}
+    assert actions["FederatedIdentityCredential"] == "unchanged"
+    assert actions["ServiceAccount"] == "updated"
+
+
+def test_unbind_removes_the_credential_and_the_annotations(world, env, capsys) -> None:
+    make_sa(world, "app-un")
+    assert wi_json(capsys, "bind", "app-un", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
+    code, doc = wi_json(capsys, "unbind", "app-un", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 0
+    assert [s["action"] for s in doc["data"]["steps"]] == ["deleted", "updated"]
+    assert not [f for f in fics(world) if f.subject.endswith(":app-un")]
+    annotations = sa(world, "app-un")["metadata"].get("annotations") or {}
+    assert "azure.workload.identity/client-id" not in annotations
+    assert sa(world, "app-un") is not None
+
+
+def test_no_secret_or_token_in_any_output(world, env, capsys) -> None:
+    make_sa(world, "app-leak")
+    code, out, err = wi(capsys, "bind", "app-leak", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json", "--debug")
+    assert world["seeded"].operator.secret not in out + err
+    assert "eyJ" not in out + err
