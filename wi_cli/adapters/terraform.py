@@ -345,7 +345,7 @@ class ApplyResult:
     elapsed_seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Output:
     name: str
     value: Any = field(repr=False)
@@ -549,8 +549,10 @@ class Runner:
             )
         started = time.monotonic()
         args = ["apply", "-json", "-input=false", "-no-color", PLAN_FILE]
-        result = self._check(self._stream(args, on_event), "apply")
-        plan_file.unlink(missing_ok=True)  # a saved plan is stale once applied
+        try:
+            result = self._check(self._stream(args, on_event), "apply")
+        finally:
+            plan_file.unlink(missing_ok=True)  # a saved plan is stale once applied, even partly
         return _summarise_apply(result, time.monotonic() - started)
 
     def destroy(
@@ -765,6 +767,6 @@ def _wait_ignoring_interrupts(proc: subprocess.Popen[str]) -> int:
 
 
 def _last_lines(text: str, count: int = 5) -> str:
+    """The last few meaningful lines of Terraform's human output, box drawing stripped."""
     lines = [ln.strip(" │╷╵") for ln in text.strip().splitlines()]
-    lines = [ln for ln in lines if ln and "Unable to open CLI configuration file" not in ln]
-    return " ".join(lines[-count:])
+    return " ".join([ln for ln in lines if ln][-count:])
