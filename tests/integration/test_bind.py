@@ -316,3 +316,10 @@ def test_no_secret_or_token_in_any_output(world, env, capsys) -> None:
     code, out, err = wi(capsys, "bind", "app-leak", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json", "--debug")
     assert world["seeded"].operator.secret not in out + err
     assert "eyJ" not in out + err
+
+
+def test_unknown_identity_in_a_named_resource_group_says_what_was_searched(world, env, capsys) -> None:
+    make_sa(world, "app-rg")
+    code, out, err = wi(capsys, "bind", "app-rg", "nobody", "-n", NS,
+                        "--identity-resource-group", world["seeded"].resource_group)
+    assert code == 3 and "'nobody'" in err and world["seeded"].resource_group in err

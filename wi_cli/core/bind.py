@@ -102,7 +102,7 @@ def validate(req: BindRequest) -> None:
     parse_identity(req.identity)
     if req.fic_name:
         check_fic_name(req.fic_name)
-    if bool(req.cluster) != bool(req.resource_group) and req.cluster:
+    if req.cluster and not req.resource_group:
         raise UsageError("--cluster needs --resource-group.",
                          ["Pass both, e.g. --cluster my-aks --resource-group my-rg."])
     if req.issuer and not req.issuer.startswith("https://"):
@@ -130,17 +130,18 @@ def _identity(model: Any) -> Identity:
 
 def resolve_identity(azure: AzureClients, ref: IdentityRef, resource_group: str | None) -> Identity:
     msi = azure.msi.user_assigned_identities
+    direct = ((ref.resource_group, ref.name) if ref.kind == "id" else
+              (resource_group, ref.name) if ref.kind == "name" and resource_group else None)
+    if direct:
+        try:
+            with azure_errors("looking up the managed identity"):
+                return _identity(msi.get(*direct))
+        except AzureNotFound:
+            raise ConfigError(f"No user-assigned identity {direct[1]!r} in resource group "
+                              f"{direct[0]} of subscription {azure.subscription_id}.",
+                              ["Check the name and resource group ('az identity list -o "
+                               "table')."]) from None
     with azure_errors("looking up the managed identity"):
-        if ref.kind == "id":
-            try:
-                return _identity(msi.get(ref.resource_group, ref.name))
-            except Exception as exc:  # noqa: BLE001 - re-raised below as a WiError
-                raise exc
-        if ref.kind == "name" and resource_group:
-            try:
-                return _identity(msi.get(resource_group, ref.name))
-            except Exception as exc:  # noqa: BLE001
-                raise exc
         everything = list(msi.list_by_subscription())
     if ref.kind == "client_id":
         found = [i for i in everything if (i.client_id or "").lower() == ref.value]
@@ -472,4 +473,3 @@ def unbind(namespace: str, service_account: str, identity: str, azure: AzureClie
     return steps
 
 
-__all__ = ["BindRequest", "BindOutcome", "Step", "bind", "unbind", "AzureNotFound"]
