@@ -26,11 +26,11 @@ def test_help_explains_and_exits_zero(capsys: pytest.CaptureFixture[str], argv: 
 
 def test_root_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, "--help")
-    for cmd in ("provision", "bind", "doctor", "probe", "demo", "lab"):
+    for cmd in ("provision", "bind", "unbind", "doctor", "probe", "demo", "lab"):
         assert cmd in out
 
 
-@pytest.mark.parametrize("cmd", ["provision", "bind", "doctor", "probe", "demo"])
+@pytest.mark.parametrize("cmd", ["provision", "doctor", "probe", "demo"])
 def test_unbuilt_commands_exit_2_with_a_message(capsys: pytest.CaptureFixture[str], cmd: str) -> None:
     code, out, err = run(capsys, cmd)
     assert code == ExitCode.USAGE
