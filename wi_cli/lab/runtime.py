@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .azure_state import AzureState
 from .http import LabServer, LoggedRequest
@@ -37,6 +37,8 @@ class Lab:
         self.servers: list[LabServer] = [self.entra, self.arm, self.oidc.server]
         admin.mount(self, self.arm.router)
         self.kube: Any = None  # the Kubernetes half attaches itself here (wi_cli.lab.kube)
+        self.kube_clusters: dict[str, Any] = {}  # every lab cluster by name (lab.kube: the first)
+        self._stop_callbacks: list[Callable[[], None]] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "Lab":
@@ -44,7 +46,17 @@ class Lab:
             s.start()
         return self
 
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the lab stops, before its servers go (e.g. kill pod processes)."""
+        self._stop_callbacks.append(callback)
+
     def stop(self) -> None:
+        for callback in reversed(self._stop_callbacks):
+            try:
+                callback()
+            except Exception:  # one failing cleanup must not keep the servers running
+                import traceback
+                traceback.print_exc()
         for s in reversed(self.servers):
             s.stop()
         self._tmp.cleanup()

@@ -1,0 +1,748 @@
+"""The lab's one node: schedules pods and really runs the ones it can, as local processes.
+
+A pod runs when every container's ``command`` starts with ``python``/``python3`` (run with the
+lab's own interpreter, so scripts can import the installed SDKs) or ``node``: its volumes are
+materialised under a temporary root (ConfigMaps, Secrets, projected service account tokens
+minted by the cluster's issuer and bound to the pod, downward API, emptyDir), absolute paths
+under each mount are rewritten to that root in command, args and env, and the node's trust
+store is the lab CA. Any other pod is scheduled and stays Pending, as if its image never
+pulled. :func:`seed_running_pod` stores a pod as already Running without executing anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from ..http import Request, Response, json_response
+from .errors import ApiError
+from .sa_tokens import DEFAULT_EXPIRATION_SECONDS, pod_binding
+
+if TYPE_CHECKING:
+    from .cluster import KubeCluster
+
+PYTHON_COMMANDS = re.compile(r"^python(3(\.\d+)?)?$")
+LOG_LIMIT_BYTES = 4 * 1024 * 1024
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class MountError(Exception):
+    """A volume could not be set up (the kubelet's FailedMount)."""
+
+
+# -- which pods really run --------------------------------------------------------------------------
+def executable_for(container: dict[str, Any]) -> str | None:
+    """The local program that runs this container, or None when the lab cannot run it."""
+    command = container.get("command") or []
+    if not command:
+        return None
+    program = os.path.basename(str(command[0]))
+    if PYTHON_COMMANDS.match(program):
+        return sys.executable
+    if program == "node":
+        return shutil.which("node")
+    return None
+
+
+def is_runnable(pod: dict[str, Any]) -> bool:
+    spec = pod.get("spec") or {}
+    containers = list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
+    return bool(spec.get("containers")) and all(executable_for(c) for c in containers)
+
+
+# -- volumes and paths ------------------------------------------------------------------------------
+def _write(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(mode)
+
+
+def _items_or_all(data: dict[str, bytes], items: list[dict[str, Any]] | None,
+                  kind: str) -> list[tuple[str, bytes, int | None]]:
+    if not items:
+        return [(key, value, None) for key, value in sorted(data.items())]
+    out = []
+    for item in items:
+        if item["key"] not in data:
+            raise MountError(f'configmap references non-existent config key: {item["key"]}'
+                             if kind == "configmap" else
+                             f'references non-existent secret key: {item["key"]}')
+        out.append((item.get("path") or item["key"], data[item["key"]], item.get("mode")))
+    return out
+
+
+def field_value(pod: dict[str, Any], field_path: str) -> str:
+    """A downward API ``fieldRef`` value."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    simple = {
+        "metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+        "metadata.uid": meta.get("uid"), "spec.nodeName": spec.get("nodeName"),
+        "spec.serviceAccountName": spec.get("serviceAccountName"),
+        "status.podIP": status.get("podIP"), "status.hostIP": status.get("hostIP"),
+    }
+    if field_path in simple:
+        return simple[field_path] or ""
+    m = re.match(r"^metadata\.(labels|annotations)(?:\['(.+)'\])?$", field_path)
+    if m:
+        values = meta.get(m.group(1)) or {}
+        if m.group(2):
+            return values.get(m.group(2), "")
+        return "\n".join(f'{k}="{v}"' for k, v in sorted(values.items()))
+    return ""
+
+
+class PodSandbox:
+    """One pod's files on the node: ``<root>/<uid>/volumes/<name>/...`` and its logs."""
+
+    def __init__(self, kubelet: "Kubelet", pod: dict[str, Any]) -> None:
+        self.kubelet = kubelet
+        self.cluster = kubelet.cluster
+        self.pod = pod
+        self.dir = kubelet.root / pod["metadata"]["uid"]
+        self.volumes_dir = self.dir / "volumes"
+        self.logs_dir = self.dir / "logs"
+        # projected tokens to refresh: (file, audience, expirationSeconds, mode)
+        self.tokens: list[tuple[Path, str | None, int, int]] = []
+
+    def setup(self) -> None:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        for volume in (self.pod.get("spec") or {}).get("volumes") or []:
+            target = self.volumes_dir / volume["name"]
+            target.mkdir(parents=True, exist_ok=True)
+            self._materialise(volume, target)
+
+    def _materialise(self, volume: dict[str, Any], target: Path) -> None:
+        if "configMap" in volume:
+            self._config_source(volume["configMap"], target, volume["configMap"].get(
+                "defaultMode", 420), "configmap")
+        elif "secret" in volume:
+            src = dict(volume["secret"], name=volume["secret"].get("secretName"))
+            self._config_source(src, target, src.get("defaultMode", 420), "secret")
+        elif "projected" in volume:
+            mode = volume["projected"].get("defaultMode", 420)
+            for source in volume["projected"].get("sources") or []:
+                self._projection(source, target, mode)
+        elif "downwardAPI" in volume:
+            self._downward(volume["downwardAPI"].get("items") or [], target,
+                           volume["downwardAPI"].get("defaultMode", 420))
+        # emptyDir, hostPath and the rest: an empty directory
+
+    def _projection(self, source: dict[str, Any], target: Path, mode: int) -> None:
+        if "serviceAccountToken" in source:
+            sat = source["serviceAccountToken"]
+            entry = (target / sat["path"], sat.get("audience"),
+                     int(sat.get("expirationSeconds") or DEFAULT_EXPIRATION_SECONDS),
+                     0o600 if mode == 420 else mode)
+            self.tokens.append(entry)
+            self.write_token(*entry)
+        elif "configMap" in source:
+            self._config_source(source["configMap"], target, mode, "configmap")
+        elif "secret" in source:
+            self._config_source(source["secret"], target, mode, "secret")
+        elif "downwardAPI" in source:
+            self._downward(source["downwardAPI"].get("items") or [], target, mode)
+
+    def write_token(self, path: Path, audience: str | None, expiration: int, mode: int) -> None:
+        token = self.kubelet.mint_pod_token(self.pod, audience, expiration)
+        tmp = path.with_name(path.name + ".tmp")
+        _write(tmp, token.encode(), mode)
+        tmp.replace(path)  # atomic, as the kubelet's atomic writer swaps the files
+
+    def refresh_tokens(self, stop: threading.Event) -> None:
+        """Re-mint projected tokens at 80% of their lifetime, as the kubelet does."""
+        if not self.tokens:
+            return
+        interval = 0.8 * min(expiration for _, _, expiration, _ in self.tokens)
+        while not stop.wait(interval):
+            for entry in self.tokens:
+                try:
+                    self.write_token(*entry)
+                except (MountError, OSError):
+                    pass
+
+    def _config_source(self, src: dict[str, Any], target: Path, mode: int, kind: str) -> None:
+        name = src.get("name") or ""
+        plural = "configmaps" if kind == "configmap" else "secrets"
+        namespace = self.pod["metadata"]["namespace"]
+        obj = self.cluster.store.try_get(plural, namespace, name)
+        if obj is None:
+            if src.get("optional"):
+                return
+            raise MountError(f'{kind} "{name}" not found')
+        data = _object_data(obj, kind)
+        for path, value, item_mode in _items_or_all(data, src.get("items"), kind):
+            _write(target / path, value, item_mode or mode)
+
+    def _downward(self, items: list[dict[str, Any]], target: Path, mode: int) -> None:
+        for item in items:
+            ref = item.get("fieldRef")
+            value = field_value(self.pod, ref["fieldPath"]) if ref else "0"
+            _write(target / item["path"], value.encode(), item.get("mode") or mode)
+
+    def mounts_for(self, container: dict[str, Any]) -> list[tuple[str, Path]]:
+        """(mountPath, host path) pairs, longest mount path first."""
+        pairs = []
+        for mount in container.get("volumeMounts") or []:
+            host = self.volumes_dir / mount["name"]
+            if mount.get("subPath"):
+                host = host / mount["subPath"]
+            pairs.append((mount["mountPath"].rstrip("/") or "/", host))
+        return sorted(pairs, key=lambda p: len(p[0]), reverse=True)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _object_data(obj: dict[str, Any], kind: str) -> dict[str, bytes]:
+    if kind == "secret":
+        return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+    data = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
+    data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
+    return data
+
+
+def rewrite_paths(value: str, mounts: list[tuple[str, Path]]) -> str:
+    """Point an absolute path under a container mount at the mount's directory on the node."""
+    for mount_path, host in mounts:
+        if value == mount_path:
+            return str(host)
+        if value.startswith(mount_path + "/"):
+            return str(host) + value[len(mount_path):]
+    return value
+
+
+_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand(value: str, env: dict[str, str]) -> str:
+    """Kubernetes ``$(VAR)`` expansion: known names are replaced, ``$$`` escapes."""
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        return env.get(m.group(1), m.group(0))
+    return _VAR_REF.sub(sub, value)
+
+
+# -- process state ----------------------------------------------------------------------------------
+@dataclass
+class ContainerRun:
+    name: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    container_id: str = field(default_factory=lambda: "containerd://" + uuid.uuid4().hex
+                              + uuid.uuid4().hex)
+
+
+@dataclass
+class PodRun:
+    namespace: str
+    name: str
+    uid: str
+    sandbox: PodSandbox
+    containers: dict[str, ContainerRun] = field(default_factory=dict)
+    deleted: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    deadline_exceeded: bool = False
+    thread: threading.Thread | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def kill(self) -> None:
+        with self.lock:
+            for c in self.containers.values():
+                if c.process is not None and c.process.poll() is None:
+                    c.process.kill()
+
+
+class Kubelet:
+    """The node agent of one lab cluster (installed by :func:`install_kubelet`)."""
+
+    def __init__(self, cluster: "KubeCluster", node_name: str | None = None) -> None:
+        self.cluster = cluster
+        self.node_name = node_name or self._first_node()
+        self.root = Path(tempfile.mkdtemp(prefix="wi-kubelet-"))
+        self.runs: dict[str, PodRun] = {}  # by pod uid
+        self._seeding: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._ips = itertools.count(20)
+        self._stopped = threading.Event()
+
+    def _first_node(self) -> str:
+        items, _ = self.cluster.store.list("nodes")
+        return items[0]["metadata"]["name"] if items else "lab-node"
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def schedule(self, req: Any) -> dict[str, Any] | None:
+        """Admission-time stand-in for the scheduler: bind new pods to this node."""
+        if req.plural != "pods" or req.operation != "CREATE":
+            return None
+        spec = req.obj.setdefault("spec", {})
+        if spec.get("nodeName"):
+            return None
+        spec["nodeName"] = self.node_name
+        return req.obj
+
+    def on_event(self, event: str, plural: str, obj: dict[str, Any]) -> None:
+        if plural != "pods" or self._stopped.is_set():
+            return
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        if event == "ADDED":
+            if key in self._seeding or (obj.get("spec") or {}).get("nodeName") != self.node_name:
+                return
+            if (obj.get("status") or {}).get("phase") not in (None, "Pending"):
+                return
+            thread = threading.Thread(target=self._start_pod, args=(obj,), daemon=True,
+                                      name=f"kubelet-{key[0]}-{key[1]}")
+            thread.start()
+        elif event == "DELETED":
+            run = self.runs.get(meta.get("uid", ""))
+            if run is not None:
+                run.deleted.set()
+                run.kill()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for run in list(self.runs.values()):
+            run.deleted.set()
+            run.kill()
+        for run in list(self.runs.values()):
+            if run.thread is not None:
+                run.thread.join(timeout=5)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- tokens ---------------------------------------------------------------------------------
+    def mint_pod_token(self, pod: dict[str, Any], audience: str | None,
+                       expiration_seconds: int) -> str:
+        issuer = getattr(self.cluster, "sa_issuer", None)
+        if issuer is None:
+            raise MountError("the cluster has no service account issuer")
+        namespace = pod["metadata"]["namespace"]
+        sa_name = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        sa = self.cluster.store.try_get("serviceaccounts", namespace, sa_name)
+        if sa is None:
+            raise MountError(f'serviceaccounts "{sa_name}" not found')
+        audiences = [audience] if audience else [issuer.url]
+        return issuer.mint(namespace, sa_name, sa["metadata"].get("uid", ""), audiences,
+                           int(expiration_seconds), pod_binding(self.cluster, pod)).token
+
+    # -- pod lifecycle --------------------------------------------------------------------------
+    def _start_pod(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        self._set_status(meta["namespace"], meta["name"], meta["uid"], self._scheduled_status)
+        self._record_event(pod, "Normal", "Scheduled",
+                           f"Successfully assigned {meta['namespace']}/{meta['name']} to "
+                           f"{self.node_name}", component="default-scheduler")
+        if not is_runnable(pod):
+            return  # the image "never pulls": scheduled, Pending, no container started
+        sandbox = PodSandbox(self, pod)
+        run = PodRun(meta["namespace"], meta["name"], meta["uid"], sandbox)
+        run.thread = threading.current_thread()
+        with self._lock:
+            self.runs[meta["uid"]] = run
+        current = self.cluster.store.try_get("pods", run.namespace, run.name)
+        if current is None or current["metadata"].get("uid") != run.uid:
+            return  # deleted before it started
+        try:
+            sandbox.setup()
+        except (MountError, OSError) as exc:
+            self._record_event(pod, "Warning", "FailedMount", f"MountVolume.SetUp failed: {exc}")
+            return
+        self._run_pod(pod, run)
+
+    def _run_pod(self, pod: dict[str, Any], run: PodRun) -> None:
+        spec = pod.get("spec") or {}
+        ip = f"10.244.0.{next(self._ips) % 250 + 2}"
+        start = now_rfc3339()
+        deadline = spec.get("activeDeadlineSeconds")
+        timer = None
+        if deadline:
+            timer = threading.Timer(float(deadline), self._deadline_exceeded, args=(run,))
+            timer.daemon = True
+            timer.start()
+        threading.Thread(target=run.sandbox.refresh_tokens, args=(run.done,), daemon=True,
+                         name=f"kubelet-tokens-{run.name}").start()
+        try:
+            for init in spec.get("initContainers") or []:
+                code = self._run_containers(pod, run, [init], ip, start, init=True)
+                if code != 0 or run.deleted.is_set():
+                    self._finish(pod, run, ip, start)
+                    return
+            self._run_containers(pod, run, spec.get("containers") or [], ip, start)
+            self._finish(pod, run, ip, start)
+        finally:
+            run.done.set()
+            if timer is not None:
+                timer.cancel()
+
+    def _run_containers(self, pod: dict[str, Any], run: PodRun, containers: list[dict[str, Any]],
+                        ip: str, start: str, init: bool = False) -> int:
+        """Start the containers together and wait for all; returns the worst exit code."""
+        for container in containers:
+            if run.deleted.is_set():
+                return 137
+            self._launch(pod, run, container, ip)
+        if not init:
+            self._set_status(run.namespace, run.name, run.uid,
+                             lambda p: self._running_status(p, run, ip, start))
+        worst = 0
+        for container in containers:
+            c = run.containers[container["name"]]
+            assert c.process is not None
+            c.exit_code = c.process.wait()
+            c.finished_at = now_rfc3339()
+            if c.exit_code < 0:  # killed by a signal: report as the runtime does (128 + n)
+                c.exit_code = 128 - c.exit_code
+            c.reason = ("DeadlineExceeded" if run.deadline_exceeded else
+                        "Completed" if c.exit_code == 0 else "Error")
+            worst = worst or c.exit_code
+        return worst
+
+    def _launch(self, pod: dict[str, Any], run: PodRun, container: dict[str, Any],
+                ip: str) -> None:
+        mounts = run.sandbox.mounts_for(container)
+        pod_for_env = copy.deepcopy(pod)
+        pod_for_env.setdefault("status", {})["podIP"] = ip
+        env = self.container_env(pod_for_env, container)
+        env = {k: rewrite_paths(v, mounts) for k, v in env.items()}
+        argv = [expand(str(a), env) for a in (container.get("command") or [])
+                + (container.get("args") or [])]
+        argv = [rewrite_paths(a, mounts) for a in argv]
+        argv[0] = executable_for(container) or argv[0]
+        cwd = rewrite_paths(container.get("workingDir") or "", mounts)
+        if not cwd or not os.path.isdir(cwd):
+            cwd = str(run.sandbox.dir)
+        name = container["name"]
+        self._record_event(pod, "Normal", "Pulled", f'Container image "{container.get("image", "")}" '
+                                                    f"already present on machine")
+        self._record_event(pod, "Normal", "Created", f"Created container: {name}")
+        log_path = run.sandbox.logs_dir / f"{name}.log"
+        state = ContainerRun(container["name"], log_path, started_at=now_rfc3339())
+        with log_path.open("wb") as log, run.lock:
+            state.process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log,
+                                             stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL,
+                                             start_new_session=True)
+            run.containers[container["name"]] = state
+        self._record_event(pod, "Normal", "Started", f"Started container {name}")
+
+    def container_env(self, pod: dict[str, Any], container: dict[str, Any]) -> dict[str, str]:
+        """The process environment: node basics, the lab CA, then the container's env."""
+        namespace = pod["metadata"]["namespace"]
+        ca = str(self.cluster.lab.ca_file)
+        host, _, port = self.cluster.url.removeprefix("https://").partition(":")
+        env: dict[str, str] = {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOSTNAME": pod["metadata"]["name"],
+            "HOME": "/root" if os.path.isdir("/root") and os.access("/root", os.W_OK)
+            else tempfile.gettempdir(),
+            "KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port,
+            "KUBERNETES_SERVICE_PORT_HTTPS": port,
+            "SSL_CERT_FILE": ca, "REQUESTS_CA_BUNDLE": ca, "NODE_EXTRA_CA_CERTS": ca,
+            "PYTHONUNBUFFERED": "1",
+        }
+        for source in container.get("envFrom") or []:
+            env.update(self._env_from(namespace, source))
+        for var in container.get("env") or []:
+            value = self._env_value(pod, var)
+            if value is not None:
+                env[var["name"]] = expand(value, env)
+        return env
+
+    def _env_from(self, namespace: str, source: dict[str, Any]) -> dict[str, str]:
+        prefix = source.get("prefix", "")
+        for key, plural, kind in (("configMapRef", "configmaps", "configmap"),
+                                  ("secretRef", "secrets", "secret")):
+            ref = source.get(key)
+            if ref is None:
+                continue
+            obj = self.cluster.store.try_get(plural, namespace, ref.get("name", ""))
+            if obj is None:
+                return {}
+            return {prefix + k: v.decode(errors="replace")
+                    for k, v in _object_data(obj, kind).items()}
+        return {}
+
+    def _env_value(self, pod: dict[str, Any], var: dict[str, Any]) -> str | None:
+        if "valueFrom" not in var:
+            return str(var.get("value", ""))
+        source = var["valueFrom"]
+        namespace = pod["metadata"]["namespace"]
+        if "fieldRef" in source:
+            return field_value(pod, source["fieldRef"]["fieldPath"])
+        for key, plural, kind in (("configMapKeyRef", "configmaps", "configmap"),
+                                  ("secretKeyRef", "secrets", "secret")):
+            ref = source.get(key)
+            if ref is None:
+                continue
+            obj = self.cluster.store.try_get(plural, namespace, ref.get("name", ""))
+            data = _object_data(obj, kind) if obj else {}
+            value = data.get(ref.get("key", ""))
+            return value.decode(errors="replace") if value is not None else None
+        return None  # resourceFieldRef and the rest: not set
+
+    def _deadline_exceeded(self, run: PodRun) -> None:
+        run.deadline_exceeded = True
+        run.kill()
+
+    def _finish(self, pod: dict[str, Any], run: PodRun, ip: str, start: str) -> None:
+        if run.deleted.is_set():
+            return
+        self._set_status(run.namespace, run.name, run.uid,
+                         lambda p: self._terminal_status(p, run, ip, start))
+
+    # -- status ---------------------------------------------------------------------------------
+    def _set_status(self, namespace: str, name: str, uid: str, build: Any) -> None:
+        for _ in range(20):
+            pod = self.cluster.store.try_get("pods", namespace, name)
+            if pod is None or pod["metadata"].get("uid") != uid:
+                return
+            pod["status"] = build(pod)
+            try:
+                self.cluster.store.update("pods", namespace, pod, subresource="status",
+                                          user=f"system:node:{self.node_name}")
+                return
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+        raise RuntimeError(f"could not update the status of pod {namespace}/{name}")
+
+    def _base_status(self, pod: dict[str, Any]) -> dict[str, Any]:
+        status = copy.deepcopy(pod.get("status") or {})
+        status.setdefault("qosClass", "BestEffort")
+        return status
+
+    def _scheduled_status(self, pod: dict[str, Any]) -> dict[str, Any]:
+        status = self._base_status(pod)
+        status["phase"] = "Pending"
+        status["conditions"] = [_condition("PodScheduled", "True")]
+        return status
+
+    def _running_status(self, pod: dict[str, Any], run: PodRun, ip: str,
+                        start: str) -> dict[str, Any]:
+        status = self._base_status(pod)
+        status.update(phase="Running", hostIP="10.224.0.4", podIP=ip, podIPs=[{"ip": ip}],
+                      startTime=start)
+        status["conditions"] = [_condition(t, "True") for t in (
+            "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
+            "PodScheduled")]
+        status["containerStatuses"] = [
+            _container_status(c, run.containers.get(c["name"]), ready=True)
+            for c in (pod.get("spec") or {}).get("containers") or []]
+        inits = (pod.get("spec") or {}).get("initContainers") or []
+        if inits:
+            status["initContainerStatuses"] = [
+                _container_status(c, run.containers.get(c["name"]), ready=False) for c in inits]
+        return status
+
+    def _terminal_status(self, pod: dict[str, Any], run: PodRun, ip: str,
+                         start: str) -> dict[str, Any]:
+        status = self._running_status(pod, run, ip, start)
+        codes = [c.exit_code for c in run.containers.values()]
+        failed = run.deadline_exceeded or any(code != 0 for code in codes)
+        status["phase"] = "Failed" if failed else "Succeeded"
+        if run.deadline_exceeded:
+            status["reason"] = "DeadlineExceeded"
+            status["message"] = "Pod was active on the node longer than the specified deadline"
+        reason = "PodFailed" if failed else "PodCompleted"
+        status["conditions"] = [
+            _condition("PodReadyToStartContainers", "False"),
+            _condition("Initialized", "True"),
+            _condition("Ready", "False", reason), _condition("ContainersReady", "False", reason),
+            _condition("PodScheduled", "True")]
+        for key in ("containerStatuses", "initContainerStatuses"):
+            for cs in status.get(key) or []:
+                cs["ready"] = False
+                cs["started"] = False
+        return status
+
+    def _record_event(self, pod: dict[str, Any], type_: str, reason: str, message: str,
+                      component: str = "kubelet") -> None:
+        meta = pod["metadata"]
+        now = now_rfc3339()
+        try:
+            self.cluster.store.create("events", meta["namespace"], {
+                "metadata": {"generateName": f"{meta['name']}."},
+                "involvedObject": {"kind": "Pod", "namespace": meta["namespace"],
+                                   "name": meta["name"], "uid": meta.get("uid"),
+                                   "apiVersion": "v1"},
+                "reason": reason, "message": message, "type": type_,
+                "source": {"component": component, "host": self.node_name}
+                if component == "kubelet" else {"component": component},
+                "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                "reportingComponent": component,
+                "reportingInstance": self.node_name if component == "kubelet" else "",
+            })
+        except ApiError:
+            pass
+
+    # -- logs -----------------------------------------------------------------------------------
+    def serve_log(self, req: Request, namespace: str, name: str) -> Response:
+        pod = self.cluster.store.try_get("pods", namespace, name)
+        if pod is None:
+            return _status(404, "NotFound", f'pods "{name}" not found',
+                           {"name": name, "kind": "pods"})
+        spec = pod.get("spec") or {}
+        names = [c["name"] for c in spec.get("containers") or []]
+        all_names = [c["name"] for c in spec.get("initContainers") or []] + names
+        container = req.arg("container")
+        if not container:
+            if len(names) != 1:
+                return _status(400, "BadRequest",
+                               f"a container name must be specified for pod {name}, choose one "
+                               f"of: [{' '.join(names)}]")
+            container = names[0]
+        if container not in all_names:
+            return _status(400, "BadRequest",
+                           f"container {container} is not valid for pod {name}")
+        run = self.runs.get(pod["metadata"].get("uid", ""))
+        state = run.containers.get(container) if run else None
+        if state is None:
+            if (pod.get("status") or {}).get("phase") == "Running":
+                return Response(200, b"", {"Content-Type": "text/plain"})  # seeded: silent
+            return _status(400, "BadRequest", f'container "{container}" in pod "{name}" is '
+                                              f"waiting to start: ContainerCreating")
+        tail = req.arg("tailLines")
+        tail_lines = int(tail) if tail and tail.lstrip("-").isdigit() else None
+        if req.arg("follow") in ("true", "1"):
+            return Response(200, self._follow(state, tail_lines), {"Content-Type": "text/plain"})
+        return Response(200, _tail(_read_log(state.log_path), tail_lines),
+                        {"Content-Type": "text/plain"})
+
+    def _follow(self, state: ContainerRun, tail_lines: int | None) -> Iterator[bytes]:
+        sent = 0
+        first = True
+        while True:
+            data = _read_log(state.log_path)
+            if first:
+                chunk = _tail(data, tail_lines)
+                first = False
+            else:
+                chunk = data[sent:]
+            sent = len(data)
+            if chunk:
+                yield chunk
+            if state.exit_code is not None or self._stopped.is_set():
+                rest = _read_log(state.log_path)[sent:]
+                if rest:
+                    yield rest
+                return
+            time.sleep(0.1)
+
+
+def _read_log(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return b""
+    return data[-LOG_LIMIT_BYTES:]
+
+
+def _tail(data: bytes, lines: int | None) -> bytes:
+    if lines is None or lines < 0:
+        return data
+    if lines == 0:
+        return b""
+    parts = data.splitlines(keepends=True)
+    return b"".join(parts[-lines:])
+
+
+def _status(code: int, reason: str, message: str,
+            details: dict[str, Any] | None = None) -> Response:
+    return json_response(code, ApiError(code, reason, message, details).to_status(),
+                         content_type="application/json")
+
+
+def _condition(type_: str, status: str, reason: str | None = None) -> dict[str, Any]:
+    cond: dict[str, Any] = {"type": type_, "status": status, "lastProbeTime": None,
+                            "lastTransitionTime": now_rfc3339()}
+    if reason:
+        cond["reason"] = reason
+    return cond
+
+
+def _container_status(container: dict[str, Any], run: ContainerRun | None,
+                      ready: bool) -> dict[str, Any]:
+    image = container.get("image", "")
+    status: dict[str, Any] = {
+        "name": container["name"], "image": image, "imageID": f"{image}@sha256:" + "0" * 64,
+        "containerID": run.container_id if run else "containerd://" + uuid.uuid4().hex * 2,
+        "restartCount": 0, "ready": ready, "started": ready,
+    }
+    if run is None or run.exit_code is None:
+        status["state"] = {"running": {"startedAt": run.started_at if run else now_rfc3339()}}
+    else:
+        status["state"] = {"terminated": {
+            "exitCode": run.exit_code, "reason": run.reason, "startedAt": run.started_at,
+            "finishedAt": run.finished_at, "containerID": status["containerID"]}}
+        status["ready"] = False
+    status["lastState"] = {}
+    return status
+
+
+# -- entry points -----------------------------------------------------------------------------------
+def install_kubelet(cluster: "KubeCluster") -> Kubelet:
+    """Start this cluster's node agent: scheduling, running pods, and ``pods/log``."""
+    existing = getattr(cluster, "kubelet", None)
+    if existing is not None:
+        return existing
+    kubelet = Kubelet(cluster)
+    cluster.add_admission_hook(kubelet.schedule)
+    cluster.store.subscribe(kubelet.on_event)
+    cluster.register_subresource("pods", "log", "GET", kubelet.serve_log)
+    cluster.kubelet = kubelet  # type: ignore[attr-defined]
+    return kubelet
+
+
+def seed_running_pod(cluster: "KubeCluster", pod: dict[str, Any]) -> dict[str, Any]:
+    """Store ``pod`` as already Running with ready containers; nothing is executed."""
+    kubelet: Kubelet | None = getattr(cluster, "kubelet", None)
+    pod = copy.deepcopy(pod)
+    meta = pod.setdefault("metadata", {})
+    namespace = meta.get("namespace") or "default"
+    key = (namespace, meta.get("name", ""))
+    spec = pod.setdefault("spec", {})
+    node = kubelet.node_name if kubelet else None
+    if not spec.get("nodeName"):
+        items, _ = cluster.store.list("nodes")
+        spec["nodeName"] = node or (items[0]["metadata"]["name"] if items else "lab-node")
+    if kubelet is not None:
+        kubelet._seeding.add(key)
+    try:
+        created = cluster.store.create("pods", namespace, pod)
+    finally:
+        if kubelet is not None:
+            kubelet._seeding.discard(key)
+    ip = f"10.244.0.{(next(kubelet._ips) if kubelet else 10) % 250 + 2}"
+    created["status"] = {
+        "phase": "Running", "hostIP": "10.224.0.4", "podIP": ip, "podIPs": [{"ip": ip}],
+        "startTime": now_rfc3339(), "qosClass": "BestEffort",
+        "conditions": [_condition(t, "True") for t in (
+            "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
+            "PodScheduled")],
+        "containerStatuses": [_container_status(c, None, ready=True)
+                              for c in spec.get("containers") or []],
+    }
+    return cluster.store.update("pods", namespace, created, subresource="status")
