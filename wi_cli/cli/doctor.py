@@ -1,22 +1,115 @@
-"""`wi doctor`: Check every layer of workload identity and print what is wrong and the fix."""
+"""`wi doctor`: check every layer of workload identity and print what is wrong and the fix."""
 
 from __future__ import annotations
 
+from typing import List, Optional
+
 import typer
 
-from ..core.errors import NotImplementedYet
-from .options import global_options
+from ..core.errors import UsageError
+from ..core.models import CommandResult
+from .options import global_options, settings
 
-HELP = """Check the cluster (OIDC issuer, workload identity), the webhook, the workload (service accounts, pods, labels, annotations, env), the identity (federated credentials) and its role assignments, then do a real token exchange. Exit code 0 when nothing failed, 1 when something did."""
+HELP = (
+    "Check the cluster (OIDC issuer, workload identity), the webhook, the workload (service "
+    "accounts, pods, labels, annotations, env), the identity (federated credentials) and its "
+    "role assignments, then do a real token exchange for each service account (no pod needed). "
+    "Every problem comes with the command that fixes it. Exit code 0 when nothing failed "
+    "(warnings allowed), 1 when a check failed, 3/4 when doctor could not reach what it needs."
+)
+
+
+def _list_view(result: CommandResult) -> None:
+    from rich.table import Table
+
+    from ..render import console
+
+    table = Table(title="wi doctor checks", title_justify="left")
+    for col in ("Id", "Layer", "Title", "Failure modes"):
+        table.add_column(col)
+    for c in result.data["checks"]:
+        table.add_row(c["id"], c["layer"], c["title"],
+                      ", ".join(str(m) for m in c["failure_modes"]))
+    console.out().print(table)
+
+
+def _findings_view(result: CommandResult) -> None:
+    from ..core.models import Status
+    from ..doctor.registry import LAYERS
+    from ..render import console
+    from ..render.human import print_finding
+
+    out = console.out()
+    data = result.data
+    out.print(f"[bold]wi doctor[/] — {data['scope']}")
+    for layer in LAYERS:
+        in_layer = [f for f in result.findings if f.layer == layer]
+        if not in_layer:
+            continue
+        out.print(f"\n[bold underline]{layer}[/]")
+        for finding in in_layer:
+            print_finding(finding)
+    counts = {s.value: sum(1 for f in result.findings if f.status == s) for s in Status}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    verdict = "[green]No problems found.[/]" if result.exit_code == 0 else \
+        "[red]Problems found: fix the ✗ items above (in order).[/]"
+    out.print(f"\n{summary}. {verdict}")
 
 
 @global_options
-def doctor() -> None:
-    raise NotImplementedYet("doctor")
+def doctor(
+    ctx: typer.Context,
+    namespace: str = typer.Option("default", "-n", "--namespace", help="Namespace to check."),
+    service_account: Optional[str] = typer.Option(
+        None, "--service-account", "-s", help="Check one service account (default: every one "
+                                              "that is annotated or used by a labelled pod)."),
+    all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A",
+                                        help="Check every namespace."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="AKS cluster name (default: "
+                                          "the 'wi provision' state, else found by issuer)."),
+    resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g",
+                                                 help="Resource group of --cluster."),
+    check: List[str] = typer.Option([], "--check", help="Run only this check (repeatable)."),
+    list_checks: bool = typer.Option(False, "--list-checks", help="List the checks and exit."),
+    no_live: bool = typer.Option(False, "--no-live", help="Skip the real token exchange."),
+) -> CommandResult:
+    from ..doctor.registry import all_checks
+
+    if list_checks:
+        checks = [{"id": c.id, "layer": c.layer, "title": c.title,
+                   "failure_modes": list(c.failure_modes), "live": c.live} for c in all_checks()]
+        return CommandResult("doctor", {"checks": checks}, human=_list_view)
+    if cluster and not resource_group:
+        raise UsageError("--cluster needs --resource-group.")
+    if service_account and all_namespaces:
+        raise UsageError("--service-account and --all-namespaces do not go together.")
+
+    from ..adapters.azure.clients import AzureClients
+    from ..adapters.kube.client import KubeClients
+    from ..core.cloud import resolve_cloud
+    from ..core.names import check_namespace, check_service_account
+    from ..doctor.facts import Context, Scope
+    from ..doctor.runner import exit_code, run
+
+    check_namespace(namespace)
+    if service_account:
+        check_service_account(service_account)
+    s = settings(ctx)
+    cloud = resolve_cloud(s.cloud)
+    azure = AzureClients(cloud, s.subscription) if s.subscription else None
+    state_cluster = ((s.state.cluster_name, s.state.resource_group)
+                     if s.state and s.state.cluster_name and s.state.resource_group else None)
+    scope = Scope(namespace, service_account, all_namespaces, cluster, resource_group,
+                  live=not no_live)
+    findings, _ = run(Context(scope, azure, KubeClients(s.kubeconfig, s.context), cloud,
+                              state_cluster), check)
+    where = "all namespaces" if all_namespaces else f"namespace {namespace}"
+    if service_account:
+        where += f", service account {service_account}"
+    return CommandResult("doctor", {"scope": where}, findings, exit_code(findings),
+                         human=_findings_view)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        "doctor", help=HELP, short_help="Check every layer of workload identity and print what is wrong and the fix.",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    )(doctor)
+    app.command("doctor", help=HELP,
+                short_help="Check every layer of workload identity and print the fix.")(doctor)

@@ -1,0 +1,3 @@
+"""Doctor checks of the identity layer."""
+
+from __future__ import annotations

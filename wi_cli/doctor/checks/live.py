@@ -1,0 +1,3 @@
+"""Doctor checks of the live layer."""
+
+from __future__ import annotations

@@ -1,0 +1,95 @@
+"""Doctor checks are small registered functions ``(facts, report) -> None``.
+
+    @check("cluster.oidc-issuer", "OIDC issuer enabled", layer="cluster", needs=("aks",))
+    def oidc_issuer(facts: Facts, report: Report) -> None:
+        report.fail("...", expected=True, actual=False, fix="...", commands=["az aks update ..."])
+
+A check reports one finding per thing it examined (one per service account, say); one that
+examined nothing reports ``skip`` with why.
+
+``needs`` names the facts the check reads (fetched once, concurrently, before checks run);
+``requires`` names checks that must pass first (otherwise this one is skipped with the reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from ..core.models import Evidence, Finding, Remediation, Status
+
+if TYPE_CHECKING:
+    from .facts import Facts
+
+LAYERS = ("cluster", "webhook", "workload", "identity", "rbac", "live")
+
+CheckFn = Callable[["Facts", "Report"], None]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    layer: str
+    fn: CheckFn
+    needs: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    failure_modes: tuple[int, ...] = ()  # rows of ../shared/failure-modes.md §3 it detects
+    live: bool = False  # talks to Entra (off with --no-live)
+    docs: str | None = None
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(id: str, title: str, *, layer: str, needs: Iterable[str] = (),  # noqa: A002
+          requires: Iterable[str] = (), failure_modes: Iterable[int] = (), live: bool = False,
+          docs: str | None = None) -> Callable[[CheckFn], CheckFn]:
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}")
+
+    def register(fn: CheckFn) -> CheckFn:
+        if id in REGISTRY:
+            raise ValueError(f"check {id!r} registered twice")
+        REGISTRY[id] = Check(id, title, layer, fn, tuple(needs), tuple(requires),
+                             tuple(failure_modes), live, docs)
+        return fn
+    return register
+
+
+def all_checks() -> list[Check]:
+    """Every check, in layer order (cluster → webhook → workload → identity → rbac → live)."""
+    from . import checks  # noqa: F401 - importing registers them
+
+    return sorted(REGISTRY.values(), key=lambda c: LAYERS.index(c.layer))
+
+
+# -- building findings -----------------------------------------------------------------------------
+
+@dataclass
+class Report:
+    """Findings for one check, with its id/title/layer/docs filled in."""
+
+    check: Check
+    made: list[Finding] = field(default_factory=list)
+
+    def _make(self, status: Status, summary: str, expected: object = None, actual: object = None,
+              fix: str = "", commands: Iterable[str] = ()) -> Finding:
+        evidence = Evidence(expected, actual) if (expected is not None or actual is not None) else None
+        remediation = Remediation(fix, list(commands)) if (fix or commands) else None
+        f = Finding(self.check.id, self.check.title, self.check.layer, status, summary, evidence,
+                    remediation, self.check.docs)
+        self.made.append(f)
+        return f
+
+    def ok(self, summary: str, **kw: object) -> Finding:
+        return self._make(Status.OK, summary, **kw)  # type: ignore[arg-type]
+
+    def warn(self, summary: str, **kw: object) -> Finding:
+        return self._make(Status.WARN, summary, **kw)  # type: ignore[arg-type]
+
+    def fail(self, summary: str, **kw: object) -> Finding:
+        return self._make(Status.FAIL, summary, **kw)  # type: ignore[arg-type]
+
+    def skip(self, summary: str) -> Finding:
+        return self._make(Status.SKIP, summary)

@@ -1,0 +1,72 @@
+"""Run the registered checks in layer order over shared facts; never stop at the first problem."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..core.errors import ExitCode, UsageError, WiError
+from ..core.models import Finding, Status
+from .facts import Context, FactError, Facts
+from .registry import Check, Report, all_checks
+
+BLOCKING = (Status.FAIL, Status.ERROR, Status.SKIP)
+# facts without which doctor cannot say anything: their errors end the run (exit 3/4)
+ESSENTIAL = ("kube_version", "azure_access")
+
+
+def select(only: Iterable[str] = ()) -> list[Check]:
+    checks = all_checks()
+    only = list(only)
+    if not only:
+        return checks
+    known = {c.id for c in checks}
+    unknown = [i for i in only if i not in known]
+    if unknown:
+        raise UsageError(f"Unknown check id: {', '.join(unknown)}.",
+                         ["List them with 'wi doctor --list-checks'."])
+    return [c for c in checks if c.id in only]
+
+
+def _run_one(check: Check, facts: Facts, results: dict[str, list[Finding]]) -> list[Finding]:
+    report = Report(check)
+    blocked = [r for r in check.requires
+               if r in results and any(f.status in BLOCKING for f in results[r])]
+    if blocked:
+        report.skip(f"Skipped: {blocked[0]} did not pass.")
+        return report.made
+    if check.live and not facts.scope.live:
+        report.skip("Skipped: --no-live.")
+        return report.made
+    try:
+        check.fn(facts, report)
+    except FactError as exc:
+        report.made.clear()
+        report._make(Status.ERROR, f"Could not check: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one broken check must not stop the others
+        report.made.clear()
+        report._make(Status.ERROR, f"The check itself failed: {type(exc).__name__}: {exc}")
+    if not report.made:
+        report.skip("Nothing to check in this scope.")
+    return report.made
+
+
+def run(ctx: Context, only: Iterable[str] = ()) -> tuple[list[Finding], Facts]:
+    checks = select(only)
+    facts = Facts(ctx)
+    facts.prefetch(ESSENTIAL)
+    for name in ESSENTIAL:
+        err = facts.error(name)
+        if err is not None:
+            if isinstance(err.cause, WiError):
+                raise err.cause
+            raise err
+    facts.prefetch(n for c in checks for n in c.needs)
+    results: dict[str, list[Finding]] = {}
+    for check in checks:
+        results[check.id] = _run_one(check, facts, results)
+    return [f for made in results.values() for f in made], facts
+
+
+def exit_code(findings: list[Finding]) -> ExitCode:
+    bad = any(f.status in (Status.FAIL, Status.ERROR) for f in findings)
+    return ExitCode.PROBLEMS if bad else ExitCode.OK
