@@ -1,0 +1,154 @@
+"""Merge a kubeconfig (e.g. the user kubeconfig AKS returns) into a kubeconfig file.
+
+Entries are matched by name, as ``kubectl`` and ``az aks get-credentials`` do: an incoming
+cluster, user or context replaces the entry of the same name and everything else in the file
+stays. The file holds credentials, so it is written atomically with mode 0600 and no error
+message ever quotes its content (a YAML error gives only the line and column).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ...core.errors import ConfigError
+
+SECTIONS = ("clusters", "users", "contexts")
+
+
+class KubeconfigError(ConfigError):
+    pass
+
+
+@dataclass
+class MergeResult:
+    config: dict[str, Any]
+    context: str  # the context the incoming kubeconfig selects
+    added: list[str] = field(default_factory=list)  # "context foo", "user bar" ...
+    replaced: list[str] = field(default_factory=list)
+    previous_context: str | None = None  # current-context before the merge
+
+
+def parse_kubeconfig(text: str | bytes, where: str) -> dict[str, Any] | None:
+    """The document as a dict (None for an empty file); raises KubeconfigError, never quoting it."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise KubeconfigError(f"The kubeconfig {where} is not UTF-8 text.") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise KubeconfigError(f"The kubeconfig {where} is not valid YAML{at}.",
+                              [f"Fix or move {where} aside and run the command again."]) from None
+    if doc is None:
+        return None
+    if not isinstance(doc, dict):
+        raise KubeconfigError(f"The kubeconfig {where} is not a YAML mapping.",
+                              [f"Fix or move {where} aside and run the command again."])
+    for section in SECTIONS:
+        _entries(doc, section, where)
+    return doc
+
+
+def _entries(doc: dict[str, Any], section: str, where: str) -> list[dict[str, Any]]:
+    entries = doc.get(section) or []
+    if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"] for e in entries):
+        raise KubeconfigError(f"The kubeconfig {where} has a malformed '{section}' list "
+                              "(every entry needs a name).",
+                              [f"Fix or move {where} aside and run the command again."])
+    return entries
+
+
+def selected_context(incoming: dict[str, Any], where: str = "received") -> str:
+    contexts = _entries(incoming, "contexts", where)
+    current = incoming.get("current-context")
+    names = [c["name"] for c in contexts]
+    if isinstance(current, str) and current in names:
+        return current
+    if len(names) == 1:
+        return names[0]
+    raise KubeconfigError(f"The {where} kubeconfig does not say which of its "
+                          f"{len(names)} contexts to use.")
+
+
+def merge(existing: dict[str, Any] | None, incoming: dict[str, Any],
+          set_current: bool = True) -> MergeResult:
+    """``existing`` with every cluster, user and context of ``incoming`` added or replaced."""
+    context = selected_context(incoming)
+    merged = copy.deepcopy(existing) if existing else {}
+    merged.setdefault("apiVersion", "v1")
+    merged.setdefault("kind", "Config")
+    result = MergeResult(merged, context, previous_context=merged.get("current-context") or None)
+    for section in SECTIONS:
+        kept = list(_entries(merged, section, "existing"))
+        for entry in _entries(incoming, section, "received"):
+            label = f"{section[:-1]} {entry['name']}"
+            index = next((i for i, e in enumerate(kept) if e["name"] == entry["name"]), None)
+            if index is None:
+                kept.append(copy.deepcopy(entry))
+                result.added.append(label)
+            else:
+                kept[index] = copy.deepcopy(entry)
+                result.replaced.append(label)
+        merged[section] = kept
+    if set_current or not merged.get("current-context"):
+        merged["current-context"] = context
+    merged.setdefault("preferences", {})
+    return result
+
+
+def merge_text(existing_text: str | None, incoming_text: str | bytes,
+               set_current: bool = True, where: str = "file") -> tuple[str, MergeResult]:
+    existing = parse_kubeconfig(existing_text, where) if existing_text else None
+    incoming = parse_kubeconfig(incoming_text, "received")
+    if incoming is None:
+        raise KubeconfigError("The received kubeconfig is empty.")
+    result = merge(existing, incoming, set_current)
+    return yaml.safe_dump(result.config, sort_keys=False, default_flow_style=False), result
+
+
+def default_path(kubeconfig: str | None) -> Path:
+    """The file to write: the first of a KUBECONFIG list, else ~/.kube/config."""
+    first = (kubeconfig or "").split(os.pathsep)[0]
+    return Path(first).expanduser() if first else Path.home() / ".kube" / "config"
+
+
+def merge_into_file(path: Path, incoming_text: str | bytes,
+                    set_current: bool = True) -> MergeResult:
+    """Merge into ``path`` (created if missing) atomically, leaving it with mode 0600."""
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        existing_text = target.read_text(encoding="utf-8") if target.exists() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KubeconfigError(f"Cannot read the kubeconfig {target}: "
+                              f"{getattr(exc, 'strerror', None) or 'not UTF-8 text'}.") from None
+    text, result = merge_text(existing_text, incoming_text, set_current, str(target))
+    _write_private(target, text)
+    return result
+
+
+def _write_private(target: Path, text: str) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".kubeconfig-", dir=target.parent)
+    except OSError as exc:
+        raise KubeconfigError(f"Cannot write the kubeconfig {target}: {exc.strerror}.",
+                              ["Pass --kubeconfig PATH to a writable file."]) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
