@@ -30,15 +30,6 @@ def test_root_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> No
         assert cmd in out
 
 
-@pytest.mark.parametrize("cmd", ["demo"])
-def test_unbuilt_commands_exit_2_with_a_message(capsys: pytest.CaptureFixture[str], cmd: str) -> None:
-    code, out, err = run(capsys, cmd)
-    assert code == ExitCode.USAGE
-    assert out == ""
-    assert "not implemented yet" in err
-    assert "Traceback" not in err
-
-
 def test_global_options_before_and_after_the_subcommand_agree(capsys: pytest.CaptureFixture[str]) -> None:
     before = run(capsys, "-o", "json", "doctor", "--check", "no.such-check")
     after = run(capsys, "doctor", "--check", "no.such-check", "-o", "json")
@@ -48,15 +39,15 @@ def test_global_options_before_and_after_the_subcommand_agree(capsys: pytest.Cap
 
 
 def test_json_envelope_for_errors_is_pinned(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "demo", "--output=json")
+    code, out, err = run(capsys, "bind", "Bad_SA", "some-identity", "--output=json")
     doc = json.loads(out)
     assert list(doc) == ["schema", "command", "status", "exit_code", "data", "findings", "errors"]
     assert doc["schema"] == "wi/v1" and doc["status"] == "error" and doc["exit_code"] == code == 2
     assert doc["data"] is None and doc["findings"] == []
     (error,) = doc["errors"]
     assert list(error) == ["type", "message", "remediation"]
-    assert error["type"] == "NotImplementedYet" and isinstance(error["remediation"], list)
-    assert doc["command"] == "demo"
+    assert error["type"] == "UsageError" and isinstance(error["remediation"], list)
+    assert doc["command"] == "bind"
     assert err == ""
 
 
@@ -76,8 +67,8 @@ def test_usage_error_honours_json_when_asked(capsys: pytest.CaptureFixture[str])
 
 def test_output_env_var_is_honoured(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WI_OUTPUT", "json")
-    code, out, _ = run(capsys, "demo")
-    assert json.loads(out)["command"] == "demo"
+    code, out, _ = run(capsys, "bind", "Bad_SA", "some-identity")
+    assert json.loads(out)["command"] == "bind"
 
 
 def test_bad_scenario_changes_nothing(capsys: pytest.CaptureFixture[str], tmp_path) -> None:

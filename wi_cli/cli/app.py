@@ -172,4 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _render_error(internal, args, output)
     if isinstance(rv, CommandResult):
         return _render_result(rv, output)
+    if rv == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C into Exit(130), which lands here
+        return _render_error(Interrupted("Interrupted."), args, output)
     return int(rv or 0)

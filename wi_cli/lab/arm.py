@@ -37,6 +37,10 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
     "authorization": ("2015-07-01", "2018-01-01-preview", "2018-07-01", "2020-04-01-preview",
                       "2020-10-01-preview", "2022-04-01", "2022-05-01-preview"),
     "subscriptions": ("2016-06-01", "2019-11-01", "2020-01-01", "2021-01-01", "2022-12-01"),
+    "keyvault": ("2019-09-01", "2021-10-01", "2022-07-01", "2023-02-01", "2023-07-01",
+                 "2024-11-01"),
+    "storage": ("2021-09-01", "2022-09-01", "2023-01-01", "2023-05-01", "2024-01-01",
+                "2025-01-01"),
 }
 METADATA_OBJECT_SINCE = "2022-09-01"  # older api-versions answer the list form
 METADATA_VERSIONS = ("2015-01-01", "2018-01-01", "2019-05-01", "2020-06-01", "2022-09-01")
@@ -53,12 +57,16 @@ FIC = UAMI + "/federatedIdentityCredentials"
 RA = "Microsoft.Authorization/roleAssignments"
 RD = "Microsoft.Authorization/roleDefinitions"
 PERMS = "Microsoft.Authorization/permissions"
+KV = "Microsoft.KeyVault/vaults"
+ST = "Microsoft.Storage/storageAccounts"
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
 _CS = r"/providers/Microsoft\.ContainerService/managedClusters"
 _MI = r"/providers/Microsoft\.ManagedIdentity/userAssignedIdentities"
 _AUTHZ = r"(?P<scope>(?:/[^/]+)*?)/providers/Microsoft\.Authorization"
+_KV = r"/providers/Microsoft\.KeyVault/vaults"
+_ST = r"/providers/Microsoft\.Storage/storageAccounts"
 
 
 class _ArmRouter(Router):
@@ -165,6 +173,13 @@ class Arm:
             self.list_fics)
         add("*", _RG + _MI + r"/(?P<name>[^/]+)/federatedIdentityCredentials/(?P<fic>[^/]+)",
             "msi", self.fic)
+        # Key Vault and Storage: just enough to find a data plane (wi probe's checks)
+        add("GET", _SUB + _KV, "keyvault", self.list_vaults)
+        add("GET", _RG + _KV, "keyvault", self.list_vaults)
+        add("GET", _RG + _KV + r"/(?P<name>[^/]+)", "keyvault", self.get_vault)
+        add("GET", _SUB + _ST, "storage", self.list_storage_accounts)
+        add("GET", _RG + _ST, "storage", self.list_storage_accounts)
+        add("GET", _RG + _ST + r"/(?P<name>[^/]+)", "storage", self.get_storage_account)
         return r
 
     def _add_op(self, router: Router) -> Callable[[str, str, str, Callable[[Call], Response]],
@@ -510,6 +525,80 @@ class Arm:
             f"current-context: {c.name}\npreferences: {{}}\n"
             f"users:\n- name: {user}\n  user: {{}}\n"
         )
+
+    # ----------------------------------------------------------------------------- data planes
+    def vault_body(self, vault: dict[str, Any]) -> dict[str, Any]:
+        from .dataplane import vault_uri
+
+        return {
+            "id": vault["id"], "name": vault["name"], "type": KV, "location": vault["location"],
+            "tags": {},
+            "properties": {
+                "sku": {"family": "A", "name": "standard"}, "tenantId": vault["tenant_id"],
+                "accessPolicies": [], "enabledForDeployment": False,
+                "enableRbacAuthorization": True, "enableSoftDelete": True,
+                "softDeleteRetentionInDays": 90, "vaultUri": vault_uri(self.lab, vault["name"]),
+                "provisioningState": "Succeeded", "publicNetworkAccess": "Enabled",
+            },
+        }
+
+    def storage_body(self, account: dict[str, Any]) -> dict[str, Any]:
+        from .dataplane import blob_endpoint
+
+        return {
+            "id": account["id"], "name": account["name"], "type": ST,
+            "location": account["location"], "tags": {}, "kind": "StorageV2",
+            "sku": {"name": "Standard_LRS", "tier": "Standard"},
+            "properties": {
+                "provisioningState": "Succeeded", "accessTier": "Hot",
+                "allowBlobPublicAccess": False, "allowSharedKeyAccess": False,
+                "minimumTlsVersion": "TLS1_2", "supportsHttpsTrafficOnly": True,
+                "primaryLocation": account["location"], "statusOfPrimary": "available",
+                "creationTime": iso(account["created_at"]),
+                "primaryEndpoints": {"blob": blob_endpoint(self.lab, account["name"])},
+            },
+        }
+
+    def _generic_list(self, call: Call, rtype: str,
+                      body: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
+        p = call.req.params
+        sub, rg = p["sub"], p.get("rg")
+        scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
+        action = f"{rtype}/read"
+        with self.state.lock:
+            if rg:
+                self._authorize(call, action, scope)
+                self._require_rg(sub, rg)
+            whole = self._can(call, action, scope)
+            items = [body(x) for x in self.state.resources.values()
+                     if x["type"] == rtype and x["subscription_id"].lower() == sub.lower()
+                     and (not rg or x["resource_group"].lower() == rg.lower())
+                     and (whole or self._can(call, action, x["id"]))]
+        return self._page(call, items)
+
+    def _generic_get(self, call: Call, rtype: str,
+                     body: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
+        p = call.req.params
+        rid = f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/{rtype}/{p['name']}"
+        with self.state.lock:
+            self._authorize(call, f"{rtype}/read", rid)
+            self._require_rg(p["sub"], p["rg"])
+            resource = self.state.resources.get(rid.lower())
+            if resource is None:
+                raise self._not_found(rtype, p["name"], p["rg"])
+            return json_response(200, body(resource))
+
+    def list_vaults(self, call: Call) -> Response:
+        return self._generic_list(call, KV, self.vault_body)
+
+    def get_vault(self, call: Call) -> Response:
+        return self._generic_get(call, KV, self.vault_body)
+
+    def list_storage_accounts(self, call: Call) -> Response:
+        return self._generic_list(call, ST, self.storage_body)
+
+    def get_storage_account(self, call: Call) -> Response:
+        return self._generic_get(call, ST, self.storage_body)
 
     # ----------------------------------------------------------------------------- identities
     def identity_body(self, ident: UserAssignedIdentity) -> dict[str, Any]:

@@ -18,6 +18,10 @@ from importlib import resources
 from typing import Any, Callable
 
 
+KEY_VAULT_TYPE = "Microsoft.KeyVault/vaults"
+STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
+
+
 def new_guid() -> str:
     return str(uuid.uuid4())
 
@@ -286,6 +290,47 @@ class AzureState:
                                         cluster.location)
             self.clusters[cluster.id.lower()] = cluster
         return cluster
+
+    def add_key_vault(self, subscription_id: str, resource_group: str, name: str,
+                      location: str | None = None,
+                      secrets: dict[str, str] | None = None) -> dict[str, Any]:
+        """A Key Vault (RBAC authorization) in ``resources``; its data plane serves ``secrets``."""
+        return self._add_resource(subscription_id, resource_group, KEY_VAULT_TYPE, name,
+                                  location, secrets=dict(secrets or {}))
+
+    def add_storage_account(self, subscription_id: str, resource_group: str, name: str,
+                            location: str | None = None,
+                            containers: dict[str, dict[str, bytes]] | None = None
+                            ) -> dict[str, Any]:
+        """A storage account in ``resources``; ``containers``: container -> blob name -> bytes."""
+        return self._add_resource(subscription_id, resource_group, STORAGE_ACCOUNT_TYPE, name,
+                                  location, containers={c: dict(b) for c, b in
+                                                        (containers or {}).items()})
+
+    def _add_resource(self, subscription_id: str, resource_group: str, rtype: str, name: str,
+                      location: str | None, **data: Any) -> dict[str, Any]:
+        with self.lock:
+            sub = self.subscriptions[subscription_id.lower()]
+            rg = self.get_resource_group(subscription_id, resource_group)
+            if rg is None:
+                rg = self.add_resource_group(subscription_id, resource_group)
+            rid = (f"/subscriptions/{sub.subscription_id}/resourceGroups/{rg.name}"
+                   f"/providers/{rtype}/{name}")
+            resource = {"id": rid, "type": rtype, "name": name,
+                        "subscription_id": sub.subscription_id, "resource_group": rg.name,
+                        "location": location or rg.location, "tenant_id": sub.tenant_id,
+                        "created_at": time.time(), **data}
+            self.resources[rid.lower()] = resource
+        return resource
+
+    def resource_named(self, rtype: str, name: str) -> dict[str, Any] | None:
+        """A Key Vault or storage account by its (globally unique) name."""
+        with self.lock:
+            for resource in self.resources.values():
+                if resource["type"].lower() == rtype.lower() and \
+                        resource["name"].lower() == name.lower():
+                    return resource
+        return None
 
     # -- lookups ------------------------------------------------------------------------------
     def get_resource_group(self, subscription_id: str, name: str) -> ResourceGroup | None:

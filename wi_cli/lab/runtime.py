@@ -22,7 +22,7 @@ from .tls import LabCA
 
 class Lab:
     def __init__(self) -> None:
-        from . import admin, arm, entra  # routers are built here, after the shared pieces
+        from . import admin, arm, dataplane, entra  # routers are built after the shared pieces
 
         self.ca = LabCA()
         self.azure = AzureState()
@@ -34,7 +34,12 @@ class Lab:
                                request_log=self.request_log)
         self.arm = LabServer("arm", arm.build_router(self), self.ca, request_log=self.request_log)
         self.oidc = IssuerHost(self)
-        self.servers: list[LabServer] = [self.entra, self.arm, self.oidc.server]
+        self.keyvault = LabServer("keyvault", dataplane.build_keyvault_router(self), self.ca,
+                                  request_log=self.request_log)
+        self.blob = LabServer("blob", dataplane.build_blob_router(self), self.ca,
+                              request_log=self.request_log)
+        self.servers: list[LabServer] = [self.entra, self.arm, self.oidc.server, self.keyvault,
+                                         self.blob]
         admin.mount(self, self.arm.router)
         self.kube: Any = None  # the Kubernetes half attaches itself here (wi_cli.lab.kube)
         self.kube_clusters: dict[str, Any] = {}  # every lab cluster by name (lab.kube: the first)

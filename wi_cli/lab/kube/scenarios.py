@@ -6,8 +6,11 @@
   issuer, workload identity, webhook add-on), user-assigned identity ``wi-lab-identity``
   (Reader on the resource group, Key Vault Secrets User on the subscription) and namespace
   ``demo``. Nothing is bound yet: that is ``wi bind``'s job.
+  It also has Key Vault ``wi-lab-kv`` (secret ``demo-secret``) and storage account
+  ``wilabstorage`` (container ``demo``), served by the lab's data planes.
 * ``bound``: ``healthy`` plus what ``wi bind`` would create: ServiceAccount ``demo/wi-lab-sa``
-  annotated with the identity's client id, and a FIC for it on the identity.
+  annotated with the identity's client id, and a FIC for it on the identity; and Storage Blob
+  Data Reader for the identity on ``wilabstorage``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ IDENTITY_NAME = "wi-lab-identity"
 NAMESPACE = "demo"
 SERVICE_ACCOUNT = "wi-lab-sa"
 LOCATION = "westeurope"
+KEY_VAULT = "wi-lab-kv"
+KEY_VAULT_SECRET = "demo-secret"
+STORAGE_ACCOUNT = "wilabstorage"
+STORAGE_CONTAINER = "demo"
 
 
 @dataclass
@@ -45,6 +52,9 @@ class Seeded:
     namespace: str | None = None
     service_account: str | None = None
     role_assignment_ids: list[str] = field(default_factory=list)
+    key_vault: str | None = None  # name; the identity reads its secrets (Key Vault Secrets User)
+    storage_account: str | None = None
+    storage_container: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The names and ids, for ``lab.json`` (no secret)."""
@@ -58,6 +68,8 @@ class Seeded:
             "issuer_url": self.issuer_url, "namespace": self.namespace,
             "service_account": self.service_account,
             "role_assignment_ids": list(self.role_assignment_ids),
+            "key_vault": self.key_vault, "storage_account": self.storage_account,
+            "storage_container": self.storage_container,
         }
         if self.identity is not None:
             out["identity"] = {"name": self.identity.name, "id": self.identity.id,
@@ -93,6 +105,13 @@ def seed_healthy(lab: "Lab") -> Seeded:
         seeded.role_assignment_ids.append(
             az.add_role_assignment(scope, role, identity.principal_id).id)
     cluster.store.create("namespaces", None, {"metadata": {"name": NAMESPACE}})
+    # data planes for `wi probe --check-keyvault/--check-storage` (secret values never leave)
+    az.add_key_vault(seeded.subscription_id, RESOURCE_GROUP, KEY_VAULT, LOCATION,
+                     secrets={KEY_VAULT_SECRET: "lab-secret-value"})
+    az.add_storage_account(seeded.subscription_id, RESOURCE_GROUP, STORAGE_ACCOUNT, LOCATION,
+                           containers={STORAGE_CONTAINER: {"hello.txt": b"hello from the lab\n"}})
+    seeded.key_vault, seeded.storage_account = KEY_VAULT, STORAGE_ACCOUNT
+    seeded.storage_container = STORAGE_CONTAINER
     seeded.resource_group = rg.name
     seeded.cluster_name = CLUSTER_NAME
     seeded.cluster = cluster
@@ -115,6 +134,11 @@ def seed_bound(lab: "Lab") -> Seeded:
                       seeded.issuer_url or "",
                       f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}")
     seeded.service_account = SERVICE_ACCOUNT
+    # bound only (healthy's tests count the identity's roles): read the storage container
+    account_id = (f"/subscriptions/{seeded.subscription_id}/resourceGroups/{RESOURCE_GROUP}"
+                  f"/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}")
+    seeded.role_assignment_ids.append(lab.azure.add_role_assignment(
+        account_id, "Storage Blob Data Reader", seeded.identity.principal_id).id)
     return seeded
 
 

@@ -1,0 +1,267 @@
+"""`wi probe` as a user runs it, against the lab: the lab's webhook injects, its kubelet runs
+the agent for real, Entra/ARM/Key Vault/Blob answer the agent."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from wi_cli.cli.app import main
+from wi_cli.lab.kube import scenarios
+from wi_cli.lab.kube.aks import set_workload_identity
+from wi_cli.lab.runtime import Lab
+
+NS, SA = scenarios.NAMESPACE, scenarios.SERVICE_ACCOUNT
+PROBE = ["probe", "-n", NS, "--service-account", SA]
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with Lab() as lab:
+        seeded = scenarios.seed(lab, "bound")
+        folder = tmp_path_factory.mktemp("probe")
+        kubeconfig = seeded.cluster.write_kubeconfig(folder / "kubeconfig")
+        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig), "folder": folder}
+
+
+@pytest.fixture()
+def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    lab, seeded = world["lab"], world["seeded"]
+    values = {
+        "WI_CLOUD": lab.metadata_url, "AZURE_TENANT_ID": seeded.tenant_id,
+        "AZURE_CLIENT_ID": seeded.operator.client_id,
+        "AZURE_CLIENT_SECRET": seeded.operator.secret,
+        "AZURE_SUBSCRIPTION_ID": seeded.subscription_id,
+        "REQUESTS_CA_BUNDLE": str(lab.ca_file), "KUBECONFIG": world["kubeconfig"],
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+def wi(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def wi_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:
+    code, out, err = wi(capsys, *argv, "-o", "json")
+    assert not JWT.search(out + err)
+    return code, json.loads(out), out + err
+
+
+def leftovers(world: dict[str, Any], ns: str = NS) -> list[str]:
+    store = world["seeded"].cluster.store
+    names = []
+    for plural in ("pods", "configmaps"):
+        items, _ = store.list(plural, ns)
+        names += [f"{plural}/{o['metadata']['name']}" for o in items
+                  if o["metadata"]["name"].startswith("wi-probe-")]
+    return names
+
+
+def make_sa(world: dict[str, Any], name: str, annotations: dict[str, str]) -> None:
+    world["seeded"].cluster.store.create("serviceaccounts", NS, {
+        "metadata": {"name": name, "namespace": NS, "annotations": annotations}})
+
+
+def test_healthy_probe_shows_claims_roles_and_checks(world, env, capsys) -> None:
+    seeded = world["seeded"]
+    code, doc, raw = wi_json(capsys, *PROBE, "--check-keyvault", scenarios.KEY_VAULT,
+                             "--check-storage",
+                             f"{scenarios.STORAGE_ACCOUNT}/{scenarios.STORAGE_CONTAINER}")
+    assert code == 0 and doc["status"] == "ok", doc
+    data = doc["data"]
+    assert data["container"]["namespace"] == NS and data["container"]["pod"] == data["pod"]["name"]
+    sa = data["tokens"]["service_account"]["claims"]
+    assert sa["iss"] == seeded.issuer_url
+    assert sa["sub"] == f"system:serviceaccount:{NS}:{SA}"
+    assert sa["aud"] == ["api://AzureADTokenExchange"]
+    access = data["tokens"]["access_token"]
+    assert access["ok"] and access["claims"]["oid"] == seeded.identity.principal_id
+    seeded_roles = {(world["lab"].azure.role_definitions[ra.role_guid].role_name, ra.scope)
+                    for ra in world["lab"].azure.assignments_for(seeded.identity.principal_id)}
+    shown = {(ra["role"], ra["scope"]) for ra in data["permissions"]["role_assignments"]}
+    assert len(seeded_roles) == 3 and seeded_roles <= shown
+    assert all(c["ok"] for c in data["checks"]) and len(data["checks"]) == 2
+    assert data["verdict"]["ok"] and data["targets"]["keyvault"]["uri"].endswith(
+        f"/{scenarios.KEY_VAULT}/")
+    assert "lab-secret-value" not in raw and seeded.operator.secret not in raw
+    assert leftovers(world) == []
+
+
+def test_healthy_human_view(world, env, capsys) -> None:
+    code, out, err = wi(capsys, *PROBE)
+    assert code == 0
+    for title in ("Container", "Service-account token", "Entra access token", "Permissions",
+                  "Effective permissions"):
+        assert title in out
+    assert f"system:serviceaccount:{NS}:{SA}" in out and "Workload identity works" in out
+    assert world["seeded"].identity.principal_id in out
+    assert "Key Vault Secrets User" in out and "Storage Blob Data Reader" in out
+    assert not JWT.search(out + err)
+    assert leftovers(world) == []
+
+
+def test_key_vault_check_fails_with_403_explained_when_only_reader(world, env, capsys) -> None:
+    lab, seeded = world["lab"], world["seeded"]
+    kv_user = [ra for ra in lab.azure.assignments_for(seeded.identity.principal_id)
+               if lab.azure.role_definitions[ra.role_guid].role_name == "Key Vault Secrets User"]
+    assert kv_user
+    for ra in kv_user:
+        del lab.azure.role_assignments[ra.name.lower()]
+    try:
+        code, doc, _ = wi_json(capsys, *PROBE, "--check-keyvault", scenarios.KEY_VAULT)
+        human_code, out, _ = wi(capsys, *PROBE, "--check-keyvault", scenarios.KEY_VAULT)
+    finally:
+        for ra in kv_user:
+            lab.azure.role_assignments[ra.name.lower()] = ra
+    assert code == 0 == human_code  # the exchange worked; the check is what failed
+    check = doc["data"]["checks"][0]
+    assert check["kind"] == "keyvault" and check["ok"] is False and check["status"] == 403
+    assert check["error"]["code"] == "Forbidden" and check["error"]["inner"] == "ForbiddenByRbac"
+    assert "Key Vault Secrets User" in check["explanation"]["fix"]
+    assert "1 data-plane check(s) failed" in doc["data"]["verdict"]["summary"]
+    assert "403 Forbidden" in out and "Key Vault Secrets User" in out
+
+
+def test_broken_fic_subject_is_exit_1_with_aadsts700213(world, env, capsys) -> None:
+    make_sa(world, "no-fic-sa", {"azure.workload.identity/client-id":
+                                 world["seeded"].identity.client_id})
+    argv = ["probe", "-n", NS, "--service-account", "no-fic-sa"]
+    code, doc, _ = wi_json(capsys, *argv)
+    assert code == 1 and doc["status"] == "problems"
+    error = doc["data"]["tokens"]["access_token"]["error"]
+    assert error["code"] == "AADSTS700213" and "subject" in error["explanation"]["cause"]
+    assert doc["data"]["permissions"] is None
+    code, out, err = wi(capsys, *argv)
+    assert code == 1 and "AADSTS700213" in out and "wi doctor -n demo" in out
+    assert "system:serviceaccount:NAMESPACE:NAME" in out  # the root cause, from the table
+    assert not JWT.search(out + err)
+    assert leftovers(world) == []
+
+
+def test_pod_without_injection_reports_missing_env(world, env, capsys) -> None:
+    cluster = world["seeded"].cluster
+    set_workload_identity(cluster, False)
+    try:
+        code, doc, _ = wi_json(capsys, *PROBE)
+    finally:
+        set_workload_identity(cluster, True)
+    assert code == 1
+    assert "AZURE_FEDERATED_TOKEN_FILE" in doc["data"]["env"]["missing"]
+    assert "did not mutate the pod" in doc["data"]["verdict"]["summary"]
+    assert doc["data"]["tokens"]["access_token"]["ok"] is False
+    assert leftovers(world) == []
+
+
+def test_admission_refused_is_exit_1_and_leaves_nothing(world, env, capsys) -> None:
+    make_sa(world, "bad-expiry-sa", {
+        "azure.workload.identity/client-id": world["seeded"].identity.client_id,
+        "azure.workload.identity/service-account-token-expiration": "soon"})
+    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "bad-expiry-sa")
+    assert code == 1 and doc["data"]["outcome"] == "refused"
+    assert "denied the request" in doc["data"]["verdict"]["causes"][0]
+    assert leftovers(world) == []
+
+
+def test_timeout_is_exit_4_and_cleans_up(world, env, capsys, monkeypatch) -> None:
+    lab = world["lab"]
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")  # no operator sign-in: only the agent waits
+    lab.entra.faults.latency = 3.0  # the agent's exchange hangs past --timeout
+    try:
+        code, doc, _ = wi_json(capsys, *PROBE, "--timeout", "1")
+    finally:
+        lab.entra.faults.latency = 0.0
+    assert code == 4 and doc["errors"][0]["type"] == "ProbeTimeout"
+    assert "did not finish within 1s" in doc["errors"][0]["message"]
+    assert leftovers(world) == []
+
+
+@pytest.mark.parametrize("argv, code, fragment", [
+    (["--check-storage", "NoSlash"], 2, "ACCOUNT/CONTAINER"),
+    (["--check-keyvault", "bad_vault!"], 2, "vault name"),
+    (["--timeout", "0"], 2, "--timeout"),
+    (["--check-keyvault", "no-such-kv"], 3, "No Key Vault named"),
+])
+def test_bad_input_changes_nothing(world, env, capsys, argv, code, fragment) -> None:
+    got, doc, _ = wi_json(capsys, *PROBE, *argv)
+    assert got == code and fragment in doc["errors"][0]["message"]
+    assert leftovers(world) == []
+
+
+def test_missing_service_account_is_a_precondition(world, env, capsys) -> None:
+    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "ghost")
+    assert code == 5 and "does not exist" in doc["errors"][0]["message"]
+    assert leftovers(world) == []
+
+
+def test_unreachable_cluster_is_exit_4(world, env, capsys, monkeypatch, tmp_path: Path) -> None:
+    text = Path(world["kubeconfig"]).read_text()
+    server = world["seeded"].cluster.url
+    dead = tmp_path / "dead-kubeconfig"
+    dead.write_text(text.replace(server, "https://127.0.0.1:9"))
+    monkeypatch.setenv("KUBECONFIG", str(dead))
+    code, doc, _ = wi_json(capsys, *PROBE)
+    assert code == 4 and "Could not reach" in doc["errors"][0]["message"]
+
+
+def test_keep_leaves_the_pod_and_configmap(world, env, capsys) -> None:
+    code, doc, _ = wi_json(capsys, *PROBE, "--keep")
+    name = doc["data"]["pod"]["name"]
+    try:
+        assert code == 0 and sorted(leftovers(world)) == [f"configmaps/{name}", f"pods/{name}"]
+    finally:
+        store = world["seeded"].cluster.store
+        store.delete("pods", NS, name)
+        store.delete("configmaps", NS, name)
+
+
+def test_probe_help_imports_no_sdk() -> None:
+    import subprocess
+    import sys
+
+    script = ("import json, sys\nfrom wi_cli.cli.app import main\ncode = main(['probe', '--help'])\n"
+              "mods = [m for m in sys.modules if m.split('.')[0] in ('azure', 'kubernetes', 'msal',"
+              " 'urllib3') or m.startswith(('wi_cli.lab', 'wi_cli.adapters', 'wi_cli.core.probe'))]\n"
+              "print(json.dumps({'code': code, 'mods': mods}), file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "mods": []}
+    assert "--check-keyvault" in proc.stdout and "--service-account" in proc.stdout
+
+
+def test_ctrl_c_deletes_the_pod_and_configmap(world, env, monkeypatch) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")  # no operator sign-in: only the agent waits
+    lab = world["lab"]
+    lab.entra.faults.latency = 3.0  # keeps the agent busy while we interrupt
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "wi_cli", *PROBE, "-o", "json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ))
+        deadline = time.monotonic() + 30
+        while not any(n.startswith("pods/") for n in leftovers(world)):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        lab.entra.faults.latency = 0.0
+    assert proc.returncode == 130, (out, err)
+    assert out.strip(), err
+    assert json.loads(out)["errors"][0]["type"] == "Interrupted"
+    assert "Traceback" not in err
+    assert leftovers(world) == []
