@@ -1,5 +1,5 @@
 """Doctor checks of the cluster layer: is this AKS, and are the OIDC issuer and workload
-identity turned on."""
+identity turned on, and is the kubeconfig's API server the cluster ARM describes."""
 
 from __future__ import annotations
 
@@ -53,3 +53,27 @@ def workload_identity(facts: Facts, report: Report) -> None:
                 "not installed.", expected=True, actual=False,
                 fix="Turn it on, then restart the pods that should use it.",
                 commands=[_update(mc, "--enable-workload-identity")])
+
+
+@check("cluster.issuer-consistent", "API server issues tokens with the AKS issuer",
+       layer="cluster", needs=("aks", "api_issuer"), requires=("cluster.oidc-issuer",),
+       failure_modes=(12,), docs=DOCS)
+def issuer_consistent(facts: Facts, report: Report) -> None:
+    mc = facts["aks"]["cluster"]
+    arm_issuer = mc.oidc_issuer_profile.issuer_url
+    api_issuer = facts["api_issuer"]
+    if api_issuer is None:
+        report.skip("The API server publishes no OIDC discovery document to compare with.")
+        return
+    if api_issuer == arm_issuer:
+        report.ok(f"Tokens from this API server carry iss {api_issuer}, as AKS reports.")
+        return
+    rg = mc.id.split("/")[4]
+    report.fail(f"The API server in the kubeconfig issues tokens for {api_issuer}, but AKS "
+                f"cluster {mc.name} reports the issuer {arm_issuer}: the kubeconfig points at "
+                "another cluster (or the cluster was re-created), so federated credentials made "
+                "from one do not match the tokens of the other.",
+                expected=arm_issuer, actual=api_issuer,
+                fix=f"Use the kubeconfig of {mc.name} (or name the cluster the kubeconfig "
+                    "points at with --cluster/-g).",
+                commands=[f"az aks get-credentials -g {rg} -n {mc.name}"])

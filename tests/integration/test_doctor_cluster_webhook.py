@@ -1,0 +1,314 @@
+"""`wi doctor`'s cluster and webhook layers as a user runs them, against the lab: the healthy
+cluster passes, and each broken state (seeded through the lab's ARM record, the API server's
+store or kubectl) makes the right check fail with its fix. Cluster-wide breakage is undone
+after each test."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+from typing import Any, Iterator
+
+import pytest
+
+from wi_cli.cli.app import main
+from wi_cli.lab.kube import aks, scenarios, webhook
+from wi_cli.lab.kube.errors import ApiError
+from wi_cli.lab.runtime import Lab
+
+NS = scenarios.NAMESPACE
+RG = scenarios.RESOURCE_GROUP
+CLUSTER = scenarios.CLUSTER_NAME
+ADDON_NS = webhook.ADDON_NAMESPACE
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with Lab() as lab:
+        seeded = scenarios.seed(lab, "bound")
+        folder = tmp_path_factory.mktemp("doctor-cw")
+        kubeconfig = seeded.cluster.write_kubeconfig(folder / "kubeconfig")
+        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig),
+               "kube_cache": str(folder / "kube-cache"),
+               "store": seeded.cluster.store}
+
+
+@pytest.fixture()
+def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    lab, seeded = world["lab"], world["seeded"]
+    values = {
+        "WI_CLOUD": lab.metadata_url, "AZURE_TENANT_ID": seeded.tenant_id,
+        "AZURE_CLIENT_ID": seeded.operator.client_id,
+        "AZURE_CLIENT_SECRET": seeded.operator.secret,
+        "AZURE_SUBSCRIPTION_ID": seeded.subscription_id,
+        "REQUESTS_CA_BUNDLE": str(lab.ca_file), "KUBECONFIG": world["kubeconfig"],
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+def doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = main(["doctor", *argv, "-o", "json"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, json.loads(out)
+
+
+def findings(doc: dict, check_id: str) -> list[dict]:
+    return [f for f in doc["findings"] if f["id"] == check_id]
+
+
+def only(doc: dict, check_id: str) -> dict:
+    found = findings(doc, check_id)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def kubectl(world: dict[str, Any], command: str) -> str:
+    """Run a remediation command exactly as doctor printed it (a shell line)."""
+    assert command.startswith("kubectl ")
+    done = subprocess.run(command.replace("kubectl ", "kubectl --request-timeout=10s ", 1),
+                          shell=True, text=True, capture_output=True,
+                          env={**os.environ, "KUBECONFIG": world["kubeconfig"],
+                               "KUBECACHEDIR": world["kube_cache"]})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def labelled_pod(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": {"azure.workload.identity/use": "true"}},
+            "spec": {"serviceAccountName": scenarios.SERVICE_ACCOUNT,
+                     "containers": [{"name": "app", "image": "busybox"}]}}
+
+
+# -- healthy ---------------------------------------------------------------------------------------
+
+def test_healthy_cluster_and_webhook_pass(world, env, capsys) -> None:
+    code, doc = doctor(capsys, "-n", NS, "--no-live")
+    mine = [f for f in doc["findings"] if f["layer"] in ("cluster", "webhook")]
+    assert {f["status"] for f in mine} == {"ok"}, [f for f in mine if f["status"] != "ok"]
+    assert {f["id"] for f in mine} >= {
+        "cluster.aks", "cluster.oidc-issuer", "cluster.workload-identity",
+        "cluster.issuer-consistent", "webhook.installed", "webhook.single-install",
+        "webhook.ready", "webhook.failure-policy", "webhook.reinvocation",
+        "webhook.namespace-selector"}
+    assert code == 0, [f for f in doc["findings"] if f["status"] in ("fail", "error")]
+    assert world["seeded"].issuer_url in only(doc, "cluster.issuer-consistent")["summary"]
+
+
+def test_list_checks_names_these_checks(world, env, capsys) -> None:
+    code, doc = doctor(capsys, "--list-checks")
+    listed = {c["id"]: c for c in doc["data"]["checks"]}
+    assert code == 0
+    assert listed["cluster.issuer-consistent"]["failure_modes"] == [12]
+    assert listed["webhook.single-install"]["failure_modes"] == [37]
+    assert listed["webhook.namespace-selector"]["failure_modes"] == [36]
+    assert {"webhook.installed", "webhook.ready", "webhook.failure-policy",
+            "webhook.reinvocation"} <= set(listed)
+
+
+# -- the cluster (ARM) -----------------------------------------------------------------------------
+
+def test_oidc_issuer_off_fails_with_the_update_command(world, env, capsys) -> None:
+    cluster = world["seeded"].cluster
+    aks.set_oidc_issuer(cluster, False)
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--no-live", "--cluster", CLUSTER, "-g", RG)
+    finally:
+        aks.set_oidc_issuer(cluster, True)
+    issuer = only(doc, "cluster.oidc-issuer")
+    assert code == 1
+    assert issuer["status"] == "fail"
+    assert issuer["evidence"] == {"expected": True, "actual": False}
+    assert issuer["remediation"]["commands"] == [
+        f"az aks update -g {RG} -n {CLUSTER} --enable-oidc-issuer"]
+    assert only(doc, "cluster.issuer-consistent")["status"] == "skip"
+
+
+def test_workload_identity_off_fails_cluster_and_webhook(world, env, capsys) -> None:
+    cluster = world["seeded"].cluster
+    aks.set_workload_identity(cluster, False)
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--no-live")
+    finally:
+        aks.set_workload_identity(cluster, True)
+    enable = f"az aks update -g {RG} -n {CLUSTER} --enable-workload-identity"
+    assert code == 1
+    wi = only(doc, "cluster.workload-identity")
+    assert wi["status"] == "fail" and wi["remediation"]["commands"] == [enable]
+    installed = only(doc, "webhook.installed")
+    assert installed["status"] == "fail"
+    assert installed["evidence"]["expected"].endswith(webhook.CONFIGURATION_NAME)
+    assert installed["remediation"]["commands"] == [enable]
+    assert only(doc, "webhook.ready")["status"] == "skip"
+
+
+def test_kubeconfig_of_another_cluster_fails_issuer_consistency(world, env, capsys) -> None:
+    lab, seeded = world["lab"], world["seeded"]
+    other = world.get("other") or aks.add_aks_cluster(lab, seeded.subscription_id, RG, "other-aks")
+    world["other"] = other
+    code, doc = doctor(capsys, "-n", NS, "--no-live", "--cluster", "other-aks", "-g", RG)
+    found = only(doc, "cluster.issuer-consistent")
+    assert code == 1 and found["status"] == "fail"
+    assert found["evidence"] == {"expected": other.aks.record.issuer_url,
+                                 "actual": seeded.issuer_url}
+    assert found["remediation"]["commands"] == [f"az aks get-credentials -g {RG} -n other-aks"]
+
+
+# -- the webhook (Kubernetes) --------------------------------------------------------------------
+
+def test_webhook_configuration_deleted_fails_installed(world, env, capsys) -> None:
+    store = world["store"]
+    saved = store.get("mutatingwebhookconfigurations", None, webhook.CONFIGURATION_NAME)
+    store.delete("mutatingwebhookconfigurations", None, webhook.CONFIGURATION_NAME)
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--no-live")
+    finally:
+        restored = copy.deepcopy(saved)
+        for key in ("resourceVersion", "uid", "creationTimestamp", "generation"):
+            restored["metadata"].pop(key, None)
+        store.create("mutatingwebhookconfigurations", None, restored)
+    assert code == 1
+    assert only(doc, "cluster.workload-identity")["status"] == "ok"  # ARM still says on
+    installed = only(doc, "webhook.installed")
+    assert installed["status"] == "fail"
+    assert installed["evidence"]["actual"] == {"mutatingwebhookconfigurations": []}
+    assert "--enable-workload-identity" in installed["remediation"]["commands"][0]
+    for check_id in ("webhook.ready", "webhook.failure-policy", "webhook.namespace-selector"):
+        assert only(doc, check_id)["status"] == "skip"
+
+
+def test_webhook_scaled_to_zero_fails_ready_and_the_fix_works(world, env, capsys) -> None:
+    store = world["store"]
+    deployment = f"deployment/{webhook.DEPLOYMENT_NAME}"
+    kubectl(world, f"kubectl -n {ADDON_NS} scale {deployment} --replicas=0")
+    try:
+        with pytest.raises(ApiError, match="no endpoints available"):  # what users see
+            store.create("pods", NS, labelled_pod("refused"))
+        code, doc = doctor(capsys, "-n", NS, "--no-live")
+        ready = only(doc, "webhook.ready")
+        assert code == 1 and ready["status"] == "fail"
+        assert ready["evidence"]["actual"] == {"deployment": "0/0 ready", "ready endpoints": 0}
+        scale = f"kubectl -n {ADDON_NS} scale {deployment} --replicas=2"
+        assert scale in ready["remediation"]["commands"]
+        kubectl(world, scale)
+        code, doc = doctor(capsys, "-n", NS, "--no-live", "--check", "webhook.ready")
+        assert code == 0 and only(doc, "webhook.ready")["status"] == "ok"
+    finally:
+        store.patch("deployments", ADDON_NS, webhook.DEPLOYMENT_NAME,
+                    {"spec": {"replicas": 2}}, "application/merge-patch+json")
+
+
+def _patch_first_webhook(world: dict[str, Any], field: str, value: str) -> str:
+    store = world["store"]
+    config = store.get("mutatingwebhookconfigurations", None, webhook.CONFIGURATION_NAME)
+    before = config["webhooks"][0][field]
+    config["webhooks"][0][field] = value
+    store.update("mutatingwebhookconfigurations", None, config)
+    return before
+
+
+def test_failure_policy_ignore_fails_and_the_patch_fixes_it(world, env, capsys) -> None:
+    before = _patch_first_webhook(world, "failurePolicy", "Ignore")
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--no-live")
+        found = only(doc, "webhook.failure-policy")
+        assert code == 1 and found["status"] == "fail"
+        assert found["evidence"] == {"expected": "Fail", "actual": "Ignore"}
+        patch = found["remediation"]["commands"][-1]
+        assert patch.startswith("kubectl patch mutatingwebhookconfiguration")
+        assert found["remediation"]["commands"][0].endswith("--enable-workload-identity")
+        kubectl(world, patch)
+        code, doc = doctor(capsys, "-n", NS, "--no-live", "--check", "webhook.failure-policy")
+        assert code == 0 and only(doc, "webhook.failure-policy")["status"] == "ok"
+    finally:
+        _patch_first_webhook(world, "failurePolicy", before)
+
+
+def test_reinvocation_never_is_a_warning_only(world, env, capsys) -> None:
+    before = _patch_first_webhook(world, "reinvocationPolicy", "Never")
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--no-live", "--check", "webhook.installed",
+                           "--check", "webhook.reinvocation")
+    finally:
+        _patch_first_webhook(world, "reinvocationPolicy", before)
+    found = only(doc, "webhook.reinvocation")
+    assert found["status"] == "warn" and code == 0
+    assert found["evidence"] == {"expected": "IfNeeded", "actual": "Never"}
+    assert '"value": "IfNeeded"' in found["remediation"]["commands"][-1]
+
+
+def test_helm_chart_beside_the_addon_fails_single_install(world, env, capsys) -> None:
+    seeded = world["seeded"]
+    helm = webhook.install_helm_webhook(seeded.cluster, seeded.tenant_id)
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--no-live")
+    finally:
+        helm.uninstall()
+    found = only(doc, "webhook.single-install")
+    assert code == 1 and found["status"] == "fail"
+    assert found["evidence"]["actual"] == [
+        f"{webhook.HELM_NAMESPACE}/{webhook.DEPLOYMENT_NAME}",
+        f"{ADDON_NS}/{webhook.DEPLOYMENT_NAME}"]
+    assert found["remediation"]["commands"][-1] == (
+        f"helm uninstall workload-identity-webhook -n {webhook.HELM_NAMESPACE}")
+
+
+def test_namespace_labelled_control_plane_is_excluded_and_unlabelling_fixes_it(
+        world, env, capsys) -> None:
+    world["store"].create("namespaces", None, {"metadata": {
+        "name": "cp-team", "labels": {"control-plane": "true"}}})
+    code, doc = doctor(capsys, "-n", "cp-team", "--no-live")
+    found = only(doc, "webhook.namespace-selector")
+    assert code == 1 and found["status"] == "fail"
+    assert found["evidence"]["actual"]["unmet"] == ["control-plane DoesNotExist"]
+    unlabel = "kubectl label namespace cp-team control-plane-"
+    assert found["remediation"]["commands"][0] == unlabel
+    kubectl(world, unlabel)
+    code, doc = doctor(capsys, "-n", "cp-team", "--no-live", "--check", "webhook.installed",
+                       "--check", "webhook.namespace-selector")
+    assert code == 0 and only(doc, "webhook.namespace-selector")["status"] == "ok"
+
+
+def test_kube_system_is_excluded_by_name(world, env, capsys) -> None:
+    code, doc = doctor(capsys, "-n", "kube-system", "--no-live")
+    found = only(doc, "webhook.namespace-selector")
+    assert code == 1 and found["status"] == "fail"
+    assert "kubernetes.io/metadata.name NotIn ['kube-system']" in found["evidence"]["actual"][
+        "unmet"]
+    assert "another namespace" in found["remediation"]["text"]
+
+
+def test_all_namespaces_checks_only_namespaces_that_use_workload_identity(
+        world, env, capsys) -> None:
+    code, doc = doctor(capsys, "-A", "--no-live", "--check", "webhook.installed",
+                       "--check", "webhook.namespace-selector")
+    summaries = [f["summary"] for f in findings(doc, "webhook.namespace-selector")]
+    assert any(f"Namespace {NS} " in s for s in summaries)
+    assert not any("kube-system" in s for s in summaries)
+    assert code == 0
+
+
+def test_missing_namespace_is_a_warning(world, env, capsys) -> None:
+    code, doc = doctor(capsys, "-n", "no-such-ns", "--no-live", "--check", "webhook.installed",
+                       "--check", "webhook.namespace-selector")
+    found = only(doc, "webhook.namespace-selector")
+    assert found["status"] == "warn" and "does not exist" in found["summary"]
+    assert code == 0
+
+
+def test_human_output_shows_the_failure_and_its_command(world, env, capsys) -> None:
+    before = _patch_first_webhook(world, "failurePolicy", "Ignore")
+    try:
+        code = main(["doctor", "-n", NS, "--no-live", "--check", "webhook.installed",
+                     "--check", "webhook.failure-policy"])
+    finally:
+        _patch_first_webhook(world, "failurePolicy", before)
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "✗ Webhook failure policy is Fail" in out
+    assert "$ kubectl patch mutatingwebhookconfiguration" in out
+    assert "eyJ" not in out + err and world["seeded"].operator.secret not in out + err
