@@ -61,7 +61,7 @@ class Context:
 
 
 class Facts:
-    def __init__(self, ctx: Context, workers: int = 16) -> None:
+    def __init__(self, ctx: Context, workers: int = 32) -> None:
         self.ctx = ctx
         self.workers = workers
         self._values: dict[str, Any] = {}

@@ -50,8 +50,16 @@ def _run_one(check: Check, facts: Facts, results: dict[str, list[Finding]]) -> l
     return report.made
 
 
+def _import_sdks() -> None:
+    """Import the SDKs in this thread first: importing them from several fact threads at once
+    races on a shared dependency (requests) and fails with "partially initialized module"."""
+    import azure.identity  # noqa: F401
+    import kubernetes.client  # noqa: F401
+
+
 def run(ctx: Context, only: Iterable[str] = ()) -> tuple[list[Finding], Facts]:
     checks = select(only)
+    _import_sdks()
     facts = Facts(ctx)
     facts.prefetch(ESSENTIAL)
     for name in ESSENTIAL:

@@ -158,11 +158,14 @@ def subjects(facts: Facts) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+@fact("service_accounts_by_key")
+def service_accounts_by_key(facts: Facts) -> dict[tuple[str, str], Any]:
+    """The service accounts in scope by (namespace, name): lookups stay O(1) at 2,000 SAs."""
+    return {(sa.metadata.namespace, sa.metadata.name): sa for sa in facts["service_accounts"]}
+
+
 def service_account(facts: Facts, namespace: str, name: str) -> Any | None:
-    for sa in facts["service_accounts"]:
-        if sa.metadata.namespace == namespace and sa.metadata.name == name:
-            return sa
-    return None
+    return facts["service_accounts_by_key"].get((namespace, name))
 
 
 def pods_of(facts: Facts, namespace: str, name: str) -> list[Any]:
@@ -222,19 +225,21 @@ def client_ids_in_scope(facts: Facts) -> set[str]:
     return ids
 
 
+@fact("identities_by_client_id")
+def identities_by_client_id(facts: Facts) -> dict[str, Any]:
+    return {(i.client_id or "").lower(): i for i in facts["identities"]}
+
+
 def identity_by_client_id(facts: Facts, client_id: str) -> Any | None:
-    for ident in facts["identities"]:
-        if (ident.client_id or "").lower() == client_id.lower():
-            return ident
-    return None
+    return facts["identities_by_client_id"].get(client_id.lower())
 
 
 @fact("fics")
 def fics(facts: Facts) -> dict[str, list[Any]]:
     """Federated credentials of every identity the service accounts in scope point at."""
     azure = facts.ctx.azure
-    wanted = [i for i in facts["identities"]
-              if (i.client_id or "").lower() in client_ids_in_scope(facts)]
+    in_scope = client_ids_in_scope(facts)
+    wanted = [i for i in facts["identities"] if (i.client_id or "").lower() in in_scope]
 
     def list_fics(ident: Any) -> tuple[str, list[Any]]:
         rg = ident.id.split("/")[4]
@@ -249,8 +254,8 @@ def fics(facts: Facts) -> dict[str, list[Any]]:
 def role_assignments(facts: Facts) -> dict[str, list[Any]]:
     """Role assignments (subscription and below) of every identity in scope, by principalId."""
     azure = facts.ctx.azure
-    wanted = [i for i in facts["identities"]
-              if (i.client_id or "").lower() in client_ids_in_scope(facts)]
+    in_scope = client_ids_in_scope(facts)
+    wanted = [i for i in facts["identities"] if (i.client_id or "").lower() in in_scope]
 
     def list_ras(ident: Any) -> tuple[str, list[Any]]:
         with azure_errors(f"listing the role assignments of {ident.name}"):

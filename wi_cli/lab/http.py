@@ -231,6 +231,9 @@ def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
         def setup(self) -> None:
             super().setup()
             self.connection.settimeout(60)
+            # headers and body are separate writes: without this, Nagle + the client's delayed
+            # ACK hold every response ~40 ms
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 self.connection.do_handshake()  # type: ignore[attr-defined]
             except (OSError, socket.timeout):

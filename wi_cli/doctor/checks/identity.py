@@ -1,3 +1,567 @@
-"""Doctor checks of the identity layer."""
+"""Doctor checks of the identity layer: does each service account's client id name a managed
+identity, in a region with federated credentials, holding one credential Entra will match
+exactly (issuer, subject, audience; case-sensitive), and does the cluster publish the issuer
+documents Entra fetches to verify the token."""
 
 from __future__ import annotations
+
+import json
+import os
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
+
+from ...core.cloud import ca_bundle
+from ...core.names import WI_CLIENT_ID, WI_TENANT_ID, is_guid
+from ..facts import Facts, fact
+from ..registry import Report, check
+from ..sources import identity_by_client_id, pods_of, service_account
+
+DOCS_FIC = ("https://learn.microsoft.com/entra/workload-id/"
+            "workload-identity-federation-considerations")
+DOCS_WI = "https://learn.microsoft.com/azure/aks/workload-identity-overview"
+DOCS_ISSUER = "https://azure.github.io/azure-workload-identity/docs/troubleshooting.html"
+
+FIC_LIMIT = 20
+FRESH_FIC_SECONDS = 600  # Entra may not match a credential this young yet (AADSTS70021)
+FIC_UNSUPPORTED_REGIONS = {"malaysiasouth": "Malaysia South",
+                           "newzealandnorth": "New Zealand North"}
+IN_CLUSTER_ISSUER = "https://kubernetes.default.svc.cluster.local"
+DEFAULT_SA_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+MAX_PROJECTED_SECONDS = 86400
+WI_TOKEN_VOLUMES = ("azure-identity-token", "azure-workload-identity-reserved-")
+FETCH_TIMEOUT_SECONDS = 10.0
+
+
+# -- facts ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Binding:
+    """A service account in scope that names an identity with its client-id annotation."""
+
+    namespace: str
+    name: str
+    client_id: str
+    tenant_id: str | None  # the tenant-id annotation, when set and non-empty
+    identity: Any | None  # the user-assigned identity with that client id, if in the subscription
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def subject(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.name}"
+
+
+@fact("bindings")
+def bindings(facts: Facts) -> list[Binding]:
+    found = []
+    for ns, name in facts["subjects"]:
+        sa = service_account(facts, ns, name)
+        annotations = (sa.metadata.annotations or {}) if sa is not None else {}
+        client_id = (annotations.get(WI_CLIENT_ID) or "").strip()
+        if not client_id:
+            continue
+        tenant = (annotations.get(WI_TENANT_ID) or "").strip() or None
+        found.append(Binding(ns, name, client_id, tenant, identity_by_client_id(facts, client_id)))
+    return found
+
+
+@fact("cluster_issuer")
+def cluster_issuer(facts: Facts) -> dict[str, str | None]:
+    """The issuer tokens carry: AKS's issuerURL when it is on, else the API server's own."""
+    mc = (facts.get("aks") or {}).get("cluster")
+    profile = getattr(mc, "oidc_issuer_profile", None)
+    if profile is not None and profile.enabled and profile.issuer_url:
+        return {"url": profile.issuer_url, "source": f"AKS cluster {mc.name}"}
+    url = facts.get("api_issuer")
+    return {"url": url, "source": "the API server's discovery document" if url else None}
+
+
+def _fetch_json(url: str) -> Any:
+    """GET a JSON document over HTTPS, trusting the CA bundle the user configured."""
+    bundle = ca_bundle(os.environ)
+    ctx = ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
+    req = Request(url, headers={"Accept": "application/json", "User-Agent": "wi-cli"})
+    with urlopen(req, context=ctx, timeout=FETCH_TIMEOUT_SECONDS) as resp:  # noqa: S310
+        return json.loads(resp.read())
+
+
+def _why_unreadable(exc: Exception) -> str:
+    if isinstance(exc, HTTPError):
+        return f"HTTP {exc.code}"
+    if isinstance(exc, URLError):
+        return str(exc.reason)
+    if isinstance(exc, ValueError):
+        return "not JSON"
+    return f"{type(exc).__name__}: {exc}"
+
+
+@fact("issuer_documents")
+def issuer_documents(facts: Facts) -> dict[str, Any]:
+    """What Entra sees at the issuer: {url, discovery_url, issuer, jwks_uri, kids, problem}."""
+    url = facts["cluster_issuer"]["url"]
+    out: dict[str, Any] = {"url": url, "discovery_url": None, "issuer": None, "jwks_uri": None,
+                           "kids": [], "problem": None}
+    if not url or url.rstrip("/") == IN_CLUSTER_ISSUER:
+        out["problem"] = "not public"
+        return out
+    out["discovery_url"] = url.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        doc = _fetch_json(out["discovery_url"])
+    except (OSError, ValueError) as exc:
+        out["problem"] = f"{out['discovery_url']} could not be read ({_why_unreadable(exc)})"
+        return out
+    out["issuer"] = doc.get("issuer") if isinstance(doc, dict) else None
+    out["jwks_uri"] = doc.get("jwks_uri") if isinstance(doc, dict) else None
+    if not isinstance(out["jwks_uri"], str) or not out["jwks_uri"].startswith("https://"):
+        out["problem"] = f"the discovery document has no https jwks_uri ({out['jwks_uri']!r})"
+        return out
+    try:
+        keys = _fetch_json(out["jwks_uri"]).get("keys")
+    except (OSError, ValueError, AttributeError) as exc:
+        out["problem"] = f"the JWKS {out['jwks_uri']} could not be read ({_why_unreadable(exc)})"
+        return out
+    out["kids"] = [k.get("kid") for k in keys or [] if isinstance(k, dict)]
+    if not out["kids"]:
+        out["problem"] = f"the JWKS {out['jwks_uri']} holds no keys"
+    return out
+
+
+# -- comparing federated credentials --------------------------------------------------------------
+
+def wanted_fic(b: Binding, issuer: str, audience: str) -> dict[str, Any]:
+    return {"issuer": issuer, "subject": b.subject, "audiences": [audience]}
+
+
+def fic_view(fic: Any) -> dict[str, Any]:
+    return {"name": fic.name, "issuer": fic.issuer, "subject": fic.subject,
+            "audiences": list(fic.audiences or [])}
+
+
+def _differences(fic: Any, want: dict[str, Any]) -> list[str]:
+    diff = []
+    if fic.issuer != want["issuer"]:
+        diff.append("issuer")
+    if fic.subject != want["subject"]:
+        diff.append("subject")
+    if want["audiences"][0] not in (fic.audiences or []):
+        diff.append("audience")
+    return diff
+
+
+def exact_fic(fics: list[Any], want: dict[str, Any]) -> Any | None:
+    return next((f for f in fics if not _differences(f, want)), None)
+
+
+def nearest_fic(fics: list[Any], want: dict[str, Any]) -> tuple[Any | None, list[str]]:
+    """The credential that differs in the fewest fields (a same-subject one preferred)."""
+    ranked = sorted(fics, key=lambda f: (len(_differences(f, want)),
+                                         f.subject.lower() != want["subject"].lower(),
+                                         f.name.lower()))
+    if not ranked:
+        return None, []
+    return ranked[0], _differences(ranked[0], want)
+
+
+def expected_aadsts(fics: list[Any], want: dict[str, Any]) -> str:
+    """What Entra answers: it matches issuer, then subject, then audience."""
+    same_issuer = [f for f in fics if f.issuer == want["issuer"]]
+    if not same_issuer:
+        return "AADSTS700211"
+    same_subject = [f for f in same_issuer if f.subject == want["subject"]]
+    if not same_subject:
+        if any(f.subject.lower() == want["subject"].lower() for f in same_issuer):
+            return "AADSTS7002138"
+        return "AADSTS700213"
+    return "AADSTS700212"
+
+
+def describe_issuer(actual: str, expected: str) -> str:
+    if actual.rstrip("/") == expected.rstrip("/"):
+        return ("lacks the trailing '/' the cluster's issuer has" if expected.endswith("/")
+                else "has a trailing '/' the cluster's issuer lacks")
+    if actual.lower() == expected.lower():
+        return "differs from the cluster's issuer only in case (the match is case-sensitive)"
+    if actual.rstrip("/") == IN_CLUSTER_ISSUER:
+        return "is the in-cluster issuer, which Entra cannot verify"
+    return "is another issuer: another cluster's, or this cluster before it was re-created"
+
+
+def describe_subject(actual: str, expected: str) -> str:
+    if actual.lower() == expected.lower():
+        return f"differs only in case from {expected} (the match is case-sensitive)"
+    parts, want = actual.split(":"), expected.split(":")
+    if len(parts) == 4 and parts[:2] == want[:2]:
+        if parts[2] != want[2] and parts[3] == want[3]:
+            return f"names namespace {parts[2]!r} instead of {want[2]!r}"
+        if parts[2] == want[2] and parts[3] != want[3]:
+            return f"names service account {parts[3]!r} instead of {want[3]!r}"
+    return f"is {actual}, not {expected}"
+
+
+# -- commands in fixes ----------------------------------------------------------------------------
+
+def principal_owner(facts: Facts, principal_id: str) -> Any | None:
+    """The identity whose principalId (object id) this is."""
+    return next((i for i in facts["identities"]
+                 if (i.principal_id or "").lower() == principal_id.lower()), None)
+
+
+def bind_command(facts: Facts, b: Binding, identity_name: str | None = None) -> str:
+    """The `wi bind` that makes this service account's link right (IDENTITY when unknown)."""
+    if identity_name is None:
+        ident = b.identity or principal_owner(facts, b.client_id)
+        identity_name = ident.name if ident is not None else "IDENTITY"
+    cmd = f"wi bind {b.name} {identity_name} -n {b.namespace}"
+    mc = (facts.get("aks") or {}).get("cluster")
+    if mc is not None and facts.scope.cluster:
+        cmd += f" --cluster {mc.name} -g {mc.id.split('/')[4]}"
+    return cmd
+
+
+def annotate_command(b: Binding, client_id: str) -> str:
+    return (f"kubectl annotate serviceaccount {b.name} -n {b.namespace} "
+            f"{WI_CLIENT_ID}={client_id} --overwrite")
+
+
+def resource_group_of(resource: Any) -> str:
+    return resource.id.split("/")[4]
+
+
+def fics_of(facts: Facts, b: Binding) -> list[Any]:
+    return facts["fics"].get(b.identity.id.lower(), [])
+
+
+def resolved(facts: Facts) -> list[Binding]:
+    return [b for b in facts["bindings"] if b.identity is not None]
+
+
+def by_identity(bs: list[Binding]) -> dict[str, tuple[Any, list[Binding]]]:
+    groups: dict[str, tuple[Any, list[Binding]]] = {}
+    for b in bs:
+        groups.setdefault(b.identity.id.lower(), (b.identity, []))[1].append(b)
+    return groups
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+@check("identity.client-id", "Client id names a managed identity", layer="identity",
+       needs=("bindings", "identities", "exchanges"), failure_modes=(9,), docs=DOCS_WI)
+def client_id_resolves(facts: Facts, report: Report) -> None:
+    subscription = facts.ctx.azure.subscription_id if facts.ctx.azure else "(none configured)"
+    for b in facts["bindings"]:
+        ident = b.identity
+        if ident is not None:
+            report.ok(f"{b.label}: client id {b.client_id} is identity {ident.name} "
+                      f"(resource group {resource_group_of(ident)}, {ident.location}).")
+            continue
+        owner = principal_owner(facts, b.client_id)
+        if owner is not None:
+            report.fail(f"{b.label}: {b.client_id} is the principalId (object id) of identity "
+                        f"{owner.name}, not its clientId: Entra will answer AADSTS700016.",
+                        expected=owner.client_id, actual=b.client_id,
+                        fix=f"Annotate the service account with {owner.name}'s clientId, then "
+                            "restart its pods.",
+                        commands=[bind_command(facts, b, owner.name)])
+            continue
+        _unknown_client_id(facts, report, b, subscription)
+
+
+def _unknown_client_id(facts: Facts, report: Report, b: Binding, subscription: str) -> None:
+    if not is_guid(b.client_id):
+        report.skip(f"{b.label}: client id {b.client_id!r} is not a GUID (workload.client-id "
+                    "says how to fix it).")
+        return
+    outcome = facts["exchanges"].get((b.namespace, b.name))
+    if outcome is not None and outcome.code not in (None, "AADSTS700016", "AADSTS90002"):
+        report.warn(f"{b.label}: {b.client_id} is no user-assigned identity in subscription "
+                    f"{subscription}, but Entra knows it (it answered {outcome.code or 'ok'}): "
+                    "an app registration or an identity elsewhere; doctor cannot read its "
+                    "federated credentials or roles.",
+                    fix="To have them checked, rerun with --subscription set to the identity's "
+                        "subscription.")
+        return
+    report.fail(f"{b.label}: client id {b.client_id} matches no user-assigned identity in "
+                f"subscription {subscription}: Entra will answer AADSTS700016 (a deleted "
+                "identity, a typo, or another tenant's id).",
+                expected="the clientId of a user-assigned identity", actual=b.client_id,
+                fix="Annotate the service account with the identity's clientId (wi bind does). "
+                    "If the identity lives in another subscription, rerun with --subscription.",
+                commands=["az identity list --query \"[].{name:name, clientId:clientId}\" -o "
+                          "table", bind_command(facts, b, "IDENTITY")])
+
+
+@check("identity.region", "Identity region supports federated credentials", layer="identity",
+       needs=("bindings",), failure_modes=(20,), docs=DOCS_FIC)
+def identity_region(facts: Facts, report: Report) -> None:
+    for ident, bs in by_identity(resolved(facts)).values():
+        users = ", ".join(b.label for b in bs)
+        region = (ident.location or "").replace(" ", "").lower()
+        if region not in FIC_UNSUPPORTED_REGIONS:
+            report.ok(f"{ident.name} ({users}) is in {ident.location}.")
+            continue
+        report.fail(f"{ident.name} ({users}) is in {FIC_UNSUPPORTED_REGIONS[region]}, where "
+                    "managed identities cannot hold federated credentials (ARM answers 405).",
+                    expected="a region with federated credential support", actual=region,
+                    fix="Create the identity in another region (it need not match the "
+                        "cluster's), grant it the same roles, and bind the service account "
+                        "to it.",
+                    commands=[f"az identity create -g {resource_group_of(ident)} -n "
+                              f"{ident.name}-2 -l westeurope",
+                              *(bind_command(facts, b, f"{ident.name}-2") for b in bs)])
+
+
+@check("identity.fic-limit", "Room for federated credentials", layer="identity",
+       needs=("bindings", "fics", "cluster_issuer"), failure_modes=(19,), docs=DOCS_FIC)
+def fic_limit(facts: Facts, report: Report) -> None:
+    issuer = facts["cluster_issuer"]["url"] or ""
+    audience = facts.ctx.cloud.fic_audience
+    for ident, bs in by_identity(resolved(facts)).values():
+        fics = facts["fics"].get(ident.id.lower(), [])
+        needing = [b for b in bs if exact_fic(fics, wanted_fic(b, issuer, audience)) is None]
+        if len(fics) < FIC_LIMIT:
+            report.ok(f"{ident.name}: {len(fics)} of {FIC_LIMIT} federated credentials used.")
+        elif not needing:
+            report.ok(f"{ident.name}: {len(fics)} of {FIC_LIMIT} federated credentials used "
+                      "(full: the next service account needs another identity).")
+        else:
+            names = ", ".join(sorted(f.name for f in fics))
+            report.warn(f"{ident.name} already has {len(fics)} federated credentials, the most "
+                        f"Azure allows, and {', '.join(b.label for b in needing)} needs a new "
+                        "one: creating it will be refused.",
+                        expected=f"fewer than {FIC_LIMIT}", actual=len(fics),
+                        fix=f"Delete a credential no longer used ({names}), or bind the service "
+                            "account to another identity.",
+                        commands=[f"az identity federated-credential delete -g "
+                                  f"{resource_group_of(ident)} --identity-name {ident.name} "
+                                  f"-n NAME --yes"])
+
+
+@check("identity.fic", "Federated credential matches the service account", layer="identity",
+       needs=("bindings", "fics", "cluster_issuer", "service_accounts"),
+       failure_modes=(10, 12, 14, 15),
+       docs=DOCS_FIC)
+def fic_matches(facts: Facts, report: Report) -> None:
+    issuer_fact = facts["cluster_issuer"]
+    audience = facts.ctx.cloud.fic_audience
+    for b in resolved(facts):
+        if not issuer_fact["url"]:
+            report.skip(f"{b.label}: the cluster's issuer is unknown (no AKS record, no "
+                        "discovery document), so the credential cannot be compared.")
+            continue
+        want = wanted_fic(b, issuer_fact["url"], audience)
+        fics = fics_of(facts, b)
+        found = exact_fic(fics, want)
+        if found is not None:
+            report.ok(f"{b.label}: credential {found.name} on {b.identity.name} matches "
+                      f"issuer, subject and audience.")
+        elif not fics:
+            report.fail(f"{b.label}: identity {b.identity.name} has no federated credentials: "
+                        "Entra will answer AADSTS70025.", expected=want, actual=[],
+                        fix="Create the credential for this service account.",
+                        commands=[bind_command(facts, b)])
+        else:
+            _report_mismatch(facts, report, b, fics, want, issuer_fact["source"])
+
+
+def _report_mismatch(facts: Facts, report: Report, b: Binding, fics: list[Any],
+                     want: dict[str, Any], issuer_source: str | None) -> None:
+    nearest, diff = nearest_fic(fics, want)
+    code = expected_aadsts(fics, want)
+    ident = b.identity
+    case_only = nearest.subject.lower() == want["subject"].lower()
+    if "subject" in diff and (len(diff) > 1 or
+                              (not case_only and _serves_existing_sa(facts, nearest.subject))):
+        others = ", ".join(sorted({f.subject for f in fics}))
+        report.fail(f"{b.label}: {ident.name} has no federated credential for this service "
+                    f"account (its {len(fics)} credential(s) are for {others}): Entra will "
+                    f"answer {code}.",
+                    expected=want, actual=[fic_view(f) for f in fics],
+                    fix="Create the credential for this service account.",
+                    commands=[bind_command(facts, b)])
+        return
+    what = []
+    if "issuer" in diff:
+        what.append(f"its issuer {describe_issuer(nearest.issuer, want['issuer'])} "
+                    f"(the cluster's issuer is from {issuer_source})")
+    if "subject" in diff:
+        what.append(f"its subject {describe_subject(nearest.subject, want['subject'])}")
+    if "audience" in diff:
+        what.append(f"its audiences {list(nearest.audiences or [])} lack {want['audiences'][0]}")
+    commands = [bind_command(facts, b)]
+    if case_only and _same_issuer_miswritten(nearest.issuer, want["issuer"]):
+        # the same service account and cluster, written wrong: safe to remove afterwards
+        fix = "Create the credential with exactly these values (wi bind does), then delete " \
+              f"the wrong one ({nearest.name})."
+        commands.append(f"az identity federated-credential delete -g {resource_group_of(ident)}"
+                        f" --identity-name {ident.name} -n {nearest.name} --yes")
+    else:
+        fix = ("Create the credential with exactly these values (wi bind does); delete "
+               f"{nearest.name} if it was meant for this service account.")
+    report.fail(f"{b.label}: credential {nearest.name} on {ident.name} does not match: "
+                f"{'; '.join(what)}. Entra will answer {code}.",
+                expected=want, actual=fic_view(nearest), fix=fix, commands=commands)
+
+
+def _same_issuer_miswritten(actual: str, expected: str) -> bool:
+    """A trailing-slash/case slip or the in-cluster issuer, not another cluster's issuer (a
+    credential for another cluster may still be in use there)."""
+    return (actual.rstrip("/").lower() == expected.rstrip("/").lower()
+            or actual.rstrip("/") == IN_CLUSTER_ISSUER)
+
+
+def _serves_existing_sa(facts: Facts, subject: str) -> bool:
+    parts = subject.split(":")
+    return (len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]
+            and service_account(facts, parts[2], parts[3]) is not None)
+
+
+@check("identity.fic-propagation", "Federated credential propagated", layer="identity",
+       needs=("bindings", "fics", "cluster_issuer"), failure_modes=(17,), docs=DOCS_FIC)
+def fic_propagation(facts: Facts, report: Report) -> None:
+    issuer = facts["cluster_issuer"]["url"]
+    if not issuer:
+        return
+    now = time.time()
+    for b in resolved(facts):
+        found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, facts.ctx.cloud.fic_audience))
+        if found is None:
+            continue
+        created = getattr(getattr(found, "system_data", None), "created_at", None)
+        if created is None:
+            report.ok(f"{b.label}: credential {found.name} (creation time not reported).")
+            continue
+        age = now - created.timestamp()
+        if age >= FRESH_FIC_SECONDS:
+            report.ok(f"{b.label}: credential {found.name} was created {_ago(age)} ago.")
+            continue
+        report.warn(f"{b.label}: credential {found.name} was created {_ago(age)} ago; for a few "
+                    "minutes Entra may still refuse it (AADSTS70021) while it propagates.",
+                    expected=f"older than {FRESH_FIC_SECONDS // 60} minutes",
+                    actual=created.isoformat(),
+                    fix="Wait a few minutes and retry (SDKs retry on their own); nothing to "
+                        "change.")
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+@check("identity.issuer-documents", "Issuer documents reachable", layer="identity",
+       needs=("cluster_issuer", "issuer_documents", "aks"), failure_modes=(39,),
+       docs=DOCS_ISSUER)
+def issuer_documents_check(facts: Facts, report: Report) -> None:
+    docs = facts["issuer_documents"]
+    url = docs["url"]
+    if not url:
+        report.skip("The cluster's issuer is unknown (no AKS record, no discovery document).")
+        return
+    if docs["problem"] == "not public":
+        report.skip(f"The cluster's tokens carry the in-cluster issuer {url}, which publishes "
+                    "nothing (see cluster.oidc-issuer).")
+        return
+    fix, commands = _issuer_fix(facts)
+    if docs["problem"]:
+        report.fail(f"Entra cannot verify this cluster's tokens: {docs['problem']}. Every "
+                    "exchange fails with AADSTS50166/90061.",
+                    expected=f"{docs['discovery_url']} and its jwks_uri served over HTTPS",
+                    actual=docs["problem"], fix=fix, commands=commands)
+    elif docs["issuer"] != url:
+        report.fail(f"The discovery document at {docs['discovery_url']} names issuer "
+                    f"{docs['issuer']!r}, not {url!r}: Entra rejects the documents.",
+                    expected=url, actual=docs["issuer"], fix=fix, commands=commands)
+    else:
+        report.ok(f"{docs['discovery_url']} and its JWKS ({len(docs['kids'])} key(s)) are "
+                  "served.")
+
+
+def _issuer_fix(facts: Facts) -> tuple[str, list[str]]:
+    mc = (facts.get("aks") or {}).get("cluster")
+    if mc is not None:
+        return ("Let AKS reconcile and republish the issuer documents.",
+                [f"az aks update -g {resource_group_of(mc)} -n {mc.name}"])
+    return ("Publish <issuer>/.well-known/openid-configuration and its JWKS at a public HTTPS "
+            "address (e.g. a public blob container).", [])
+
+
+# -- the token pods present -----------------------------------------------------------------------
+
+@check("identity.token-source", "Pods present the projected token", layer="identity",
+       needs=("subjects", "pods"), failure_modes=(16,), docs=DOCS_WI)
+def token_source(facts: Facts, report: Report) -> None:
+    audience = facts.ctx.cloud.fic_audience
+    for ns, name in facts["subjects"]:
+        for pod in pods_of(facts, ns, name):
+            problems = pod_token_problems(pod, audience)
+            label = f"{ns}/{pod.metadata.name} (service account {name})"
+            if not problems:
+                report.ok(f"{label}: the workload-identity token is projected with a valid "
+                          "lifetime and audience.")
+                continue
+            report.fail(f"{label}: {'; '.join(problems)}. Entra will answer AADSTS70023 "
+                        "(lifetime) or AADSTS700212 (audience).",
+                        expected={"token": "$AZURE_FEDERATED_TOKEN_FILE (projected)",
+                                  "expirationSeconds": f"<= {MAX_PROJECTED_SECONDS}",
+                                  "audience": audience},
+                        actual=problems,
+                        fix="Read the token from $AZURE_FEDERATED_TOKEN_FILE as the webhook sets "
+                            "it (WorkloadIdentityCredential does), keep "
+                            "azure.workload.identity/service-account-token-expiration within "
+                            "3600-86400, then restart the pod.",
+                        commands=[f"kubectl delete pod {pod.metadata.name} -n {ns}"])
+
+
+def pod_token_problems(pod: Any, audience: str) -> list[str]:
+    problems = []
+    for vol in pod.spec.volumes or []:
+        if not vol.projected or not _is_wi_volume(vol.name, pod):
+            continue
+        for src in vol.projected.sources or []:
+            token = src.service_account_token
+            if token is None:
+                continue
+            if (token.expiration_seconds or 3600) > MAX_PROJECTED_SECONDS:
+                problems.append(f"volume {vol.name} asks for tokens living "
+                                f"{token.expiration_seconds} s (more than 1 day)")
+            if token.audience != audience:
+                problems.append(f"volume {vol.name} asks for audience {token.audience!r}")
+    for c in [*(pod.spec.init_containers or []), *(pod.spec.containers or [])]:
+        problems.extend(_default_token_reads(c))
+    return problems
+
+
+def _is_wi_volume(name: str, pod: Any) -> bool:
+    if name == WI_TOKEN_VOLUMES[0] or name.startswith(WI_TOKEN_VOLUMES[1]):
+        return True
+    token_file = next((e.value for c in pod.spec.containers or [] for e in c.env or []
+                       if e.name == "AZURE_FEDERATED_TOKEN_FILE" and e.value), None)
+    if not token_file:
+        return False
+    return any(token_file.startswith(m.mount_path.rstrip("/") + "/")
+               for c in pod.spec.containers or [] for m in c.volume_mounts or []
+               if m.name == name)
+
+
+def _default_token_reads(container: Any) -> list[str]:
+    found = []
+    for e in container.env or []:
+        if e.value and DEFAULT_SA_TOKEN_PATH in e.value and (
+                e.name == "AZURE_FEDERATED_TOKEN_FILE" or "AZURE" in e.name.upper()):
+            found.append(f"container {container.name} sets {e.name}={e.value}: the default "
+                         "service-account token (long-lived on AKS, audience = the API server)")
+    for arg in [*(container.command or []), *(container.args or [])]:
+        if DEFAULT_SA_TOKEN_PATH in arg and "federated" in arg.lower():
+            found.append(f"container {container.name} passes the default service-account "
+                         "token as the federated token")
+            break
+    return found

@@ -62,6 +62,7 @@ class ServiceAccountIssuer:
         self.prefix = f"{tenant_id}/{issuer_guid or uuid.uuid4()}"
         self.public_url = lab.oidc.issuer_url(self.prefix)
         self.keys: list[SigningKey] = [SigningKey()]  # keys[0] signs; all are published
+        self.clock_offset = 0.0  # seconds the API server's clock is off (fault knob)
         self.public = False
         if public:
             self.enable_public()
@@ -119,7 +120,7 @@ class ServiceAccountIssuer:
     def mint(self, namespace: str, sa_name: str, sa_uid: str, audiences: list[str],
              expiration_seconds: int = DEFAULT_EXPIRATION_SECONDS,
              bound: PodBinding | None = None) -> MintedToken:
-        now = int(time.time())
+        now = int(time.time() + self.clock_offset)
         exp = now + int(expiration_seconds)
         k8s: dict[str, Any] = {
             "namespace": namespace,

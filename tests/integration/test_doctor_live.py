@@ -1,0 +1,223 @@
+"""`wi doctor`'s live layer against the lab: a real TokenRequest on the lab API server, a real
+federated exchange at the lab's Entra, and the claims doctor reports (never a token).
+
+This module has its own lab: several tests break cluster-wide things (the issuer documents, the
+signing keys, the API server's clock) and put them back afterwards."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from wi_cli.cli.app import main
+from wi_cli.doctor.checks.live import claim_problems
+from wi_cli.lab.keys import SigningKey
+from wi_cli.lab.kube import scenarios
+from wi_cli.lab.runtime import Lab
+
+NS = "demo"
+AUDIENCE = "api://AzureADTokenExchange"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with Lab() as lab:
+        seeded = scenarios.seed(lab, "healthy")
+        kubeconfig = seeded.cluster.write_kubeconfig(tmp_path_factory.mktemp("live") / "kc")
+        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig),
+               "issuer": seeded.cluster.aks.issuer}
+
+
+@pytest.fixture()
+def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    lab, s = world["lab"], world["seeded"]
+    for k, v in {"WI_CLOUD": lab.metadata_url, "AZURE_TENANT_ID": s.tenant_id,
+                 "AZURE_CLIENT_ID": s.operator.client_id,
+                 "AZURE_CLIENT_SECRET": s.operator.secret or "",
+                 "AZURE_SUBSCRIPTION_ID": s.subscription_id,
+                 "REQUESTS_CA_BUNDLE": str(lab.ca_file), "KUBECONFIG": world["kubeconfig"]}.items():
+        monkeypatch.setenv(k, v)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "eyJ" not in out and "eyJ" not in err, "a raw JWT was printed"
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code, out, _ = run(capsys, "doctor", *argv, "-o", "json")
+    return code, json.loads(out)
+
+
+def found(doc: dict[str, Any], check_id: str, who: str | None = None) -> dict[str, Any]:
+    hits = [f for f in doc["findings"] if f["id"] == check_id
+            and (who is None or f["summary"].startswith(who))]
+    assert len(hits) == 1, (check_id, [f["summary"] for f in doc["findings"]])
+    return hits[0]
+
+
+def make_sa(world: dict[str, Any], ns: str, name: str,
+            annotations: dict[str, str] | None = None) -> None:
+    store = world["seeded"].cluster.store
+    if store.try_get("namespaces", None, ns) is None:
+        store.create("namespaces", None, {"metadata": {"name": ns}})
+    store.create("serviceaccounts", ns, {"metadata": {"name": name, "namespace": ns,
+                                                      "annotations": annotations or {}}})
+
+
+def token_requests(world: dict[str, Any]) -> int:
+    return sum(1 for r in world["lab"].request_log
+               if r.method == "POST" and r.path.split("?")[0].endswith("/token")
+               and "/serviceaccounts/" in r.path)
+
+
+@pytest.fixture()
+def bound_app(world: dict[str, Any], env: None) -> str:
+    """demo/app bound with `wi bind` as a user does it (the module's healthy service account)."""
+    if not world.get("bound"):
+        make_sa(world, NS, "app")
+        assert main(["bind", "app", scenarios.IDENTITY_NAME, "-n", NS]) == 0
+        world["bound"] = True
+    return "demo/app"
+
+
+# -- healthy --------------------------------------------------------------------------------------
+
+def test_healthy_lab_after_bind_is_exit_0_with_the_live_claims(world, env, bound_app,
+                                                               capsys) -> None:
+    capsys.readouterr()
+    before = token_requests(world)
+    code, doc = doctor(capsys, "-n", NS)
+    assert code == 0, [f["summary"] for f in doc["findings"] if f["status"] == "fail"]
+    assert token_requests(world) == before + 1
+    f = found(doc, "live.token-exchange", bound_app)
+    ident, s = world["seeded"].identity, world["seeded"]
+    assert f["status"] == "ok"
+    claims = f["evidence"]["actual"]
+    assert claims["appid"] == ident.client_id and claims["oid"] == ident.principal_id
+    assert claims["tid"] == s.tenant_id and claims["aud"] == world["lab"].arm_audience
+    assert claims["xms_mirid"].lower() == ident.id.lower() and claims["exp"] > time.time()
+    assert f"appid={ident.client_id}" in f["summary"]
+    assert found(doc, "live.token-claims", bound_app)["status"] == "ok"
+    assert found(doc, "live.signing-key")["status"] == "ok"
+
+
+def test_human_output_shows_claims_and_no_token(world, env, bound_app, capsys) -> None:
+    code, out, err = run(capsys, "doctor", "-n", NS)
+    assert code == 0
+    assert "Token exchange at Entra" in out
+    assert f"oid={world['seeded'].identity.principal_id}" in out
+
+
+def test_no_live_mints_no_token_and_skips_the_live_checks(world, env, bound_app,
+                                                          capsys) -> None:
+    before = token_requests(world)
+    code, doc = doctor(capsys, "-n", NS, "--no-live")
+    assert code == 0 and token_requests(world) == before
+    assert {f["status"] for f in doc["findings"] if f["layer"] == "live"} == {"skip"}
+
+
+# -- refusals mapped to their cause ---------------------------------------------------------------
+
+def test_wrong_subject_is_700213_with_cause_and_command(world, env, capsys) -> None:
+    lab, s = world["lab"], world["seeded"]
+    ident = lab.azure.add_identity(s.subscription_id, s.resource_group, "id-refused")
+    make_sa(world, "refused", "app", {"azure.workload.identity/client-id": ident.client_id})
+    lab.azure.add_fic(ident, "typo", s.issuer_url or "", "system:serviceaccount:refused:ap")
+    code, doc = doctor(capsys, "-n", "refused")
+    assert code == 1
+    f = found(doc, "live.token-exchange", "refused/app")
+    assert f["status"] == "fail" and "AADSTS700213" in f["summary"]
+    assert "case-sensitive" in f["summary"]  # the cause from wi_cli.core.aadsts
+    assert "system:serviceaccount:refused:app" in f["evidence"]["actual"]
+    assert f["remediation"]["commands"] == ["wi bind app id-refused -n refused"]
+    assert "wi bind app id-refused -n refused" in f["remediation"]["text"]
+
+
+def test_tenant_annotation_is_the_tenant_asked(world, env, bound_app, capsys) -> None:
+    make_sa(world, NS, "other-tenant", {
+        "azure.workload.identity/client-id": world["seeded"].identity.client_id,
+        "azure.workload.identity/tenant-id": "11111111-2222-3333-4444-555555555555"})
+    code, doc = doctor(capsys, "-n", NS, "--service-account", "other-tenant")
+    assert code == 1
+    f = found(doc, "live.token-exchange", f"{NS}/other-tenant")
+    assert f["status"] == "fail" and "AADSTS90002" in f["summary"]
+    assert "tenant-id" in f["remediation"]["text"]
+
+
+def test_fresh_credential_refused_while_propagating(world, env, bound_app, capsys) -> None:
+    lab = world["lab"]
+    lab.azure.fic_propagation_seconds = 600
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "app")
+    finally:
+        lab.azure.fic_propagation_seconds = 0
+    assert code == 1
+    live = found(doc, "live.token-exchange", bound_app)
+    assert live["status"] == "fail" and "AADSTS70021" in live["summary"]
+    assert "wait a few minutes" in live["remediation"]["text"].lower()
+    assert found(doc, "identity.fic-propagation", bound_app)["status"] == "warn"
+
+
+# -- the issuer, its keys, the clock --------------------------------------------------------------
+
+def test_unreachable_issuer_is_50166(world, env, bound_app, capsys) -> None:
+    lab, url = world["lab"], world["seeded"].issuer_url
+    lab.oidc.break_issuer(url, 500)
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "app")
+    finally:
+        lab.oidc.repair_issuer(url)
+    assert code == 1
+    assert "AADSTS50166" in found(doc, "live.token-exchange", bound_app)["summary"]
+    assert found(doc, "identity.issuer-documents")["status"] == "fail"
+    assert found(doc, "live.signing-key")["status"] == "skip"
+
+
+def test_signing_key_missing_from_the_published_jwks(world, env, bound_app, capsys) -> None:
+    lab, issuer = world["lab"], world["issuer"]
+    stale = SigningKey()
+    lab.oidc.register(issuer.prefix, lambda: [stale])  # the blob was never refreshed
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "app")
+    finally:
+        issuer.enable_public()
+    assert code == 1
+    f = found(doc, "live.signing-key")
+    assert f["status"] == "fail" and issuer.signing_key.kid in f["summary"]
+    assert f["evidence"]["actual"] == [stale.kid]
+    assert f["remediation"]["commands"] == ["az aks update -g wi-lab-rg -n wi-lab-aks"]
+    assert "AADSTS700027" in found(doc, "live.token-exchange", bound_app)["summary"]
+
+
+def test_api_server_clock_ahead_warns_and_entra_refuses(world, env, bound_app, capsys) -> None:
+    issuer = world["issuer"]
+    issuer.clock_offset = 900
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "app")
+    finally:
+        issuer.clock_offset = 0.0
+    assert code == 1
+    claims = found(doc, "live.token-claims", bound_app)
+    assert claims["status"] == "warn" and "clock" in claims["summary"]
+    assert 880 <= claims["evidence"]["actual"]["iat_minus_local_seconds"] <= 920
+    assert "AADSTS700024" in found(doc, "live.token-exchange", bound_app)["summary"]
+
+
+def test_claim_problems_of_a_long_lived_default_token() -> None:
+    now = time.time()
+    issuer = "https://issuer.example/tenant/guid/"
+    good = {"iss": issuer, "aud": [AUDIENCE], "iat": now, "exp": now + 3600}
+    assert claim_problems(good, AUDIENCE, issuer, now)[0] == []
+    default_token = {"iss": "https://kubernetes.default.svc.cluster.local",
+                     "aud": ["https://kubernetes.default.svc"], "iat": now,
+                     "exp": now + 365 * 86400}
+    bad, shown = claim_problems(default_token, AUDIENCE, issuer, now)
+    assert len(bad) == 3 and "AADSTS70023" in bad[0] and "AADSTS700212" in bad[1]
+    assert shown["lifetime_seconds"] == 365 * 86400
