@@ -570,3 +570,37 @@ def test_windows_deployment_without_spec_os_fails_and_the_patch_works(world, env
     assert found["evidence"] == {"expected": "windows", "actual": None}
     doc = fix_and_recheck(world, capsys, found, "-n", ns, "--service-account", "win")
     assert only(doc, "workload.windows")["status"] == "ok"
+
+
+# -- token file access (#29) and virtual nodes (#45) -------------------------------------------------
+
+def test_non_root_without_fs_group_warns_and_the_fix_clears_it(world, env, capsys) -> None:
+    ns = namespace(world, "wl-nonroot")
+    make_sa(world, ns, "app", {CLIENT_ID: world["client_id"]})
+    make_deployment(world, ns, "web", "app", securityContext={"runAsUser": 1000})
+    code, doc = doctor(capsys, "-n", ns, "--check", "workload.token-file-access")
+    finding = only(doc, "workload.token-file-access", f"{ns}/web")
+    assert code == 0 and finding["status"] == "warn"
+    assert finding["evidence"]["actual"] is None and "fsGroup" in finding["evidence"]["expected"]
+    doc = fix_and_recheck(world, capsys, finding, "-n", ns)
+    assert only(doc, "workload.token-file-access", f"{ns}/web")["status"] == "ok"
+
+
+def test_root_workloads_are_fine(world, env, capsys) -> None:
+    ns = namespace(world, "wl-root")
+    make_sa(world, ns, "app", {CLIENT_ID: world["client_id"]})
+    make_deployment(world, ns, "web", "app")
+    _, doc = doctor(capsys, "-n", ns, "--check", "workload.token-file-access")
+    assert only(doc, "workload.token-file-access", f"{ns}/web")["status"] == "ok"
+
+
+def test_virtual_node_workload_fails_with_the_fix(world, env, capsys) -> None:
+    ns = namespace(world, "wl-aci")
+    make_sa(world, ns, "app", {CLIENT_ID: world["client_id"]})
+    make_deployment(world, ns, "web", "app", nodeSelector={"type": "virtual-kubelet"})
+    code, doc = doctor(capsys, "-n", ns, "--check", "workload.virtual-node")
+    finding = only(doc, "workload.virtual-node", f"{ns}/web")
+    assert code == 1 and finding["status"] == "fail"
+    assert finding["evidence"] == {"expected": "a VM node pool", "actual": "virtual-kubelet"}
+    doc = fix_and_recheck(world, capsys, finding, "-n", ns)
+    assert only(doc, "workload.virtual-node")["status"] == "ok"

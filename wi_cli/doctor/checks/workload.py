@@ -818,3 +818,72 @@ def windows(facts: Facts, report: Report) -> None:
                     fix="Set spec.os.name: windows in the pod spec.", commands=commands)
     if not report.made:
         report.skip("No Windows workload in scope.")
+
+
+def _identity_workloads(facts: Facts) -> list[Workload]:
+    return [w for w in all_workloads(facts) if w.labels.get(WI_USE_LABEL) == "true"]
+
+
+def _runs_as_non_root(spec: Any) -> bool:
+    pod_ctx = spec.security_context
+    for c in containers(spec):
+        ctx = c.security_context
+        user = (ctx.run_as_user if ctx and ctx.run_as_user is not None
+                else pod_ctx.run_as_user if pod_ctx else None)
+        non_root = (ctx.run_as_non_root if ctx and ctx.run_as_non_root is not None
+                    else pod_ctx.run_as_non_root if pod_ctx else None)
+        if (user is not None and user != 0) or non_root:
+            return True
+    return False
+
+
+@check("workload.token-file-access", "Non-root pods can read the token file", layer="workload",
+       needs=NEEDS, failure_modes=(29,),
+       docs="https://azure.github.io/azure-workload-identity/docs/known-issues.html")
+def token_file_access(facts: Facts, report: Report) -> None:
+    for w in _identity_workloads(facts):
+        if not _runs_as_non_root(w.spec):
+            report.ok(f"{w.ref} runs as root: the token file is readable.")
+            continue
+        fs_group = w.spec.security_context.fs_group if w.spec.security_context else None
+        if fs_group is not None:
+            report.ok(f"{w.ref} runs as non-root with fsGroup {fs_group}.")
+            continue
+        commands = ([patch_template(w, {"spec": {"securityContext": {"fsGroup": 65534}}})]
+                    if w.is_deployment else
+                    [edit_pod(w.namespace, w.name, ".spec.securityContext.fsGroup=65534")])
+        report.warn(f"{w.ref} runs as non-root without fsGroup: where the projected token is "
+                    "written with mode 0600 the app gets \"permission denied\" reading it.",
+                    expected="fsGroup set (e.g. 65534)", actual=None,
+                    fix="Set the pod's securityContext.fsGroup so the token file is readable.",
+                    commands=commands)
+    if not report.made:
+        report.skip("No workload labelled for workload identity in scope.")
+
+
+VIRTUAL_NODE_SELECTOR = ("type", "virtual-kubelet")
+
+
+def _targets_virtual_node(spec: Any) -> bool:
+    selector = spec.node_selector or {}
+    if selector.get(VIRTUAL_NODE_SELECTOR[0]) == VIRTUAL_NODE_SELECTOR[1]:
+        return True
+    return any((t.key or "").startswith("virtual-kubelet.io/") for t in spec.tolerations or [])
+
+
+@check("workload.virtual-node", "Pods not on virtual nodes (ACI)", layer="workload",
+       needs=NEEDS, failure_modes=(45,),
+       docs="https://learn.microsoft.com/azure/aks/workload-identity-overview")
+def virtual_node(facts: Facts, report: Report) -> None:
+    for w in _identity_workloads(facts):
+        if not _targets_virtual_node(w.spec):
+            continue
+        report.fail(f"{w.ref} targets virtual nodes (ACI), where workload identity is not "
+                    "supported: its pods get no token.",
+                    expected="a VM node pool", actual="virtual-kubelet",
+                    fix="Schedule the workload on VM nodes: remove the virtual-kubelet "
+                        "nodeSelector and toleration.",
+                    commands=([patch_template(w, {"spec": {"nodeSelector": {"type": None}}})]
+                              if w.is_deployment else []))
+    if not report.made:
+        report.ok("No workload labelled for workload identity targets virtual nodes.")
