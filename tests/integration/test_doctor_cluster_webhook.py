@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from support import operator_env, set_env
 from wi_cli.cli.app import main
 from wi_cli.lab.kube import aks, scenarios, webhook
 from wi_cli.lab.kube.errors import ApiError
@@ -37,17 +38,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture()
 def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    lab, seeded = world["lab"], world["seeded"]
-    values = {
-        "WI_CLOUD": lab.metadata_url, "AZURE_TENANT_ID": seeded.tenant_id,
-        "AZURE_CLIENT_ID": seeded.operator.client_id,
-        "AZURE_CLIENT_SECRET": seeded.operator.secret,
-        "AZURE_SUBSCRIPTION_ID": seeded.subscription_id,
-        "REQUESTS_CA_BUNDLE": str(lab.ca_file), "KUBECONFIG": world["kubeconfig"],
-    }
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    return values
+    return set_env(monkeypatch, operator_env(world["lab"], world["seeded"],
+                                             world["kubeconfig"]))
 
 
 def doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from support import operator_env, set_env
 from wi_cli.cli.app import main
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.kube.kubelet import seed_running_pod
@@ -73,14 +74,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture()
 def env(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    s = world.seeded
-    for k, v in {"WI_CLOUD": world.lab.metadata_url, "AZURE_TENANT_ID": s.tenant_id,
-                 "AZURE_CLIENT_ID": s.operator.client_id,
-                 "AZURE_CLIENT_SECRET": s.operator.secret or "",
-                 "AZURE_SUBSCRIPTION_ID": s.subscription_id,
-                 "REQUESTS_CA_BUNDLE": str(world.lab.ca_file),
-                 "KUBECONFIG": world.kubeconfig}.items():
-        monkeypatch.setenv(k, v)
+    set_env(monkeypatch, operator_env(world.lab, world.seeded, world.kubeconfig))
 
 
 def doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from support import operator_env, set_env
 from wi_cli.cli.app import main
 from wi_cli.doctor.checks.live import claim_problems
 from wi_cli.lab.keys import SigningKey
@@ -33,13 +34,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture()
 def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    lab, s = world["lab"], world["seeded"]
-    for k, v in {"WI_CLOUD": lab.metadata_url, "AZURE_TENANT_ID": s.tenant_id,
-                 "AZURE_CLIENT_ID": s.operator.client_id,
-                 "AZURE_CLIENT_SECRET": s.operator.secret or "",
-                 "AZURE_SUBSCRIPTION_ID": s.subscription_id,
-                 "REQUESTS_CA_BUNDLE": str(lab.ca_file), "KUBECONFIG": world["kubeconfig"]}.items():
-        monkeypatch.setenv(k, v)
+    set_env(monkeypatch, operator_env(world["lab"], world["seeded"], world["kubeconfig"]))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

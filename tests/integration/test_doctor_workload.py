@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from support import operator_env, set_env
 from wi_cli.cli.app import main
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.kube.errors import ApiError
@@ -41,23 +42,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture()
 def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    lab, seeded = world["lab"], world["seeded"]
-    values = {
-        "WI_CLOUD": lab.metadata_url, "AZURE_TENANT_ID": seeded.tenant_id,
-        "AZURE_CLIENT_ID": seeded.operator.client_id,
-        "AZURE_CLIENT_SECRET": seeded.operator.secret,
-        "AZURE_SUBSCRIPTION_ID": seeded.subscription_id,
-        "REQUESTS_CA_BUNDLE": str(lab.ca_file), "KUBECONFIG": world["kubeconfig"],
-    }
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    return values
+    return set_env(monkeypatch, operator_env(world["lab"], world["seeded"],
+                                             world["kubeconfig"]))
 
 
 # -- seeding ---------------------------------------------------------------------------------------
 
 def namespace(world: dict[str, Any], name: str) -> str:
-    world["store"].create("namespaces", None, {"metadata": {"name": name}})
+    if world["store"].try_get("namespaces", None, name) is None:
+        world["store"].create("namespaces", None, {"metadata": {"name": name}})
     return name
 
 
@@ -289,7 +282,7 @@ def test_wi_bind_by_name_fixes_a_client_id_that_holds_the_name(world, env, capsy
 ])
 def test_bad_tenant_id_fails_and_removing_it_fixes(world, env, capsys, sa, value,
                                                   fragment) -> None:
-    ns = "wl-cid"
+    ns = namespace(world, "wl-cid")
     make_sa(world, ns, sa, {CLIENT_ID: world["client_id"], TENANT_ID: value})
     code, doc = doctor(capsys, "-n", ns, "--service-account", sa)
     found = only(doc, "workload.tenant-id")
@@ -327,7 +320,7 @@ def test_token_expiration_out_of_range_on_sa_fails_and_the_fix_works(world, env,
 
 def test_token_expiration_on_a_deployment_template_fails_and_the_patch_works(
         world, env, capsys) -> None:
-    ns = "wl-exp"
+    ns = namespace(world, "wl-exp")
     make_sa(world, ns, "long", {CLIENT_ID: world["client_id"]})
     make_deployment(world, ns, "long", "long", annotations={EXPIRATION: "90000"})
     code, doc = doctor(capsys, "-n", ns, "--service-account", "long")
@@ -358,7 +351,7 @@ def test_label_on_deployment_metadata_only_fails_and_the_patch_works(world, env,
 
 def test_label_on_the_service_account_only_fails_and_recreating_the_pod_works(
         world, env, capsys) -> None:
-    ns = "wl-label"
+    ns = namespace(world, "wl-label")
     make_sa(world, ns, "old", {CLIENT_ID: world["client_id"]}, labels={USE: "true"})
     make_pod(world, ns, "old-pod", "old", labelled=False)
     code, doc = doctor(capsys, "-n", ns, "--service-account", "old")
@@ -373,7 +366,7 @@ def test_label_on_the_service_account_only_fails_and_recreating_the_pod_works(
 
 
 def test_unlabelled_bare_pod_fails(world, env, capsys) -> None:
-    ns = "wl-label"
+    ns = namespace(world, "wl-label")
     make_sa(world, ns, "nolabel", {CLIENT_ID: world["client_id"]})
     make_pod(world, ns, "nolabel-pod", "nolabel", labelled=False)
     code, doc = doctor(capsys, "-n", ns, "--service-account", "nolabel")
@@ -399,7 +392,7 @@ def test_pod_created_before_the_annotation_fails_until_restarted(world, env, cap
 
 
 def test_stale_client_id_after_the_annotation_changed_fails(world, env, capsys) -> None:
-    ns = "wl-inject"
+    ns = namespace(world, "wl-inject")
     make_sa(world, ns, "changed", {CLIENT_ID: OTHER_GUID})
     make_deployment(world, ns, "changed", "changed")
     world["store"].create("pods", ns, {"metadata": {
@@ -417,7 +410,7 @@ def test_stale_client_id_after_the_annotation_changed_fails(world, env, capsys) 
 
 
 def test_pod_labelled_after_creation_was_never_mutated(world, env, capsys) -> None:
-    ns = "wl-inject"
+    ns = namespace(world, "wl-inject")
     make_sa(world, ns, "unmutated", {CLIENT_ID: world["client_id"]})
     make_pod(world, ns, "unmutated-pod", "unmutated", labelled=False)
     world["store"].patch("pods", ns, "unmutated-pod", {"metadata": {"labels": {USE: "true"}}},
@@ -447,7 +440,7 @@ def test_client_secret_in_deployment_env_fails_and_set_env_fixes(world, env, cap
 
 def test_secret_and_configmap_keys_loaded_with_envfrom_fail_without_leaking_values(
         world, env, capsys) -> None:
-    ns = "wl-shadow"
+    ns = namespace(world, "wl-shadow")
     store = world["store"]
     make_sa(world, ns, "envfrom", {CLIENT_ID: world["client_id"]})
     store.create("secrets", ns, {"metadata": {"name": "sp-creds"}, "data": {
@@ -477,7 +470,7 @@ def test_secret_and_configmap_keys_loaded_with_envfrom_fail_without_leaking_valu
 
 
 def test_user_set_client_id_differing_from_the_annotation_fails(world, env, capsys) -> None:
-    ns = "wl-shadow"
+    ns = namespace(world, "wl-shadow")
     make_sa(world, ns, "own", {CLIENT_ID: world["client_id"]})
     make_pod(world, ns, "own-pod", "own", containers=[container(env=[
         {"name": "AZURE_CLIENT_ID", "value": OTHER_GUID}, {"name": "LOG_LEVEL", "value": "info"}])])
@@ -547,7 +540,7 @@ def test_proxy_annotation_false_fails_and_removing_it_fixes(world, env, capsys) 
 
 
 def test_proxy_with_host_network_fails(world, env, capsys) -> None:
-    ns = "wl-proxy"
+    ns = namespace(world, "wl-proxy")
     make_sa(world, ns, "hostnet", {CLIENT_ID: world["client_id"]})
     with pytest.raises(ApiError, match="hostNetwork is set to true"):  # the lab agrees
         make_pod(world, ns, "hostnet-pod", "hostnet", annotations={PROXY: "true"},
