@@ -215,14 +215,27 @@ def identities(facts: Facts) -> list[Any]:
         return list(azure.msi.user_assigned_identities.list_by_subscription())
 
 
-def client_ids_in_scope(facts: Facts) -> set[str]:
+@fact("client_ids_in_scope")
+def _client_ids_in_scope(facts: Facts) -> set[str]:
+    """Client ids the service accounts in scope are annotated with. Read from the service
+    accounts alone (not from `subjects`, which also waits for the pod list), so the identity
+    calls can start as soon as the service accounts are listed: an SA that only a labelled pod
+    names and that carries no annotation has no client id to add."""
+    if facts.scope.service_account:
+        sa = service_account(facts, facts.scope.namespace, facts.scope.service_account)
+        candidates = [sa] if sa is not None else []
+    else:
+        candidates = facts["service_accounts"]
     ids = set()
-    for ns, name in facts["subjects"]:
-        sa = service_account(facts, ns, name)
-        value = ((sa.metadata.annotations or {}).get(WI_CLIENT_ID) if sa else None) or ""
+    for sa in candidates:
+        value = (sa.metadata.annotations or {}).get(WI_CLIENT_ID) or ""
         if value.strip():
             ids.add(value.strip().lower())
     return ids
+
+
+def client_ids_in_scope(facts: Facts) -> set[str]:
+    return facts["client_ids_in_scope"]
 
 
 @fact("identities_by_client_id")
