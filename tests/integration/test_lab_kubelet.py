@@ -248,3 +248,24 @@ def test_node_pod_runs_with_the_lab_ca_in_its_trust_store(core: client.CoreV1Api
     pod = wait_for(pod_getter(core, "node-app"), finished)
     assert pod["status"]["phase"] == "Succeeded"
     assert log_of(core, "node-app") == "node-app true\n"
+
+
+def test_image_from_an_unresolvable_registry_fails_to_pull_like_a_kubelet(
+        core: client.CoreV1Api, kubeconfig: Path) -> None:
+    pod = python_pod("unpullable", "print('never')",
+                     container={"image": "registry.invalid/team/app:1.0"})
+    core.create_namespaced_pod(NS, pod)
+    waiting = wait_for(pod_getter(core, "unpullable"), lambda p: (
+        ((p.get("status") or {}).get("containerStatuses") or [{}])[0].get("state", {})
+        .get("waiting", {}).get("reason") == "ImagePullBackOff"))
+    assert waiting["status"]["phase"] == "Pending"
+    events = core.list_namespaced_event(
+        NS, field_selector="involvedObject.name=unpullable").items
+    reasons = [(e.type, e.reason) for e in events]
+    assert ("Warning", "Failed") in reasons and ("Normal", "BackOff") in reasons
+    failed = [e.message for e in events if e.reason == "Failed"]
+    assert any("no such host" in m and "registry.invalid" in m for m in failed)
+    described = subprocess.run(
+        ["kubectl", "--request-timeout=10s", "describe", "pod", "unpullable", "-n", NS],
+        capture_output=True, text=True, env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+    assert "ImagePullBackOff" in described.stdout and "Failed to pull image" in described.stdout

@@ -163,6 +163,18 @@ def test_admission_refused_is_exit_1_and_leaves_nothing(world, env, capsys) -> N
     assert leftovers(world) == []
 
 
+def test_image_that_cannot_be_pulled_is_reported_with_the_event_reason(world, env, capsys) -> None:
+    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", SA,
+                           "--image", "registry.invalid/python:3.12", "--timeout", "30")
+    assert code == 1, doc
+    verdict = doc["data"]["verdict"]
+    assert verdict["ok"] is False
+    assert verdict["summary"] in ("The probe pod never started: ErrImagePull.",
+                                  "The probe pod never started: ImagePullBackOff.")
+    assert any("Failed to pull image" in c and "no such host" in c for c in verdict["causes"])
+    assert leftovers(world) == []
+
+
 def test_timeout_is_exit_4_and_cleans_up(world, env, capsys, monkeypatch) -> None:
     lab = world["lab"]
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")  # no operator sign-in: only the agent waits

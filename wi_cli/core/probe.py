@@ -326,7 +326,9 @@ def _last_event(kube: KubeClients, namespace: str, name: str) -> dict[str, str] 
     if not events:
         return None
     warnings = [e for e in events if e.type == "Warning"] or events
-    last = warnings[-1]
+    # "Error: ErrImagePull" only repeats the reason; the event before it says why
+    telling = [e for e in warnings if not (e.message or "").startswith("Error: ")] or warnings
+    last = telling[-1]
     return {"type": last.type, "reason": last.reason, "message": last.message}
 
 
@@ -362,7 +364,10 @@ def _wait(req: ProbeRequest, kube: KubeClients, name: str,
             return "ended", pod, None
         stuck = _stuck_reason(pod)
         if stuck:
-            return "stuck", pod, {"type": "Warning", "reason": stuck[0], "message": stuck[1]}
+            event = _last_event(kube, req.namespace, name)
+            detail = [event["message"]] if event and event["message"] not in ("", stuck[1]) else []
+            return "stuck", pod, {"type": "Warning", "reason": stuck[0], "message": stuck[1],
+                                  "detail": detail}
         if time.monotonic() >= deadline:
             event = _last_event(kube, req.namespace, name)
             why = (f" Last event: {event['reason']}: {event['message']}" if event else "")
@@ -450,7 +455,7 @@ def _outcome(req: ProbeRequest, kube: KubeClients, name: str, targets: Targets, 
     if state == "stuck" and event:
         info.update(reason=event["reason"], message=event["message"])
         verdict = {"ok": False, "summary": f"The probe pod never started: {event['reason']}.",
-                   "causes": [event["message"] or event["reason"]],
+                   "causes": [event["message"] or event["reason"], *event.get("detail", [])],
                    "fixes": ["Check that the node can pull the image (egress-restricted "
                              "clusters: use an image from MCR or your ACR via --image)."],
                    "warnings": []}

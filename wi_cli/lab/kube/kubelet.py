@@ -6,7 +6,10 @@ materialised under a temporary root (ConfigMaps, Secrets, projected service acco
 minted by the cluster's issuer and bound to the pod, downward API, emptyDir), absolute paths
 under each mount are rewritten to that root in command, args and env, and the node's trust
 store is the lab CA. Any other pod is scheduled and stays Pending, as if its image never
-pulled. :func:`seed_running_pod` stores a pod as already Running without executing anything.
+pulled; an image whose registry is under the reserved ``.invalid`` domain (RFC 2606), which no
+real node can resolve either, fails to pull the way a kubelet reports it (ErrImagePull, then
+ImagePullBackOff, with the events). :func:`seed_running_pod` stores a pod as already Running
+without executing anything.
 """
 
 from __future__ import annotations
@@ -58,6 +61,16 @@ def executable_for(container: dict[str, Any]) -> str | None:
         return sys.executable
     if program == "node":
         return shutil.which("node")
+    return None
+
+
+def unpullable_image(pod: dict[str, Any]) -> str | None:
+    """The first image whose registry host is under ``.invalid`` (it can never be pulled)."""
+    for c in (pod["spec"].get("initContainers") or []) + (pod["spec"].get("containers") or []):
+        image = c.get("image") or ""
+        host = image.split("/", 1)[0] if "/" in image else ""
+        if host.split(":", 1)[0].endswith(".invalid"):
+            return image
     return None
 
 
@@ -355,6 +368,10 @@ class Kubelet:
         self._record_event(pod, "Normal", "Scheduled",
                            f"Successfully assigned {meta['namespace']}/{meta['name']} to "
                            f"{self.node_name}", component="default-scheduler")
+        unpullable = unpullable_image(pod)
+        if unpullable:
+            self._fail_pull(pod, unpullable)
+            return
         if not is_runnable(pod):
             return  # the image "never pulls": scheduled, Pending, no container started
         sandbox = PodSandbox(self, pod)
@@ -371,6 +388,38 @@ class Kubelet:
             self._record_event(pod, "Warning", "FailedMount", f"MountVolume.SetUp failed: {exc}")
             return
         self._run_pod(pod, run)
+
+    def _fail_pull(self, pod: dict[str, Any], image: str) -> None:
+        meta = pod["metadata"]
+        host = image.split("/", 1)[0]
+        repo = image.split("/", 1)[1].split(":", 1)[0] if "/" in image else image
+        reference = image if ":" in image.rsplit("/", 1)[-1] else f"{image}:latest"
+        pulled = (f'failed to pull and unpack image "{reference}": failed to resolve reference '
+                  f'"{reference}": failed to do request: Head "https://{host}/v2/{repo}/manifests/'
+                  f'{reference.rsplit(":", 1)[1]}": dial tcp: lookup {host}: no such host')
+        self._record_event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        self._record_event(pod, "Warning", "Failed",
+                           f'Failed to pull image "{image}": {pulled}')
+        self._record_event(pod, "Warning", "Failed", "Error: ErrImagePull")
+        for reason, message in (("ErrImagePull", pulled),
+                                ("ImagePullBackOff", f'Back-off pulling image "{image}"')):
+            self._set_status(meta["namespace"], meta["name"], meta["uid"],
+                             lambda p, r=reason, m=message: self._waiting_status(p, r, m))
+        self._record_event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"')
+        self._record_event(pod, "Warning", "Failed", "Error: ImagePullBackOff")
+
+    def _waiting_status(self, pod: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
+        status = self._scheduled_status(pod)
+        status["conditions"] = [_condition("PodScheduled", "True"),
+                                _condition("Initialized", "True"),
+                                _condition("ContainersReady", "False", "ContainersNotReady"),
+                                _condition("Ready", "False", "ContainersNotReady")]
+        status["containerStatuses"] = [{
+            "name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False,
+            "started": False, "restartCount": 0, "lastState": {},
+            "state": {"waiting": {"reason": reason, "message": message}},
+        } for c in pod["spec"].get("containers", [])]
+        return status
 
     def _run_pod(self, pod: dict[str, Any], run: PodRun) -> None:
         spec = pod.get("spec") or {}
