@@ -69,6 +69,7 @@ _KV = r"/providers/Microsoft\.KeyVault/vaults"
 _ST = r"/providers/Microsoft\.Storage/storageAccounts"
 
 
+
 class _ArmRouter(Router):
     """ARM ignores empty path segments (the SDK sends ``Microsoft.X//type`` for an empty parent
     resource path), so routes see the path with repeated slashes collapsed."""
@@ -99,6 +100,15 @@ class Call:
     tid: str
     appid: str
     api_version: str
+
+
+def by_method(call: Call, **handlers: Callable[[Call], Response]) -> Response:
+    """Dispatch one resource URL by HTTP method, with ARM's 405 for the others."""
+    handler = handlers.get(call.req.method)
+    if handler is None:
+        raise ArmError(405, "MethodNotAllowed", "The requested resource does not support http "
+                       f"method '{call.req.method}'.")
+    return handler(call)
 
 
 def iso(ts: float) -> str:
@@ -697,15 +707,7 @@ class Arm:
         return self._page(call, items, "$skiptoken", page_size)
 
     def fic(self, call: Call) -> Response:
-        method = call.req.method
-        if method == "GET":
-            return self._get_fic(call)
-        if method == "PUT":
-            return self._put_fic(call)
-        if method == "DELETE":
-            return self._delete_fic(call)
-        raise ArmError(405, "MethodNotAllowed",
-                       f"The requested resource does not support http method '{method}'.")
+        return by_method(call, GET=self._get_fic, PUT=self._put_fic, DELETE=self._delete_fic)
 
     def _get_fic(self, call: Call) -> Response:
         name = call.req.params["fic"]
@@ -846,15 +848,7 @@ class Arm:
         return self._page(call, items, "$skipToken")
 
     def role_assignment(self, call: Call) -> Response:
-        method = call.req.method
-        if method == "GET":
-            return self._get_role_assignment(call)
-        if method == "PUT":
-            return self._put_role_assignment(call)
-        if method == "DELETE":
-            return self._delete_role_assignment(call)
-        raise ArmError(405, "MethodNotAllowed",
-                       f"The requested resource does not support http method '{method}'.")
+        return by_method(call, GET=self._get_role_assignment, PUT=self._put_role_assignment, DELETE=self._delete_role_assignment)
 
     def _assignment_at(self, scope: str, name: str) -> RoleAssignment | None:
         ra = self.state.role_assignments.get(name.lower())
