@@ -304,3 +304,16 @@ def test_interrupt_method_stops_a_running_apply(tmp_path: Path) -> None:
     assert sent == [True, False]
     assert info.value.exit_code == 130
     assert time.monotonic() - started < 20
+
+
+def test_arm_env_passes_the_operators_credentials_and_cloud_the_azurerm_way() -> None:
+    env = {"AZURE_CLIENT_ID": "app", "AZURE_CLIENT_SECRET": "s3cret",
+           "AZURE_FEDERATED_TOKEN_FILE": "/var/run/token", "ARM_CLIENT_ID": "user-set"}
+    got = arm_env("sub", "tenant", "AzureChinaCloud", env)
+    assert got == {"ARM_SUBSCRIPTION_ID": "sub", "ARM_TENANT_ID": "tenant",
+                   "ARM_CLIENT_SECRET": "s3cret", "ARM_OIDC_TOKEN_FILE_PATH": "/var/run/token",
+                   "ARM_USE_OIDC": "true", "ARM_ENVIRONMENT": "china"}
+    custom = arm_env(None, None, "https://management.local.stack:8443/metadata/endpoints", {})
+    assert custom == {"ARM_METADATA_HOSTNAME": "management.local.stack:8443"}
+    assert arm_env("sub", None, "AzureCloud", {}) == {"ARM_SUBSCRIPTION_ID": "sub",
+                                                      "ARM_ENVIRONMENT": "public"}

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 MIN_VERSION = (1, 5)
 PLAN_FILE = "wi.tfplan"
@@ -426,14 +427,40 @@ def bundled_module_dir() -> Path:
     )
 
 
-def arm_env(subscription_id: str | None = None, tenant_id: str | None = None) -> dict[str, str]:
-    """The ``ARM_*`` variables azurerm reads, for ``Runner(env_extra=...)``."""
-    env = {}
+ARM_ENVIRONMENTS = {"azurecloud": "public", "azurechinacloud": "china",
+                    "azureusgovernment": "usgovernment"}
+# the operator's credentials as azure-identity reads them -> as azurerm reads them
+_CREDENTIAL_VARS = {"AZURE_CLIENT_ID": "ARM_CLIENT_ID", "AZURE_CLIENT_SECRET": "ARM_CLIENT_SECRET",
+                    "AZURE_CLIENT_CERTIFICATE_PATH": "ARM_CLIENT_CERTIFICATE_PATH",
+                    "AZURE_FEDERATED_TOKEN_FILE": "ARM_OIDC_TOKEN_FILE_PATH"}
+
+
+def arm_env(subscription_id: str | None = None, tenant_id: str | None = None,
+            cloud: str | None = None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``ARM_*`` variables azurerm reads, for ``Runner(env_extra=...)``.
+
+    azurerm does not read the ``AZURE_*`` variables that DefaultAzureCredential (and so the rest
+    of wi) uses, so a service principal or workload identity given that way is passed on as its
+    ``ARM_*`` equivalent; ``ARM_*`` variables the user set already win. ``cloud`` is a cloud name
+    (ARM_ENVIRONMENT) or an ARM metadata URL (ARM_METADATA_HOSTNAME).
+    """
+    env = {} if env is None else env
+    out: dict[str, str] = {}
     if subscription_id:
-        env["ARM_SUBSCRIPTION_ID"] = subscription_id
+        out["ARM_SUBSCRIPTION_ID"] = subscription_id
     if tenant_id:
-        env["ARM_TENANT_ID"] = tenant_id
-    return env
+        out["ARM_TENANT_ID"] = tenant_id
+    for azure_var, arm_var in _CREDENTIAL_VARS.items():
+        if env.get(azure_var):
+            out[arm_var] = env[azure_var]
+    if "ARM_OIDC_TOKEN_FILE_PATH" in out:
+        out["ARM_USE_OIDC"] = "true"
+    if cloud:
+        if cloud.lower() in ARM_ENVIRONMENTS:
+            out["ARM_ENVIRONMENT"] = ARM_ENVIRONMENTS[cloud.lower()]
+        elif cloud.startswith("https://"):
+            out["ARM_METADATA_HOSTNAME"] = urlsplit(cloud).netloc
+    return {k: v for k, v in out.items() if not env.get(k)}
 
 
 # --------------------------------------------------------------------------- runner

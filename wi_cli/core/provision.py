@@ -8,6 +8,7 @@ renders apply progress. Sensitive Terraform outputs are dropped before anything 
 from __future__ import annotations
 
 import json
+import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -225,7 +226,8 @@ def _resolve_inputs(req: ProvisionRequest) -> _Inputs:
 
 
 def _runner(req: ProvisionRequest, module: Path, target: Target) -> tf.Runner:
-    runner = tf.Runner(req.workdir, module, tf.arm_env(target.subscription, target.tenant_id))
+    runner = tf.Runner(req.workdir, module, tf.arm_env(target.subscription, target.tenant_id,
+                                                       target.cloud, os.environ))
     with terraform_errors():
         _ = runner.terraform  # missing or too old: exit 3 before anything is written
     return runner
