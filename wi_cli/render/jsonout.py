@@ -10,19 +10,26 @@ from typing import Any
 
 from ..core.errors import ExitCode, WiError
 from ..core.models import CommandResult
-from .redact import redact
+from .redact import redact_text
 
 SCHEMA = "wi/v1"
 
 
 def _plain(value: Any) -> Any:
-    if hasattr(value, "to_json"):
-        return value.to_json()
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
+    """JSON-ready data: models and dataclasses turned into dicts, every string redacted."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     if isinstance(value, Enum):
         return value.value
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    if hasattr(value, "to_json"):
+        return _plain(value.to_json())
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    return value
 
 
 def envelope(command: str, *, status: str, exit_code: int, data: Any = None,
@@ -40,7 +47,7 @@ def envelope(command: str, *, status: str, exit_code: int, data: Any = None,
 
 
 def dumps(doc: dict) -> str:
-    return json.dumps(redact(json.loads(json.dumps(doc, default=_plain))), indent=2)
+    return json.dumps(_plain(doc), indent=2)
 
 
 def print_result(result: CommandResult) -> None:

@@ -6,15 +6,20 @@ import re
 from typing import Any
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_SECRET_KEYS = ("client_secret", "client_assertion", "access_token", "refresh_token",
+                "password", "token")
 _SECRET_KV = re.compile(
-    r"(?i)\b(client_secret|client_assertion|access_token|refresh_token|password|token)"
-    r"(\s*[=:]\s*\"?)([^\s\"&,]{8,})"
+    r"(?i)\b(" + "|".join(_SECRET_KEYS) + r")(\s*[=:]\s*\"?)([^\s\"&,]{8,})"
 )
 
 
 def redact_text(text: str) -> str:
-    text = _JWT.sub("<redacted JWT>", text)
-    return _SECRET_KV.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)
+    if "eyJ" in text:
+        text = _JWT.sub("<redacted JWT>", text)
+    lowered = text.lower()
+    if any(key in lowered for key in _SECRET_KEYS):  # "token" covers the *_token keys
+        text = _SECRET_KV.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)
+    return text
 
 
 def redact(value: Any) -> Any:
