@@ -15,7 +15,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-SCENARIOS = ("empty", "healthy")
+SCENARIO_HELP = ("What to seed: empty (tenant, subscription, operator), healthy (+ an AKS cluster "
+                 "with OIDC issuer and workload identity, an identity with roles, Key Vault, "
+                 "Storage, namespace demo), bound (+ service account demo/wi-lab-sa bound to "
+                 "the identity).")
 
 
 def _default_state_dir() -> Path:
@@ -33,14 +36,15 @@ def up(
         None, "--state-dir", help="Where to write env.sh, kubeconfig and ca.pem "
                                   "(default: the lab folder in wi's state dir)."),
     scenario: str = typer.Option(
-        "healthy", "--scenario", help=f"What to seed: {', '.join(SCENARIOS)}."),
+        "healthy", "--scenario", help=SCENARIO_HELP),
 ) -> None:
     """Start the lab in the foreground; in another shell `source <state-dir>/env.sh`."""
     from ..core.errors import UsageError
+    from ..lab import serve
+    from ..lab.kube.scenarios import SCENARIOS
 
     if scenario not in SCENARIOS:
         raise UsageError(f"Unknown scenario {scenario!r}.",
-                         [f"Choose one of: {', '.join(SCENARIOS)}."])
-    from ..lab import serve
+                         [f"Choose one of: {', '.join(sorted(SCENARIOS))}."])
 
     serve.run(state_dir or _default_state_dir(), scenario)
