@@ -168,9 +168,18 @@ def service_account(facts: Facts, namespace: str, name: str) -> Any | None:
     return facts["service_accounts_by_key"].get((namespace, name))
 
 
+@fact("pods_by_service_account")
+def pods_by_service_account(facts: Facts) -> dict[tuple[str, str], list[Any]]:
+    """The pods in scope by (namespace, service account): lookups stay O(1) at thousands."""
+    index: dict[tuple[str, str], list[Any]] = {}
+    for pod in facts["pods"]:
+        key = (pod.metadata.namespace, pod.spec.service_account_name or "default")
+        index.setdefault(key, []).append(pod)
+    return index
+
+
 def pods_of(facts: Facts, namespace: str, name: str) -> list[Any]:
-    return [p for p in facts["pods"] if p.metadata.namespace == namespace
-            and (p.spec.service_account_name or "default") == name]
+    return facts["pods_by_service_account"].get((namespace, name), [])
 
 
 # -- the webhook ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ...core.errors import KubernetesNotFound, WiError
 from ...core.names import WI_CLIENT_ID, WI_TENANT_ID, WI_USE_LABEL, is_guid
 from ..facts import Facts, fact
 from ..registry import Report, check
+from ..sources import pods_of, service_account
 
 DOCS = ("https://azure.github.io/azure-workload-identity/docs/topics/"
         "service-account-labels-and-annotations.html")
@@ -84,10 +85,9 @@ def _wants_identity(labels: dict[str, str], annotations: dict[str, str]) -> bool
 
 @dataclass
 class Index:
-    """The listed objects keyed for lookups (doctor -A looks at thousands of them)."""
+    """Deployments keyed for lookups (doctor -A looks at thousands of objects); service
+    accounts and pods are indexed by the shared facts in ``sources``."""
 
-    service_accounts: dict[tuple[str, str], Any]
-    pods: dict[tuple[str, str], list[Any]]  # by (namespace, service account)
     deployments: dict[tuple[str, str], list[Any]]  # by (namespace, template service account)
     owners: dict[tuple[str, str], str]  # (namespace, pod) -> Deployment name
 
@@ -109,14 +109,12 @@ def _owner(pod: Any, candidates: list[Any]) -> str | None:
 
 @fact("workload_index")
 def workload_index(facts: Facts) -> Index:
-    index = Index({(sa.metadata.namespace, sa.metadata.name): sa
-                   for sa in facts["service_accounts"]}, {}, {}, {})
+    index = Index({}, {})
     for d in facts["deployments"]:
         key = (d.metadata.namespace, _sa_of(d.spec.template.spec))
         index.deployments.setdefault(key, []).append(d)
     for pod in facts["pods"]:
         key = (pod.metadata.namespace, _sa_of(pod.spec))
-        index.pods.setdefault(key, []).append(pod)
         owner = _owner(pod, index.deployments.get(key, []))
         if owner:
             index.owners[(pod.metadata.namespace, pod.metadata.name)] = owner
@@ -135,14 +133,6 @@ def workload_subjects(facts: Facts) -> list[tuple[str, str]]:
                     or WI_USE_LABEL in _labels(d)):
                 found[(d.metadata.namespace, _sa_of(template.spec))] = None
     return sorted(found)
-
-
-def service_account(facts: Facts, namespace: str, name: str) -> Any | None:
-    return facts["workload_index"].service_accounts.get((namespace, name))
-
-
-def pods_of(facts: Facts, namespace: str, sa: str) -> list[Any]:
-    return facts["workload_index"].pods.get((namespace, sa), [])
 
 
 def deployments_of(facts: Facts, namespace: str, sa: str) -> list[Any]:
