@@ -45,8 +45,15 @@ def test_lab_up_then_bind_and_doctor_from_another_shell(tmp_path: Path) -> None:
         assert doctor.returncode == 0, [f for f in doc["findings"] if f["status"] == "fail"]
         live = [f for f in doc["findings"] if f["id"] == "live.token-exchange"]
         assert live and live[0]["status"] == "ok"
+        probe = shell(env_sh, f"{wi} probe -n demo --service-account app -o json")
+        assert probe.returncode == 0, probe.stdout + probe.stderr
+        report = json.loads(probe.stdout)["data"]
+        assert report["tokens"]["access_token"]["claims"]["xms_mirid"].endswith(
+            "/userAssignedIdentities/wi-lab-identity")
+
         secret = shell(env_sh, "printf %s \"$AZURE_CLIENT_SECRET\"").stdout
-        assert secret and secret not in bound.stdout + doctor.stdout + doctor.stderr
+        outputs = bound.stdout + doctor.stdout + doctor.stderr + probe.stdout + probe.stderr
+        assert secret and secret not in outputs and "eyJ" not in outputs
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
