@@ -156,8 +156,24 @@ def test_fresh_credential_refused_while_propagating(world, env, bound_app, capsy
     assert code == 1
     live = found(doc, "live.token-exchange", bound_app)
     assert live["status"] == "fail" and "AADSTS70021" in live["summary"]
+    assert "still refused after waiting" in live["summary"]
     assert "wait a few minutes" in live["remediation"]["text"].lower()
     assert found(doc, "identity.fic-propagation", bound_app)["status"] == "warn"
+
+
+def test_live_check_waits_for_a_credential_that_is_still_propagating(world, env, capsys) -> None:
+    lab = world["lab"]
+    make_sa(world, NS, "fresh")
+    lab.azure.fic_propagation_seconds = 1.2  # shorter than doctor's bounded wait
+    try:
+        assert main(["bind", "fresh", scenarios.IDENTITY_NAME, "-n", NS]) == 0
+        capsys.readouterr()
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh")
+    finally:
+        lab.azure.fic_propagation_seconds = 0
+    live = found(doc, "live.token-exchange", f"{NS}/fresh")
+    assert code == 0 and live["status"] == "ok"
+    assert "after waiting" in live["summary"] and "propagate" in live["summary"]
 
 
 # -- the issuer, its keys, the clock --------------------------------------------------------------

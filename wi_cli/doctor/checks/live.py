@@ -16,13 +16,23 @@ from ...core.errors import WiError
 from ...render.redact import redact_text
 from ..facts import Facts, fact
 from ..registry import Report, check
-from .identity import Binding, bind_command, resource_group_of
+from .identity import (
+    FRESH_FIC_SECONDS,
+    Binding,
+    bind_command,
+    exact_fic,
+    fics_of,
+    resource_group_of,
+    wanted_fic,
+)
 
 DOCS = "https://learn.microsoft.com/azure/aks/workload-identity-overview"
 TOKEN_SECONDS = 3600
 MAX_ASSERTION_SECONDS = 86400
 CLOCK_SKEW_WARN_SECONDS = 300
 ACCESS_TOKEN_CLAIMS = ("aud", "iss", "oid", "tid", "appid", "azp", "xms_mirid", "exp")
+# while a fresh credential propagates Entra answers AADSTS70021: wait this long between tries
+PROPAGATION_WAITS = (0.5, 1.0, 2.0, 4.0)
 
 
 # -- facts ----------------------------------------------------------------------------------------
@@ -43,6 +53,7 @@ class Exchange:
     claims: dict[str, Any] | None = None  # decoded access-token claims when Entra said yes
     code: str | None = None  # AADSTS code when it said no
     message: str | None = None  # Entra's (or the transport's) words, token-free
+    waited: float = 0.0  # seconds spent waiting for a fresh credential to propagate
 
     @property
     def ok(self) -> bool:
@@ -110,10 +121,37 @@ def exchanges(facts: Facts) -> dict[tuple[str, str], Exchange]:
     tenants = {_key(b): tenant_for(facts, b) for b in wanted}
 
     def run(b: Binding) -> tuple[tuple[str, str], Exchange]:
-        return _key(b), exchange(facts.ctx.cloud, tenants[_key(b)], b.client_id,
-                                 minted[_key(b)].token or "")
+        attempt = lambda: exchange(facts.ctx.cloud, tenants[_key(b)], b.client_id,  # noqa: E731
+                                   minted[_key(b)].token or "")
+        if not _fresh_credential(facts, b):
+            return _key(b), attempt()
+        return _key(b), _while_propagating(attempt)
 
     return dict(facts.map(run, wanted))
+
+
+def _fresh_credential(facts: Facts, b: Binding) -> bool:
+    """Whether the credential that should match this service account is only minutes old."""
+    issuer = facts.get("cluster_issuer", {}).get("url") if facts.get("cluster_issuer") else None
+    if not issuer or b.identity is None:
+        return False
+    found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, facts.ctx.cloud.fic_audience))
+    created = getattr(getattr(found, "system_data", None), "created_at", None)
+    return created is not None and time.time() - created.timestamp() < FRESH_FIC_SECONDS
+
+
+def _while_propagating(attempt: Any) -> Exchange:
+    """wi's own retry for propagation delays: a few short waits while Entra answers 70021."""
+    outcome: Exchange = attempt()
+    waited = 0.0
+    for pause in PROPAGATION_WAITS:
+        if outcome.code != "AADSTS70021":
+            break
+        time.sleep(pause)
+        waited += pause
+        outcome = attempt()
+    outcome.waited = waited
+    return outcome
 
 
 def exchange(cloud: Any, tenant_id: str | None, client_id: str, token: str) -> Exchange:
@@ -197,7 +235,9 @@ def token_exchange(facts: Facts, report: Report) -> None:
 def _report_success(report: Report, b: Binding, outcome: Exchange) -> None:
     c = outcome.claims or {}
     appid = c.get("appid") or c.get("azp")
-    report.ok(f"{b.label}: Entra issued an ARM access token for it (appid={appid}, "
+    waited = (f" after waiting {outcome.waited:g} s for the new credential to propagate"
+              if outcome.waited else "")
+    report.ok(f"{b.label}: Entra issued an ARM access token for it{waited} (appid={appid}, "
               f"oid={c.get('oid')}, tid={c.get('tid')}, aud={c.get('aud')}, "
               f"expires {_when(c.get('exp'))}).",
               expected={"appid": b.client_id, "tid": outcome.tenant_id}, actual=c)
@@ -205,6 +245,8 @@ def _report_success(report: Report, b: Binding, outcome: Exchange) -> None:
 
 def _report_refusal(facts: Facts, report: Report, b: Binding, outcome: Exchange) -> None:
     found = explanation(outcome.message or "")
+    still = (f" (still refused after waiting {outcome.waited:g} s for the new credential to "
+             "propagate)" if outcome.waited else "")
     if found is None:
         report.fail(f"{b.label}: the token exchange failed: {outcome.message}",
                     expected="an access token", actual=outcome.message,
@@ -213,7 +255,7 @@ def _report_refusal(facts: Facts, report: Report, b: Binding, outcome: Exchange)
     command = bind_command(facts, b)
     fix = found.fix.replace("wi bind SA IDENTITY -n NS", command)
     commands = [command] if command in fix else []
-    report.fail(f"{b.label}: Entra refused the exchange with {found.code}: {found.cause}",
+    report.fail(f"{b.label}: Entra refused the exchange with {found.code}{still}: {found.cause}",
                 expected="an access token", actual=outcome.message, fix=fix, commands=commands)
 
 
