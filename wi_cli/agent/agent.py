@@ -285,6 +285,28 @@ def exchange(sa_token, scope):
     return out, None
 
 
+def propagation_waits():
+    """Seconds to wait between exchanges refused with AADSTS70021, which is what Entra answers
+    while a just-created federated credential propagates (WI_PROPAGATION_WAITS, e.g. "1,2,4")."""
+    try:
+        return [float(w) for w in env("WI_PROPAGATION_WAITS", "1,2,4").split(",") if w.strip()]
+    except ValueError:
+        return [1.0, 2.0, 4.0]
+
+
+def exchange_while_propagating(sa_token, scope):
+    out, token = exchange(sa_token, scope)
+    waited = 0.0
+    for pause in propagation_waits():
+        if (out.get("error") or {}).get("code") != "AADSTS70021":
+            break
+        time.sleep(pause)
+        waited += pause
+        out, token = exchange(sa_token, scope)
+    out["waited_seconds"] = waited
+    return out, token
+
+
 def role_name(base, token, role_definition_id, cache):
     guid = role_definition_id.rstrip("/").rsplit("/", 1)[-1]
     if guid in cache:
@@ -447,7 +469,7 @@ def build_report():
     wi_env = workload_env()
     sa, sa_token = service_account_token(wi_env["token_path"])
     arm_scope = env("WI_ARM_SCOPE", DEFAULT_ARM + ".default")
-    access, access_token = exchange(sa_token, arm_scope)
+    access, access_token = exchange_while_propagating(sa_token, arm_scope)
     report = {"schema": SCHEMA, "container": container_info(), "env": wi_env,
               "credential": credential_choice(),
               "tokens": {"service_account": sa, "access_token": access},

@@ -87,6 +87,9 @@ def _access_table(access: dict[str, Any]) -> Any:
                 "scope": access.get("scope"), "code": error.get("code") or error.get("error"),
                 "message": error.get("description"), "root cause": explanation.get("cause"),
                 "fix": explanation.get("fix")}
+    if access.get("waited_seconds"):
+        rows["waited"] = (f"{access['waited_seconds']:g} s for a new federated credential to "
+                          "propagate (AADSTS70021)")
     return _kv("Entra access token", rows)
 
 
