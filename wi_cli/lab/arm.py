@@ -484,9 +484,12 @@ class Arm:
         return self._list_resources(call, CS, self.state.clusters.values(), self.cluster_body)
 
     def _list_resources(self, call: Call, rtype: str, resources: Any,
-                        body: Callable[[Any], dict[str, Any]]) -> Response:
+                        body: Callable[[Any], dict[str, Any]],
+                        locate: Callable[[Any], tuple[str, str, str]] = lambda x: (
+                            x.subscription_id, x.resource_group, x.id)) -> Response:
         """List by RG or subscription; a caller without read at the collection's scope sees only
-        the resources it may read (ARM's filtered collection read), not a 403."""
+        the resources it may read (ARM's filtered collection read), not a 403. ``resources`` is
+        iterated under the state lock; ``locate`` gives (subscription, resource group, id)."""
         p = call.req.params
         sub, rg = p["sub"], p.get("rg")
         scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
@@ -497,9 +500,10 @@ class Arm:
                 self._require_rg(sub, rg)
             whole = self._can(call, action, scope)
             items = [body(x) for x in resources
-                     if x.subscription_id.lower() == sub.lower()
-                     and (not rg or x.resource_group.lower() == rg.lower())
-                     and (whole or self._can(call, action, x.id))]
+                     for x_sub, x_rg, x_id in [locate(x)]
+                     if x_sub.lower() == sub.lower()
+                     and (not rg or x_rg.lower() == rg.lower())
+                     and (whole or self._can(call, action, x_id))]
         return self._page(call, items)
 
     def _cluster(self, call: Call, action: str) -> ManagedCluster:
@@ -571,20 +575,9 @@ class Arm:
 
     def _generic_list(self, call: Call, rtype: str,
                       body: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
-        p = call.req.params
-        sub, rg = p["sub"], p.get("rg")
-        scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
-        action = f"{rtype}/read"
-        with self.state.lock:
-            if rg:
-                self._authorize(call, action, scope)
-                self._require_rg(sub, rg)
-            whole = self._can(call, action, scope)
-            items = [body(x) for x in self.state.resources.values()
-                     if x["type"] == rtype and x["subscription_id"].lower() == sub.lower()
-                     and (not rg or x["resource_group"].lower() == rg.lower())
-                     and (whole or self._can(call, action, x["id"]))]
-        return self._page(call, items)
+        resources = (x for x in self.state.resources.values() if x["type"] == rtype)
+        return self._list_resources(call, rtype, resources, body, locate=lambda x: (
+            x["subscription_id"], x["resource_group"], x["id"]))
 
     def _generic_get(self, call: Call, rtype: str,
                      body: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
