@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -25,3 +27,17 @@ def set_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> dict[str
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
+
+
+@contextmanager
+def seeded_lab(scenario: str, folder: Path) -> Iterator[dict[str, Any]]:
+    """A running lab seeded with ``scenario`` and its cluster's kubeconfig in ``folder``: the
+    world a module's tests share (keys lab, seeded, kubeconfig, folder, store)."""
+    from wi_cli.lab.kube import scenarios
+    from wi_cli.lab.runtime import Lab
+
+    with Lab() as lab:
+        seeded = scenarios.seed(lab, scenario)
+        kubeconfig = seeded.cluster.write_kubeconfig(folder / "kubeconfig")
+        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig), "folder": folder,
+               "store": seeded.cluster.store}

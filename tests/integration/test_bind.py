@@ -7,26 +7,21 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from support import operator_env, set_env
+from support import operator_env, seeded_lab, set_env
 from wi_cli.cli.app import main
 from wi_cli.lab.kube import scenarios
-from wi_cli.lab.runtime import Lab
 
 NS = "demo"
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with Lab() as lab:
-        seeded = scenarios.seed(lab, "healthy")
-        folder = tmp_path_factory.mktemp("bind")
-        kubeconfig = seeded.cluster.write_kubeconfig(folder / "kubeconfig")
-        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig), "folder": folder}
+    with seeded_lab("healthy", tmp_path_factory.mktemp("bind")) as world:
+        yield world
 
 
 @pytest.fixture()

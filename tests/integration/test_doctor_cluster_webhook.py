@@ -13,11 +13,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from support import operator_env, set_env
+from support import operator_env, seeded_lab, set_env
 from wi_cli.cli.app import main
 from wi_cli.lab.kube import aks, scenarios, webhook
 from wi_cli.lab.kube.errors import ApiError
-from wi_cli.lab.runtime import Lab
 
 NS = scenarios.NAMESPACE
 RG = scenarios.RESOURCE_GROUP
@@ -27,13 +26,9 @@ ADDON_NS = webhook.ADDON_NAMESPACE
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with Lab() as lab:
-        seeded = scenarios.seed(lab, "bound")
-        folder = tmp_path_factory.mktemp("doctor-cw")
-        kubeconfig = seeded.cluster.write_kubeconfig(folder / "kubeconfig")
-        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig),
-               "kube_cache": str(folder / "kube-cache"),
-               "store": seeded.cluster.store}
+    with seeded_lab("bound", tmp_path_factory.mktemp("doctor-cw")) as world:
+        world["kube_cache"] = str(world["folder"] / "kube-cache")
+        yield world
 
 
 @pytest.fixture()

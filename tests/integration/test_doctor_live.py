@@ -12,12 +12,11 @@ from typing import Any, Iterator
 
 import pytest
 
-from support import operator_env, set_env
+from support import operator_env, seeded_lab, set_env
 from wi_cli.cli.app import main
 from wi_cli.doctor.checks.live import claim_problems
 from wi_cli.lab.keys import SigningKey
 from wi_cli.lab.kube import scenarios
-from wi_cli.lab.runtime import Lab
 
 NS = "demo"
 AUDIENCE = "api://AzureADTokenExchange"
@@ -25,11 +24,9 @@ AUDIENCE = "api://AzureADTokenExchange"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with Lab() as lab:
-        seeded = scenarios.seed(lab, "healthy")
-        kubeconfig = seeded.cluster.write_kubeconfig(tmp_path_factory.mktemp("live") / "kc")
-        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig),
-               "issuer": seeded.cluster.aks.issuer}
+    with seeded_lab("healthy", tmp_path_factory.mktemp("live")) as world:
+        world["issuer"] = world["seeded"].cluster.aks.issuer
+        yield world
 
 
 @pytest.fixture()

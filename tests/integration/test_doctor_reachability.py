@@ -8,19 +8,14 @@ from typing import Any, Iterator
 
 import pytest
 
-from support import operator_env, set_env
+from support import operator_env, seeded_lab, set_env
 from wi_cli.cli.app import main
-from wi_cli.lab.kube import scenarios
-from wi_cli.lab.runtime import Lab
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with Lab() as lab:
-        seeded = scenarios.seed(lab, "bound")
-        folder = tmp_path_factory.mktemp("reach")
-        kubeconfig = seeded.cluster.write_kubeconfig(folder / "kubeconfig")
-        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig), "folder": folder}
+    with seeded_lab("bound", tmp_path_factory.mktemp("reach")) as world:
+        yield world
 
 
 @pytest.fixture()

@@ -12,11 +12,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from support import operator_env, set_env
+from support import operator_env, seeded_lab, set_env
 from wi_cli.cli.app import main
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.kube.errors import ApiError
-from wi_cli.lab.runtime import Lab
 
 USE = "azure.workload.identity/use"
 CLIENT_ID = "azure.workload.identity/client-id"
@@ -31,13 +30,10 @@ V16_TOKEN_FILE = "/var/run/secrets/azure/wi/token/azure-identity-token"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with Lab() as lab:
-        seeded = scenarios.seed(lab, "bound")
-        folder = tmp_path_factory.mktemp("doctor-wl")
-        kubeconfig = seeded.cluster.write_kubeconfig(folder / "kubeconfig")
-        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig),
-               "kube_cache": str(folder / "kube-cache"),
-               "store": seeded.cluster.store, "client_id": seeded.identity.client_id}
+    with seeded_lab("bound", tmp_path_factory.mktemp("doctor-wl")) as world:
+        world["kube_cache"] = str(world["folder"] / "kube-cache")
+        world["client_id"] = world["seeded"].identity.client_id
+        yield world
 
 
 @pytest.fixture()

@@ -148,7 +148,7 @@ def test_env_and_volumes_are_materialised_and_paths_rewritten(core: client.CoreV
     lines = log.splitlines()
     assert lines[0] == "hi"
     assert lines[1] == NS  # the kube-api-access volume's downward API file
-    assert f"POD_NAME = envs" in lines and f"POD_NS = {NS}" in lines
+    assert "POD_NAME = envs" in lines and f"POD_NS = {NS}" in lines
     assert "SA = default" in lines and "GREETING = hi" in lines
     assert "PASSWORD = s3cr3t" in lines and "FROM_CM_greeting = hi" in lines
     assert "HOSTNAME = envs" in lines and "LITERAL = envs-x" in lines

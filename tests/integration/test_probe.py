@@ -10,11 +10,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from support import operator_env, set_env
+from support import operator_env, seeded_lab, set_env
 from wi_cli.cli.app import main
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.kube.aks import set_workload_identity
-from wi_cli.lab.runtime import Lab
 
 NS, SA = scenarios.NAMESPACE, scenarios.SERVICE_ACCOUNT
 PROBE = ["probe", "-n", NS, "--service-account", SA]
@@ -23,11 +22,8 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with Lab() as lab:
-        seeded = scenarios.seed(lab, "bound")
-        folder = tmp_path_factory.mktemp("probe")
-        kubeconfig = seeded.cluster.write_kubeconfig(folder / "kubeconfig")
-        yield {"lab": lab, "seeded": seeded, "kubeconfig": str(kubeconfig), "folder": folder}
+    with seeded_lab("bound", tmp_path_factory.mktemp("probe")) as world:
+        yield world
 
 
 @pytest.fixture()

@@ -181,33 +181,27 @@ def test_agent_is_stdlib_only_and_python38_syntax() -> None:
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 
-def test_exchange_waits_while_a_new_credential_propagates(world, tmp_path: Path) -> None:
+def run_while_propagating(world, tmp_path: Path, seconds: float, waits: str) -> dict[str, Any]:
+    """Run the agent with the bound credential made brand new and Entra's propagation delay on."""
     lab, seeded = world
-    ident = seeded.identity
-    fic = next(iter(ident.fics.values()))  # type: ignore[union-attr]
+    fic = next(iter(seeded.identity.fics.values()))  # type: ignore[union-attr]
     created, fic.created_at = fic.created_at, time.time()
-    lab.azure.fic_propagation_seconds = 0.8
+    lab.azure.fic_propagation_seconds = seconds
     try:
-        env = {**_wi_env(world, _token(world, tmp_path)), "WI_PROPAGATION_WAITS": "0.5,0.5,0.5"}
+        env = {**_wi_env(world, _token(world, tmp_path)), "WI_PROPAGATION_WAITS": waits}
         report, _ = run_agent(env)
     finally:
         lab.azure.fic_propagation_seconds = 0
         fic.created_at = created
-    access = report["tokens"]["access_token"]
+    return report["tokens"]["access_token"]
+
+
+def test_exchange_waits_while_a_new_credential_propagates(world, tmp_path: Path) -> None:
+    access = run_while_propagating(world, tmp_path, 0.8, "0.5,0.5,0.5")
     assert access["ok"] and access["waited_seconds"] >= 0.5
 
 
 def test_a_refusal_that_persists_is_reported_after_the_bounded_wait(world, tmp_path: Path) -> None:
-    lab, seeded = world
-    fic = next(iter(seeded.identity.fics.values()))  # type: ignore[union-attr]
-    created, fic.created_at = fic.created_at, time.time()
-    lab.azure.fic_propagation_seconds = 600
-    try:
-        env = {**_wi_env(world, _token(world, tmp_path)), "WI_PROPAGATION_WAITS": "0.1,0.1"}
-        report, _ = run_agent(env)
-    finally:
-        lab.azure.fic_propagation_seconds = 0
-        fic.created_at = created
-    access = report["tokens"]["access_token"]
+    access = run_while_propagating(world, tmp_path, 600, "0.1,0.1")
     assert access["ok"] is False and access["error"]["code"] == "AADSTS70021"
     assert abs(access["waited_seconds"] - 0.2) < 1e-6
