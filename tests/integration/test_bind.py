@@ -310,3 +310,18 @@ def test_unknown_identity_in_a_named_resource_group_says_what_was_searched(world
     code, out, err = wi(capsys, "bind", "app-rg", "nobody", "-n", NS,
                         "--identity-resource-group", world["seeded"].resource_group)
     assert code == 3 and "'nobody'" in err and world["seeded"].resource_group in err
+
+
+def test_two_processes_unbinding_from_one_identity_at_once_both_succeed(world, env, capsys) -> None:
+    names = ("unpar-a", "unpar-b")
+    for name in names:
+        make_sa(world, name)
+        assert wi_json(capsys, "bind", name, scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
+    procs = [subprocess.Popen([sys.executable, "-m", "wi_cli", "unbind", name,
+                               scenarios.IDENTITY_NAME, "-n", NS, "-o", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, **env}) for name in names]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    subjects = {f.subject for f in fics(world)}
+    assert not {f"system:serviceaccount:{NS}:{n}" for n in names} & subjects

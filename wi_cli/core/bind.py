@@ -109,11 +109,12 @@ def validate(req: BindRequest) -> None:
         raise UsageError(f"The issuer must be an https URL, got {req.issuer!r}.")
 
 
-def retry_conflicts(fn: Callable[[], T], attempts: int = 6, delay: float = 0.3) -> T:
+def retry_conflicts(fn: Callable[[], T], doing: str, attempts: int = 6, delay: float = 0.3) -> T:
     """ARM refuses concurrent FIC writes to one identity with 409: wait and try again."""
     for attempt in range(attempts):
         try:
-            return fn()
+            with azure_errors(doing):
+                return fn()
         except AzureConflict:
             if attempt == attempts - 1:
                 raise
@@ -228,14 +229,9 @@ def _ensure_fic(req: BindRequest, azure: AzureClients, ident: Identity, issuer: 
     from azure.mgmt.msi.models import FederatedIdentityCredential
 
     body = FederatedIdentityCredential(issuer=issuer, subject=subject, audiences=[audience])
-    with azure_errors(f"writing federated credential {name} on {ident.name}"):
-        retry_conflicts(lambda: _put_fic(fics_api, ident, name, body))
+    retry_conflicts(lambda: fics_api.create_or_update(ident.resource_group, ident.name, name, body),
+                    f"writing federated credential {name} on {ident.name}")
     return Step("FederatedIdentityCredential", name, action, f"{issuer} → {subject}")
-
-
-def _put_fic(fics_api: Any, ident: Identity, name: str, body: Any) -> Any:
-    with azure_errors(f"writing federated credential {name} on {ident.name}"):
-        return fics_api.create_or_update(ident.resource_group, ident.name, name, body)
 
 
 # -- service account and pods ---------------------------------------------------------------------
@@ -447,9 +443,9 @@ def unbind(namespace: str, service_account: str, identity: str, azure: AzureClie
         if fic.subject != subject:
             continue
         if not dry_run:
-            with azure_errors(f"deleting federated credential {fic.name}"):
-                retry_conflicts(lambda n=fic.name: fics_api.delete(ident.resource_group,
-                                                                    ident.name, n))
+            retry_conflicts(lambda n=fic.name: fics_api.delete(ident.resource_group,
+                                                                ident.name, n),
+                            f"deleting federated credential {fic.name}")
         steps.append(Step("FederatedIdentityCredential", fic.name,
                           "would be deleted" if dry_run else "deleted", fic.issuer))
     sa_name = f"{namespace}/{service_account}"
