@@ -1,12 +1,275 @@
-"""Result objects that core functions return and the render layer prints."""
+"""The domain as small typed values, the rules written once (../shared/DESIGN.md §5), and the
+result objects that core functions return and the render layer prints.
+
+Every rule here is a pure function over plain values: commands, doctor checks and the probe call
+it instead of restating it."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Protocol
 
 from .errors import ExitCode
+
+# -- Azure resource ids --------------------------------------------------------------------------
+
+_RESOURCE_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/(?P<provider>[^/]+)"
+    r"/(?P<type>[^/]+)/(?P<name>[^/]+)(?P<child>(/[^/]+/[^/]+)*)/?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ResourceId:
+    """An ARM resource id, parsed once. ARM compares ids without regard to case: so does ``key``."""
+
+    subscription: str
+    resource_group: str
+    provider: str
+    type: str
+    name: str
+    child: str = ""  # "/federatedIdentityCredentials/NAME" and the like, as given
+
+    @classmethod
+    def parse(cls, value: str) -> "ResourceId":
+        m = _RESOURCE_ID.match(value.strip())
+        if not m:
+            raise ValueError(f"not an ARM resource id: {value!r}")
+        return cls(m["sub"], m["rg"], m["provider"], m["type"], m["name"], m["child"] or "")
+
+    @classmethod
+    def try_parse(cls, value: str | None) -> "ResourceId | None":
+        try:
+            return cls.parse(value or "")
+        except ValueError:
+            return None
+
+    def __str__(self) -> str:
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/{self.provider}/{self.type}/{self.name}{self.child}")
+
+    @property
+    def key(self) -> str:
+        return str(self).lower()
+
+
+# ARM scopes a role can be assigned at: a management group, the subscription, a resource group,
+# or a resource (nested resources included).
+_SCOPE = re.compile(
+    r"^/(providers/Microsoft\.Management/managementGroups/[^/]+"
+    r"|subscriptions/[^/]+(/resourceGroups/[^/]+(/providers/[^/]+(/[^/]+/[^/]+)+)?)?)/?$",
+    re.IGNORECASE)
+
+
+def is_scope(value: str) -> bool:
+    return bool(_SCOPE.match(value.strip()))
+
+
+def same_scope(a: str, b: str) -> bool:
+    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+# -- service accounts and their subject ----------------------------------------------------------
+
+SUBJECT_PREFIX = "system:serviceaccount:"
+
+
+@dataclass(frozen=True, order=True)
+class ServiceAccountRef:
+    namespace: str
+    name: str
+
+    @property
+    def subject(self) -> str:
+        """The ``sub`` claim of this service account's tokens, which a credential must equal."""
+        return f"{SUBJECT_PREFIX}{self.namespace}:{self.name}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @classmethod
+    def from_subject(cls, subject: str) -> "ServiceAccountRef | None":
+        if not subject.startswith(SUBJECT_PREFIX):
+            return None
+        parts = subject[len(SUBJECT_PREFIX):].split(":")
+        return cls(parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
+
+
+# Kubernetes annotations and labels of the workload identity webhook's contract
+WI_CLIENT_ID = "azure.workload.identity/client-id"
+WI_TENANT_ID = "azure.workload.identity/tenant-id"
+WI_USE_LABEL = "azure.workload.identity/use"
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    ref: ServiceAccountRef
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def client_id(self) -> str:
+        return (self.annotations.get(WI_CLIENT_ID) or "").strip()
+
+
+@dataclass(frozen=True)
+class PodSummary:
+    """What wi reads of a pod: who it runs as, its labels, the client id each container got."""
+
+    namespace: str
+    name: str
+    service_account: str
+    labels: dict[str, str] = field(default_factory=dict)
+    client_ids: tuple[tuple[str, str | None], ...] = ()  # (container, AZURE_CLIENT_ID or None)
+    owner: tuple[str, str] | None = None  # (kind, name) of its controller
+    phase: str = ""
+
+
+def restart_reason(pod: PodSummary, client_id: str, annotation_changed: bool) -> str | None:
+    """Why this pod will not use ``client_id`` until it is re-created (None: it already does).
+    The webhook mutates pods only when they are created."""
+    if pod.labels.get(WI_USE_LABEL) != "true":
+        return f'missing the pod label {WI_USE_LABEL}: "true"'
+    if annotation_changed:
+        return "created before the service account was annotated"
+    for container, value in pod.client_ids:
+        if value is None:
+            return f"container {container} has no AZURE_CLIENT_ID"
+        if value.lower() != client_id.lower():
+            return f"container {container} has a stale AZURE_CLIENT_ID"
+    return None
+
+
+# -- managed identities and federated credentials --------------------------------------------------
+
+MAX_CREDENTIALS = 20  # federated credentials per identity (entra-docs, AWI#575)
+CREDENTIAL_NAME_MAX = 120  # ARM: ^[a-zA-Z0-9][a-zA-Z0-9-_]{2,119}$
+DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A user-assigned managed identity."""
+
+    id: ResourceId
+    client_id: str
+    principal_id: str
+    tenant_id: str
+    location: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.id.name
+
+    @property
+    def resource_group(self) -> str:
+        return self.id.resource_group
+
+    @property
+    def subscription(self) -> str:
+        return self.id.subscription
+
+
+@dataclass(frozen=True)
+class FederatedCredential:
+    """A federated identity credential. It MEANS (issuer, subject, audiences); the name is only a
+    handle, and one identity cannot hold two credentials with the same issuer and subject."""
+
+    name: str
+    issuer: str
+    subject: str
+    audiences: tuple[str, ...] = (DEFAULT_AUDIENCE,)
+    created_at: dt.datetime | None = None
+    modified_at: dt.datetime | None = None
+
+
+class CredentialLike(Protocol):
+    """What the rules read of a credential (our model, or anything shaped like it)."""
+
+    issuer: str
+    subject: str
+
+
+def same_trust(credential: CredentialLike, issuer: str, subject: str) -> bool:
+    """Is this the credential for (issuer, subject)? Exact comparison: Entra matches issuer and
+    subject case-sensitively, and the trailing '/' of an issuer counts."""
+    return credential.issuer == issuer and credential.subject == subject
+
+
+def credential_matches(credential: CredentialLike, issuer: str, subject: str,
+                       audience: str) -> bool:
+    """Will Entra accept a token with this issuer, subject and audience against the credential?"""
+    return same_trust(credential, issuer, subject) and \
+        audience in list(getattr(credential, "audiences", None) or [])
+
+
+def trust_for(credentials: Iterable[Any], issuer: str, subject: str) -> Any | None:
+    """The credential that holds the trust (issuer, subject), if any (there is at most one)."""
+    return next((c for c in credentials if same_trust(c, issuer, subject)), None)
+
+
+def _name_part(value: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]", "-", value)
+
+
+def credential_name(account: ServiceAccountRef, issuer: str, taken: Iterable[str]) -> str:
+    """The name for a NEW credential trusting ``account`` from ``issuer``: ``NS-SA`` when no
+    credential of the identity has it, else ``NS-SA-`` + 8 hex characters of
+    sha256(issuer + subject), else that plus the first free ``-2``, ``-3``...; the base is cut so
+    the name stays within ARM's 120 characters. ARM compares names without regard to case."""
+    used = {t.lower() for t in taken}
+    base = _name_part(f"{account.namespace}-{account.name}")
+    if len(base) <= CREDENTIAL_NAME_MAX and base.lower() not in used:
+        return base
+    digest = hashlib.sha256((issuer + account.subject).encode()).hexdigest()[:8]
+    n = 1
+    while True:
+        suffix = f"-{digest}" if n == 1 else f"-{digest}-{n}"
+        candidate = base[:CREDENTIAL_NAME_MAX - len(suffix)] + suffix
+        if candidate.lower() not in used:
+            return candidate
+        n += 1
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """An AKS cluster as far as workload identity cares."""
+
+    id: ResourceId
+    issuer_url: str | None  # oidcIssuerProfile.issuerURL, when the issuer is on
+    oidc_issuer: bool
+    workload_identity: bool
+
+    @property
+    def name(self) -> str:
+        return self.id.name
+
+    @property
+    def resource_group(self) -> str:
+        return self.id.resource_group
+
+
+# -- Azure RBAC --------------------------------------------------------------------------------------
+
+def action_matches(pattern: str, action: str) -> bool:
+    """Does an ``actions``/``notActions`` pattern cover ``action``? ``*`` spans any characters
+    ('/' included) and case is ignored, as ARM evaluates them."""
+    parts = (re.escape(p) for p in pattern.split("*"))
+    return re.fullmatch(".*".join(parts), action, re.IGNORECASE | re.DOTALL) is not None
+
+
+def permits(blocks: Iterable[dict[str, Any]], action: str) -> bool:
+    """Do these permission blocks (ARM's permissions API answer) allow ``action``? A block allows
+    it when one of its ``actions`` matches and none of ITS ``notActions`` does; blocks add up
+    (``notActions`` is not a deny)."""
+    for block in blocks:
+        if any(action_matches(p, action) for p in block.get("actions") or ()) and \
+                not any(action_matches(p, action) for p in block.get("notActions") or ()):
+            return True
+    return False
 
 
 class Status(str, Enum):

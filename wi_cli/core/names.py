@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import UsageError
+from .models import WI_CLIENT_ID, WI_TENANT_ID, WI_USE_LABEL  # noqa: F401 - re-exported
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -15,10 +16,6 @@ _IDENTITY_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$")
 _IDENTITY_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
     r"Microsoft\.ManagedIdentity/userAssignedIdentities/(?P<name>[^/]+)/?$", re.IGNORECASE)
-
-WI_CLIENT_ID = "azure.workload.identity/client-id"
-WI_TENANT_ID = "azure.workload.identity/tenant-id"
-WI_USE_LABEL = "azure.workload.identity/use"
 
 
 def is_guid(value: str) -> bool:

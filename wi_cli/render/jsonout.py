@@ -58,7 +58,9 @@ def print_result(result: CommandResult) -> None:
 
 
 def print_error(command: str, error: WiError) -> None:
-    doc = envelope(command, status="error", exit_code=error.exit_code, errors=[error])
+    """The error envelope; a write that failed midway keeps its data (``data.steps``)."""
+    doc = envelope(command, status="error", exit_code=error.exit_code,
+                   data=getattr(error, "data", None), errors=[error])
     sys.stdout.write(dumps(doc) + "\n")
     sys.stdout.flush()
 
