@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -46,19 +45,6 @@ def check_fic_name(value: str) -> str:
                          ["3-120 characters: letters, digits, '-' and '_', starting with a "
                           "letter or digit."])
     return value
-
-
-def default_fic_name(cluster: str | None, namespace: str, service_account: str) -> str:
-    """Derived from cluster/namespace/SA and always valid for ARM's FIC name rule."""
-    raw = "-".join(p for p in (cluster, namespace, service_account) if p)
-    name = re.sub(r"[^a-zA-Z0-9_-]", "-", raw)
-    if not name[:1].isalnum():
-        name = "wi" + name
-    name = name.ljust(3, "0")
-    if len(name) > 120:
-        digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
-        name = f"{name[:111]}-{digest}"
-    return name
 
 
 @dataclass(frozen=True)

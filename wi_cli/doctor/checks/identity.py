@@ -15,6 +15,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from ...core.cloud import ca_bundle
+from ...core.models import ServiceAccountRef, trust_for
 from ...core.names import WI_CLIENT_ID, WI_TENANT_ID, is_guid
 from ..facts import Facts, fact
 from ..registry import Report, check
@@ -337,9 +338,7 @@ def fic_limit(facts: Facts, report: Report) -> None:
                         expected=f"fewer than {FIC_LIMIT}", actual=len(fics),
                         fix=f"Delete a credential no longer used ({names}), or bind the service "
                             "account to another identity.",
-                        commands=[f"az identity federated-credential delete -g "
-                                  f"{resource_group_of(ident)} --identity-name {ident.name} "
-                                  f"-n NAME --yes"])
+                        commands=[f"wi unbind SA {ident.name} -n NS --issuer ISSUER"])
 
 
 @check("identity.fic", "Federated credential matches the service account", layer="identity",
@@ -371,19 +370,33 @@ def fic_matches(facts: Facts, report: Report) -> None:
 
 def _report_mismatch(facts: Facts, report: Report, b: Binding, fics: list[Any],
                      want: dict[str, Any], issuer_source: str | None) -> None:
-    nearest, diff = nearest_fic(fics, want)
-    code = expected_aadsts(fics, want)
+    """No credential matches. The fix is always `wi bind`, which repairs the credential of this
+    issuer+subject in place or creates one, and never changes another; a credential is named for
+    removal only when it can never match any token (this service account's, written wrong)."""
     ident = b.identity
-    case_only = nearest.subject.lower() == want["subject"].lower()
-    if "subject" in diff and (len(diff) > 1 or
-                              (not case_only and _serves_existing_sa(facts, nearest.subject))):
+    code = expected_aadsts(fics, want)
+    commands = [bind_command(facts, b)]
+    trust = trust_for(fics, want["issuer"], want["subject"])
+    if trust is not None:  # the trust exists: only its audience is wrong
+        report.fail(f"{b.label}: credential {trust.name} on {ident.name} does not match: its "
+                    f"audiences {list(trust.audiences or [])} lack {want['audiences'][0]}. "
+                    f"Entra will answer {code}.",
+                    expected=want, actual=fic_view(trust),
+                    fix=f"Set the audience of {trust.name} (wi bind repairs it in place and keeps "
+                        "its name).", commands=commands)
+        return
+    stale = [f for f in fics if _never_matches(f, want)]
+    nearest, diff = nearest_fic(stale or fics, want)
+    if "subject" in diff and nearest not in stale and (
+            len(diff) > 1 or _serves_existing_sa(facts, nearest.subject)):
         others = ", ".join(sorted({f.subject for f in fics}))
         report.fail(f"{b.label}: {ident.name} has no federated credential for this service "
                     f"account (its {len(fics)} credential(s) are for {others}): Entra will "
                     f"answer {code}.",
                     expected=want, actual=[fic_view(f) for f in fics],
-                    fix="Create the credential for this service account.",
-                    commands=[bind_command(facts, b)])
+                    fix="Create the credential for this service account (wi bind does; the "
+                        "credentials of other service accounts stay as they are).",
+                    commands=commands)
         return
     what = []
     if "issuer" in diff:
@@ -393,32 +406,43 @@ def _report_mismatch(facts: Facts, report: Report, b: Binding, fics: list[Any],
         what.append(f"its subject {describe_subject(nearest.subject, want['subject'])}")
     if "audience" in diff:
         what.append(f"its audiences {list(nearest.audiences or [])} lack {want['audiences'][0]}")
-    commands = [bind_command(facts, b)]
-    if case_only and _same_issuer_miswritten(nearest.issuer, want["issuer"]):
-        # the same service account and cluster, written wrong: safe to remove afterwards
-        fix = "Create the credential with exactly these values (wi bind does), then delete " \
-              f"the wrong one ({nearest.name})."
-        commands.append(f"az identity federated-credential delete -g {resource_group_of(ident)}"
-                        f" --identity-name {ident.name} -n {nearest.name} --yes")
+    fix = "Create the credential with exactly these values (wi bind does; it changes no other " \
+          "credential)"
+    if stale:
+        fix += (f", then remove {', '.join(f.name for f in stale)}, which can never match a "
+                "token of this cluster.")
+        commands += [_removal_command(b, f) for f in stale]
     else:
-        fix = ("Create the credential with exactly these values (wi bind does); delete "
-               f"{nearest.name} if it was meant for this service account.")
+        fix += (f"; {nearest.name} is left as it is: it trusts another issuer or service account "
+                "that may still use it.")
     report.fail(f"{b.label}: credential {nearest.name} on {ident.name} does not match: "
                 f"{'; '.join(what)}. Entra will answer {code}.",
                 expected=want, actual=fic_view(nearest), fix=fix, commands=commands)
 
 
-def _same_issuer_miswritten(actual: str, expected: str) -> bool:
-    """A trailing-slash/case slip or the in-cluster issuer, not another cluster's issuer (a
-    credential for another cluster may still be in use there)."""
-    return (actual.rstrip("/").lower() == expected.rstrip("/").lower()
-            or actual.rstrip("/") == IN_CLUSTER_ISSUER)
+def _never_matches(fic: Any, want: dict[str, Any]) -> bool:
+    """This service account's credential written wrong: its issuer is this cluster's with a
+    trailing-slash or case slip, or the in-cluster issuer Entra cannot verify; or its subject
+    differs only in case (Kubernetes names are lower-case). A credential for another cluster's
+    issuer or another subject may still be in use there and is never one of these."""
+    if fic.subject == want["subject"]:
+        return fic.issuer != want["issuer"] and (
+            fic.issuer.rstrip("/").lower() == want["issuer"].rstrip("/").lower()
+            or fic.issuer.rstrip("/") == IN_CLUSTER_ISSUER)
+    return fic.issuer == want["issuer"] and fic.subject.lower() == want["subject"].lower()
+
+
+def _removal_command(b: Binding, fic: Any) -> str:
+    ident = b.identity
+    if fic.subject == b.subject:  # another issuer: wi unbind removes exactly that trust
+        return f"wi unbind {b.name} {ident.name} -n {b.namespace} --issuer {fic.issuer}"
+    return (f"az identity federated-credential delete -g {resource_group_of(ident)} "
+            f"--identity-name {ident.name} -n {fic.name} --yes")
 
 
 def _serves_existing_sa(facts: Facts, subject: str) -> bool:
-    parts = subject.split(":")
-    return (len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]
-            and service_account(facts, parts[2], parts[3]) is not None)
+    ref = ServiceAccountRef.from_subject(subject)
+    return ref is not None and service_account(facts, ref.namespace, ref.name) is not None
 
 
 @check("identity.fic-propagation", "Federated credential propagated", layer="identity",
@@ -490,7 +514,7 @@ def _issuer_fix(facts: Facts) -> tuple[str, list[str]]:
     if mc is not None:
         return ("Let AKS reconcile and republish the issuer documents.",
                 [f"az aks update -g {resource_group_of(mc)} -n {mc.name}"])
-    return ("Publish <issuer>/.well-known/openid-configuration and its JWKS at a public HTTPS "
+    return ("Publish ISSUER/.well-known/openid-configuration and its JWKS at a public HTTPS "
             "address (e.g. a public blob container).", [])
 
 

@@ -252,7 +252,7 @@ def service_account_exists(facts: Facts, report: Report) -> None:
                     fix="Create the service account and bind it to the identity (or fix "
                         "serviceAccountName), then restart the workload.",
                     commands=[f"kubectl create serviceaccount {sa} -n {ns}",
-                              f"wi bind {sa} <identity> -n {ns}"])
+                              f"wi bind {sa} IDENTITY -n {ns}"])
 
 
 def _existing_subjects(facts: Facts) -> list[tuple[str, str, Any]]:
@@ -295,7 +295,7 @@ def _client_id_elsewhere(facts: Facts, ns: str, sa: str, services: list[Any]
 
 
 def _bind_target(value: str) -> str:
-    return value if _IDENTITY_NAME.match(value) and not is_guid(value) else "<identity>"
+    return value if _IDENTITY_NAME.match(value) and not is_guid(value) else "IDENTITY"
 
 
 @check("workload.client-id", "Client-id annotation on the service account", layer="workload",
@@ -336,7 +336,7 @@ def _report_missing_client_id(report: Report, ns: str, sa: str, value: str | Non
                                                            for v in keys.values()]
                if is_guid(v.strip())]
     set_it = (annotate_sa(ns, sa, WI_CLIENT_ID, guesses[0]) if guesses
-              else f"wi bind {sa} <identity> -n {ns}")
+              else f"wi bind {sa} IDENTITY -n {ns}")
     removals = [annotate_sa(ns, sa, k, None) for k in typos]
     removals += [f"kubectl annotate service {where.rsplit('/', 1)[1]} -n {ns} {k}-"
                  for where, keys in elsewhere.items() if where.startswith("service ")
