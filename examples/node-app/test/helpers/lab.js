@@ -65,8 +65,8 @@ function kubeconfigToken(text) {
 }
 
 async function startLab(scenario = 'bound') {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wi-node-app-lab-'));
   const [command, ...args] = wiCommand();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wi-node-app-lab-'));
   const child = spawn(command, [...args, 'lab', 'up', '--state-dir', dir, '--scenario', scenario],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: dir } });
   const stop = async () => {
