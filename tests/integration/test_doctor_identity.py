@@ -331,6 +331,19 @@ def test_twenty_credentials_warn_when_another_is_needed(world, env, capsys) -> N
     assert found(doc, "identity.fic", "full/app")["status"] == "fail"
 
 
+def test_a_full_identity_warns_before_the_next_bind_is_refused(world, env, capsys) -> None:
+    ns = world.namespace("full-ok")
+    ident = world.identity("id-full-ok")
+    for i in range(19):
+        world.fic(ident, "elsewhere", f"sa{i}")
+    world.service_account(ns, "app", ident.client_id)
+    world.fic(ident, ns, "app")
+    code, doc = doctor(capsys, "-n", ns, "--no-live")
+    f = found(doc, "identity.fic-limit")
+    assert code == 0 and f["status"] == "warn" and "20 of 20" in f["summary"]
+    assert "will be refused" in f["summary"] and found(doc, "identity.fic")["status"] == "ok"
+
+
 def test_region_without_federated_credentials(world, env, capsys) -> None:
     ns = world.namespace("far-away")
     ident = world.identity("id-malaysia", location="malaysiasouth")

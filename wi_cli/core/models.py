@@ -130,7 +130,10 @@ class PodSummary:
 
 def restart_reason(pod: PodSummary, client_id: str, annotation_changed: bool) -> str | None:
     """Why this pod will not use ``client_id`` until it is re-created (None: it already does).
-    The webhook mutates pods only when they are created."""
+    The webhook mutates pods only when they are created; a pod that has run to completion (a
+    Job's) is history: its next run is a new pod."""
+    if pod.phase in ("Succeeded", "Failed"):
+        return None
     if pod.labels.get(WI_USE_LABEL) != "true":
         return f'missing the pod label {WI_USE_LABEL}: "true"'
     if annotation_changed:
@@ -302,6 +305,8 @@ class Finding:
     evidence: Evidence | None = None
     remediation: Remediation | None = None
     docs: str | None = None
+    # an `error` because Azure or Kubernetes could not be read (not a crashed check)
+    unreadable: bool = field(default=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -254,7 +254,11 @@ def by_identity(bs: list[Binding]) -> dict[str, tuple[Any, list[Binding]]]:
 @check("identity.client-id", "Client id names a managed identity", layer="identity",
        needs=("bindings", "identities", "exchanges"), failure_modes=(9,), docs=DOCS_WI)
 def client_id_resolves(facts: Facts, report: Report) -> None:
-    subscription = facts.ctx.azure.subscription_id if facts.ctx.azure else "(none configured)"
+    if facts.ctx.azure is None:
+        report.skip("No Azure subscription is configured, so the identities cannot be looked "
+                    "up: pass --subscription ID (or set AZURE_SUBSCRIPTION_ID).")
+        return
+    subscription = facts.ctx.azure.subscription_id
     for b in facts["bindings"]:
         ident = b.identity
         if ident is not None:
@@ -328,8 +332,12 @@ def fic_limit(facts: Facts, report: Report) -> None:
         if len(fics) < FIC_LIMIT:
             report.ok(f"{ident.name}: {len(fics)} of {FIC_LIMIT} federated credentials used.")
         elif not needing:
-            report.ok(f"{ident.name}: {len(fics)} of {FIC_LIMIT} federated credentials used "
-                      "(full: the next service account needs another identity).")
+            report.warn(f"{ident.name}: {len(fics)} of {FIC_LIMIT} federated credentials used: "
+                        "the identity is full, so the next 'wi bind' to it will be refused.",
+                        expected=f"fewer than {FIC_LIMIT}", actual=len(fics),
+                        fix="Bind new service accounts to another identity, or remove a "
+                            "credential no longer used.",
+                        commands=[f"wi unbind SA {ident.name} -n NS --issuer ISSUER"])
         else:
             names = ", ".join(sorted(f.name for f in fics))
             report.warn(f"{ident.name} already has {len(fics)} federated credentials, the most "
