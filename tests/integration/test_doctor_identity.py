@@ -149,6 +149,15 @@ def test_principal_id_in_the_annotation_names_the_identity_it_belongs_to(world, 
     assert f"wi bind app id-principal -n {ns}" in f["remediation"]["commands"]
     live = found(doc, "live.token-exchange", f"{ns}/app")
     assert live["status"] == "fail" and "AADSTS700016" in live["summary"]
+    before = _all_credentials(world)
+    for command in f["remediation"]["commands"]:  # the fix, pasted as printed
+        assert main(command.split()[1:]) == 0, command
+    capsys.readouterr()
+    code, doc = doctor(capsys, "-n", ns, "--service-account", "app", "--no-live",
+                       "--check", "identity.client-id", "--check", "identity.fic")
+    assert code == 0, failing(doc)
+    after = _all_credentials(world)
+    assert {k for k in after if after.get(k) != before.get(k)} == {("id-principal", f"{ns}-app")}
 
 
 def test_unknown_client_id_fails_with_700016_expected(world, env, capsys) -> None:
