@@ -668,7 +668,7 @@ class Arm:
         fid = f"{msi_id(ident.id)}/federatedIdentityCredentials/{fic.name}"
         system = self._fic_system.get(fid.lower()) or {
             "createdAt": iso(fic.created_at), "lastModifiedAt": iso(fic.created_at)}
-        return {
+        body = {
             "id": fid,
             "name": fic.name,
             "type": FIC,
@@ -676,6 +676,9 @@ class Arm:
                            "audiences": list(fic.audiences)},
             "systemData": dict(system),
         }
+        if not self.state.system_data:  # optional in real responses (the spec examples lack it)
+            del body["systemData"]
+        return body
 
     def _parent_identity(self, call: Call, action: str) -> UserAssignedIdentity:
         p = call.req.params

@@ -201,6 +201,8 @@ class AzureState:
         # deterministic refusals: "identity id lower" or "identity id lower/fic name lower" ->
         # [exchanges left to refuse, forced AADSTS code or None]; see refuse_next
         self.refusals: dict[str, list[Any]] = {}
+        # ARM sends systemData (createdAt, lastModifiedAt) on FICs; real responses may omit it
+        self.system_data = True
         # ARM: items per list page (nextLink beyond), and how long one FIC write holds its
         # identity (another write to that identity meanwhile gets 409 Conflict)
         self.page_size = 100
