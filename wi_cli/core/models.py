@@ -162,3 +162,15 @@ def propagation_budget(environ: Mapping[str, str]) -> float:
     except ValueError:
         return PROPAGATION_WAIT_SECONDS
     return min(max(value, 0.0), 600.0)
+
+
+def age_since(created: Any, modified: Any, now: float) -> tuple[float | None, bool]:
+    """Seconds since ARM's systemData createdAt/lastModifiedAt (datetimes, either may be None),
+    whichever is later, and whether that was a change rather than the creation."""
+    stamps = {name: value.timestamp() for name, value in (("created", created),
+                                                           ("changed", modified))
+              if hasattr(value, "timestamp")}
+    if not stamps:
+        return None, False
+    latest = max(stamps.values())
+    return now - latest, "created" not in stamps or latest > stamps["created"] + 1

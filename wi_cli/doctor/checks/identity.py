@@ -15,7 +15,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from ...core.cloud import ca_bundle
-from ...core.models import PROPAGATION_WINDOW_SECONDS, age_text
+from ...core.models import PROPAGATION_WINDOW_SECONDS, age_since, age_text
 from ...core.names import WI_CLIENT_ID, WI_TENANT_ID, is_guid
 from ..facts import Facts, fact
 from ..registry import Report, check
@@ -233,25 +233,17 @@ def mismatch_cause(facts: Facts, b: Binding, fics: list[Any], want: dict[str, An
     return f"credential {nearest.name} on {ident.name} does not match: {'; '.join(what)}"
 
 
-def _timestamp(value: Any) -> float | None:
-    return value.timestamp() if hasattr(value, "timestamp") else None
-
-
 def fic_age(fic: Any, now: float) -> tuple[float | None, bool]:
     """Seconds since the credential was created or last changed (None when ARM did not say:
     systemData is optional), and whether that was a change."""
     system = getattr(fic, "system_data", None)
-    created = _timestamp(getattr(system, "created_at", None))
-    changed = _timestamp(getattr(system, "last_modified_at", None))
-    if created is None and changed is None:
-        return None, False
-    latest = max(t for t in (created, changed) if t is not None)
-    return now - latest, created is None or latest > created + 1
+    return age_since(getattr(system, "created_at", None),
+                     getattr(system, "last_modified_at", None), now)
 
 
 def identity_age(ident: Any, now: float) -> float | None:
-    created = _timestamp(getattr(getattr(ident, "system_data", None), "created_at", None))
-    return None if created is None else now - created
+    system = getattr(ident, "system_data", None)
+    return age_since(getattr(system, "created_at", None), None, now)[0]
 
 
 # -- commands in fixes ----------------------------------------------------------------------------
