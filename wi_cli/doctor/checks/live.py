@@ -154,14 +154,22 @@ class Freshness:
                               changed=self.changed)
 
 
+def _known_fics(facts: Facts, b: Binding) -> tuple[list[Any], dict[str, Any]] | None:
+    """The identity's credentials and the wanted one, when ARM and the issuer could be read
+    (the live check still reports the exchange when they could not)."""
+    issuer_fact = facts.get("cluster_issuer") or {}
+    if b.identity is None or not issuer_fact.get("url") or facts.get("fics") is None:
+        return None
+    return fics_of(facts, b), wanted_fic(b, issuer_fact["url"], facts.ctx.cloud.fic_audience)
+
+
 def _freshness(facts: Facts, b: Binding) -> Freshness:
-    issuer = (facts.get("cluster_issuer") or {}).get("url")
     if b.identity is None:
         return Freshness()
     now = time.time()
     ident_age = identity_age(b.identity, now)
-    found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, facts.ctx.cloud.fic_audience)) \
-        if issuer else None
+    known = _known_fics(facts, b)
+    found = exact_fic(*known) if known else None
     if found is None:
         return Freshness(identity_age=ident_age)
     age, changed = fic_age(found, now)
@@ -240,7 +248,7 @@ def _when(epoch: Any) -> str:
 # -- checks ---------------------------------------------------------------------------------------
 
 @check("live.token-exchange", "Token exchange at Entra", layer="live",
-       needs=("bindings", "minted_tokens", "exchanges", "fics", "cluster_issuer"), live=True,
+       needs=("bindings", "minted_tokens", "exchanges"), live=True,
        failure_modes=(9, 10, 11, 12, 13, 14, 15, 16, 17, 39, 40), docs=DOCS)
 def token_exchange(facts: Facts, report: Report) -> None:
     minted, done = facts["minted_tokens"], facts["exchanges"]
@@ -276,7 +284,7 @@ def _report_refusal(facts: Facts, report: Report, b: Binding, outcome: Exchange)
     found = explanation(outcome.message or "")
     waited = f" (after waiting {outcome.waited:g} s)" if outcome.waited else ""
     if outcome.propagation is not None:
-        _report_propagating(report, b, outcome, waited)
+        _report_propagating(report, b, outcome, outcome.propagation, waited)
         return
     if found is None:
         report.fail(f"{b.label}: the token exchange failed: {outcome.message}",
@@ -299,9 +307,8 @@ def _report_refusal(facts: Facts, report: Report, b: Binding, outcome: Exchange)
                 commands=[command] if command in fix else [])
 
 
-def _report_propagating(report: Report, b: Binding, outcome: Exchange, waited: str) -> None:
-    p = outcome.propagation
-    assert p is not None
+def _report_propagating(report: Report, b: Binding, outcome: Exchange, p: Propagation,
+                        waited: str) -> None:
     if p.what == "identity":
         what = (f"identity {b.identity.name if b.identity else b.client_id} was {p.age}: Entra "
                 "does not know its client id yet")
@@ -309,7 +316,7 @@ def _report_propagating(report: Report, b: Binding, outcome: Exchange, waited: s
         what = (f"the credential that matches it exactly was {p.age}: Entra does not see it "
                 "yet")
     report.warn(f"{b.label}: Entra refused the exchange with {p.code}{waited}, but {what} "
-                "(a new credential takes a few minutes to propagate). Re-run in a few minutes.",
+                "(Entra takes a few minutes to see new ones). Re-run in a few minutes.",
                 expected="an access token", actual={"code": p.code, "age": p.age,
                                                     "message": outcome.message},
                 fix="Nothing to change: re-run wi doctor in a few minutes (SDKs in the pods "
@@ -319,24 +326,21 @@ def _report_propagating(report: Report, b: Binding, outcome: Exchange, waited: s
 def _mismatch(facts: Facts, b: Binding, code: str) -> str | None:
     """The same cause identity.fic names for this setup, when Entra's code is a matching code
     and no credential matches exactly."""
-    issuer_fact = facts.get("cluster_issuer") or {}
-    if code not in PROPAGATION_CODES or b.identity is None or not issuer_fact.get("url"):
+    known = _known_fics(facts, b) if code in PROPAGATION_CODES else None
+    if known is None:
         return None
-    fics = fics_of(facts, b)
-    want = wanted_fic(b, issuer_fact["url"], facts.ctx.cloud.fic_audience)
+    fics, want = known
     if exact_fic(fics, want) is not None or expected_aadsts(fics, want) != code:
         return None
-    return mismatch_cause(facts, b, fics, want, issuer_fact.get("source"))
+    return mismatch_cause(facts, b, fics, want, (facts.get("cluster_issuer") or {}).get("source"))
 
 
 def _matching_cause(facts: Facts, b: Binding, code: str) -> tuple[str, str] | None:
     """A matching code although a credential matches exactly and is past the propagation
     window: never advise re-creating it."""
-    issuer = (facts.get("cluster_issuer") or {}).get("url")
-    if code not in PROPAGATION_CODES or b.identity is None or not issuer:
-        return None
-    found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, facts.ctx.cloud.fic_audience))
-    if found is None:
+    known = _known_fics(facts, b) if code in PROPAGATION_CODES else None
+    found = exact_fic(*known) if known else None
+    if found is None or b.identity is None:
         return None
     age, changed = fic_age(found, time.time())
     when = f"{'changed' if changed else 'created'} {age_text(age)} ago" if age is not None \
