@@ -248,8 +248,11 @@ def _arm(age: float | None, *, subject: str = "system:serviceaccount:demo:app",
 @pytest.mark.parametrize("code", ["AADSTS70025", "AADSTS700211", "AADSTS700213",
                                   "AADSTS7002138", "AADSTS700212", "AADSTS70021"])
 def test_a_young_exact_credential_refused_is_a_warning(code: str) -> None:
-    verdict = core.verdict_of(_refused_report(code), core.ProbeRequest("demo", "app"), _arm(40))
+    report = _refused_report(code)
+    verdict = core.verdict_of(report, core.ProbeRequest("demo", "app"), _arm(40))
     assert verdict["status"] == "warn" and code in verdict["summary"]
+    explained = report["tokens"]["access_token"]["error"]["explanation"]
+    assert "propagate" in explained["cause"] and "wi bind" not in explained["fix"]
     assert "created 40 s ago" in verdict["summary"] and "Re-run in a few minutes" in \
         verdict["summary"]
     assert not any("wi bind" in f for f in verdict["fixes"])

@@ -610,10 +610,13 @@ def verdict_of(report: dict[str, Any], req: ProbeRequest,
         code = error.get("code")
         if code:
             cause, fix = explain(code)
-            error["explanation"] = {"cause": cause, "fix": fix}
             fresh = (arm or ArmView()).propagation(sa_token.get("claims") or {}, code)
             if fresh is not None:
-                return _propagating(fresh, code, access, arm or ArmView(), warnings)
+                verdict = _propagating(fresh, code, access, arm or ArmView(), warnings)
+                error["explanation"] = {"cause": verdict["causes"][0],
+                                        "fix": verdict["fixes"][0]}
+                return verdict
+            error["explanation"] = {"cause": cause, "fix": fix}
             causes = [cause, error.get("description") or ""]
             if code in PROPAGATION_CODES and not (arm and arm.readable):
                 causes.append("If the credential was created or changed in the last few "

@@ -5,6 +5,7 @@ Tokens stay in memory: findings carry decoded claims only, never a token."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -198,6 +199,8 @@ def exchange(cloud: Any, tenant_id: str | None, client_id: str, token: str) -> E
 
     from ...adapters.azure.credential import transport_options
 
+    # doctor reports the refusal itself; the SDK would also log it to stderr at every retry
+    logging.getLogger("azure.identity._internal.get_token_mixin").setLevel(logging.ERROR)
     if not tenant_id:
         return Exchange(None, message="no tenant: the service account has no tenant-id "
                                       "annotation and the identity's tenant is unknown")
@@ -313,10 +316,9 @@ def _report_propagating(report: Report, b: Binding, outcome: Exchange, p: Propag
         what = (f"identity {b.identity.name if b.identity else b.client_id} was {p.age}: Entra "
                 "does not know its client id yet")
     else:
-        what = (f"the credential that matches it exactly was {p.age}: Entra does not see it "
-                "yet")
+        what = f"the credential that matches it exactly was {p.age} and is not seen by Entra yet"
     report.warn(f"{b.label}: Entra refused the exchange with {p.code}{waited}, but {what} "
-                "(Entra takes a few minutes to see new ones). Re-run in a few minutes.",
+                "(that takes a few minutes). Re-run in a few minutes.",
                 expected="an access token", actual={"code": p.code, "age": p.age,
                                                     "message": outcome.message},
                 fix="Nothing to change: re-run wi doctor in a few minutes (SDKs in the pods "
