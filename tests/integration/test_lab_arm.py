@@ -705,3 +705,24 @@ def test_admin_state_faults_and_seed(world: World) -> None:
     assert time.monotonic() - start >= 0.2
     requests.post(f"{base}/_lab/faults", json={"clear": True}, verify=verify, timeout=10)
     assert world.lab.arm.faults.latency == 0
+
+
+def test_admin_propagation_knobs(world: World) -> None:
+    base, verify = world.lab.arm.url, str(world.lab.ca_file)
+    ident = world.lab.azure.add_identity(world.sub, RG, f"id-{uuid.uuid4().hex[:6]}")
+    world.lab.azure.add_fic(ident, "web", world.issuer, SUBJECT)
+
+    def faults(body: dict[str, Any]) -> requests.Response:
+        return requests.post(f"{base}/_lab/faults", json=body, verify=verify, timeout=10)
+
+    assert faults({"refuse_next": {"identity": ident.client_id, "fic": "web", "count": 2,
+                                   "code": 70021}}).status_code == 200
+    assert faults({"fic_propagation": {"seconds": 90, "seed": 3}}).status_code == 200
+    knobs = requests.get(f"{base}/_lab/state", verify=verify, timeout=10).json()["knobs"]
+    assert knobs["fic_propagation_seconds"] == 90
+    assert knobs["fic_refusals"] == {f"{ident.id.lower()}/web": {"count": 2, "code": 70021}}
+    assert faults({"refuse_next": {"identity": ident.id, "fic": "nope"}}).status_code == 400
+    assert faults({"refuse_next": {"identity": ident.id, "code": 700213}}).status_code == 400
+    assert faults({"refuse_next": {"identity": "no-such-identity"}}).status_code == 400
+    faults({"clear": True})
+    assert world.lab.azure.refusals == {} and world.lab.azure.fic_propagation_seconds == 0

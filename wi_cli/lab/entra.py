@@ -113,6 +113,9 @@ AADSTS: dict[int, Aadsts] = {
                   "credentials."),
     700222: Aadsts(401, "invalid_client",
                    "AAD-issued tokens may not be used for federated identity flows."),
+    70023: Aadsts(401, "invalid_client",  # observed 2023 as invalid_client (2022: invalid_request)
+                  "External OIDC Provider token must have a lifetime of less than or equal to "
+                  "1.01:00:00. Token issued at {iat}. Token expires on {exp}."),
     700211: Aadsts(401, "invalid_client",
                    "No matching federated identity record found for presented assertion issuer "
                    "'{iss}'." + _FIC_DOC_SUFFIX),
@@ -143,9 +146,6 @@ AADSTS: dict[int, Aadsts] = {
                    "assertion valid from {nbf}, expiry time of assertion {exp}. Review the "
                    "documentation at https://docs.microsoft.com/azure/active-directory/develop/"
                    "active-directory-certificate-credentials ."),
-    70023: Aadsts(401, "invalid_client",  # observed 2023 as invalid_client (2022: invalid_request)
-                  "External OIDC Provider token must have a lifetime of less than or equal to "
-                  "1.01:00:00. Token issued at {iat}. Token expires on {exp}."),
     # the legacy combined code; the Entra doc names it for a credential still propagating
     # (entra-docs workload-identity-federation-considerations.md)
     70021: Aadsts(401, "unauthorized_client",
