@@ -15,7 +15,13 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from ...core.cloud import ca_bundle
-from ...core.models import ServiceAccountRef, trust_for
+from ...core.models import (
+    PROPAGATION_WINDOW_SECONDS,
+    ServiceAccountRef,
+    age_since,
+    age_text,
+    trust_for,
+)
 from ...core.names import WI_CLIENT_ID, WI_TENANT_ID, is_guid
 from ..facts import Facts, fact
 from ..registry import Report, check
@@ -27,7 +33,7 @@ DOCS_WI = "https://learn.microsoft.com/azure/aks/workload-identity-overview"
 DOCS_ISSUER = "https://azure.github.io/azure-workload-identity/docs/troubleshooting.html"
 
 FIC_LIMIT = 20
-FRESH_FIC_SECONDS = 600  # Entra may not match a credential this young yet (AADSTS70021)
+FRESH_FIC_SECONDS = PROPAGATION_WINDOW_SECONDS  # Entra may not see a credential this young yet
 FIC_UNSUPPORTED_REGIONS = {"malaysiasouth": "Malaysia South",
                            "newzealandnorth": "New Zealand North"}
 IN_CLUSTER_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -170,7 +176,10 @@ def nearest_fic(fics: list[Any], want: dict[str, Any]) -> tuple[Any | None, list
 
 
 def expected_aadsts(fics: list[Any], want: dict[str, Any]) -> str:
-    """What Entra answers: it matches issuer, then subject, then audience."""
+    """What Entra answers when no credential matches exactly: it matches issuer, then subject
+    (a case-only difference is 7002138, Azure/login#515), then audience."""
+    if not fics:
+        return "AADSTS70025"
     same_issuer = [f for f in fics if f.issuer == want["issuer"]]
     if not same_issuer:
         return "AADSTS700211"
@@ -203,6 +212,44 @@ def describe_subject(actual: str, expected: str) -> str:
         if parts[2] == want[2] and parts[3] != want[3]:
             return f"names service account {parts[3]!r} instead of {want[3]!r}"
     return f"is {actual}, not {expected}"
+
+
+def mismatch_cause(facts: Facts, b: Binding, fics: list[Any], want: dict[str, Any],
+                   issuer_source: str | None) -> str:
+    """Why no credential matches, in the words identity.fic uses, so the live check names the
+    same cause for the same setup."""
+    ident = b.identity
+    if not fics:
+        return f"identity {ident.name} has no federated credentials"
+    nearest, diff = nearest_fic(fics, want)
+    case_only = nearest.subject.lower() == want["subject"].lower()
+    if "subject" in diff and (len(diff) > 1 or
+                              (not case_only and _serves_existing_sa(facts, nearest.subject))):
+        others = ", ".join(sorted({f.subject for f in fics}))
+        return (f"{ident.name} has no federated credential for this service account (its "
+                f"{len(fics)} credential(s) are for {others})")
+    what = []
+    if "issuer" in diff:
+        source = f" (the cluster's issuer is from {issuer_source})" if issuer_source else ""
+        what.append(f"its issuer {describe_issuer(nearest.issuer, want['issuer'])}{source}")
+    if "subject" in diff:
+        what.append(f"its subject {describe_subject(nearest.subject, want['subject'])}")
+    if "audience" in diff:
+        what.append(f"its audiences {list(nearest.audiences or [])} lack {want['audiences'][0]}")
+    return f"credential {nearest.name} on {ident.name} does not match: {'; '.join(what)}"
+
+
+def fic_age(fic: Any, now: float) -> tuple[float | None, bool]:
+    """Seconds since the credential was created or last changed (None when ARM did not say:
+    systemData is optional), and whether that was a change."""
+    system = getattr(fic, "system_data", None)
+    return age_since(getattr(system, "created_at", None),
+                     getattr(system, "last_modified_at", None), now)
+
+
+def identity_age(ident: Any, now: float) -> float | None:
+    system = getattr(ident, "system_data", None)
+    return age_since(getattr(system, "created_at", None), None, now)[0]
 
 
 # -- commands in fixes ----------------------------------------------------------------------------
@@ -454,7 +501,8 @@ def _serves_existing_sa(facts: Facts, subject: str) -> bool:
 
 
 @check("identity.fic-propagation", "Federated credential propagated", layer="identity",
-       needs=("bindings", "fics", "cluster_issuer"), failure_modes=(17,), docs=DOCS_FIC)
+       needs=("bindings", "fics", "cluster_issuer", "exchanges"), failure_modes=(17,),
+       docs=DOCS_FIC)
 def fic_propagation(facts: Facts, report: Report) -> None:
     issuer = facts["cluster_issuer"]["url"]
     if not issuer:
@@ -464,29 +512,29 @@ def fic_propagation(facts: Facts, report: Report) -> None:
         found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, facts.ctx.cloud.fic_audience))
         if found is None:
             continue
-        created = getattr(getattr(found, "system_data", None), "created_at", None)
-        if created is None:
-            report.ok(f"{b.label}: credential {found.name} (creation time not reported).")
-            continue
-        age = now - created.timestamp()
-        if age >= FRESH_FIC_SECONDS:
-            report.ok(f"{b.label}: credential {found.name} was created {_ago(age)} ago.")
-            continue
-        report.warn(f"{b.label}: credential {found.name} was created {_ago(age)} ago; for a few "
-                    "minutes Entra may still refuse it (AADSTS70021) while it propagates.",
-                    expected=f"older than {FRESH_FIC_SECONDS // 60} minutes",
-                    actual=created.isoformat(),
-                    fix="Wait a few minutes and retry (SDKs retry on their own); nothing to "
-                        "change.")
-
-
-def _ago(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
+        age, changed = fic_age(found, now)
+        outcome = facts["exchanges"].get((b.namespace, b.name))
+        propagating = getattr(outcome, "propagation", None)
+        verb = "changed" if changed else "created"
+        when = f"{verb} {age_text(age)} ago" if age is not None else "age unknown"
+        if outcome is not None and outcome.ok:
+            report.ok(f"{b.label}: credential {found.name} ({when}) is accepted by Entra.")
+        elif propagating is not None:
+            report.warn(f"{b.label}: credential {found.name} ({when}) is not seen by Entra yet: "
+                        f"it answered {propagating.code} while the new credential propagates "
+                        "(Entra takes a few minutes).",
+                        expected=f"older than {FRESH_FIC_SECONDS // 60} minutes", actual=when,
+                        fix="Nothing to change: re-run in a few minutes (SDKs in the pods retry "
+                            "on their own).")
+        elif age is None or age >= FRESH_FIC_SECONDS or outcome is not None:
+            report.ok(f"{b.label}: credential {found.name} ({when}).")
+        else:
+            report.warn(f"{b.label}: credential {found.name} was {when}; for a few minutes "
+                        "Entra may not see it yet and refuse the exchange (AADSTS70025, 700211 "
+                        "or 700213) while it propagates.",
+                        expected=f"older than {FRESH_FIC_SECONDS // 60} minutes", actual=when,
+                        fix="Nothing to change: if pods are refused, re-run in a few minutes "
+                            "(SDKs retry on their own).")
 
 
 @check("identity.issuer-documents", "Issuer documents reachable", layer="identity",
