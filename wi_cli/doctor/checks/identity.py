@@ -9,7 +9,7 @@ import json
 import os
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
@@ -214,20 +214,35 @@ def describe_subject(actual: str, expected: str) -> str:
     return f"is {actual}, not {expected}"
 
 
-def mismatch_cause(facts: Facts, b: Binding, fics: list[Any], want: dict[str, Any],
-                   issuer_source: str | None) -> str:
-    """Why no credential matches, in the words identity.fic uses, so the live check names the
-    same cause for the same setup."""
+@dataclass
+class Mismatch:
+    """Why no credential matches a service account, as identity.fic and the live check say it."""
+
+    cause: str
+    trust: Any | None = None  # the credential of this issuer+subject (only its audience is off)
+    nearest: Any | None = None
+    stale: list[Any] = field(default_factory=list)  # this SA's credentials that never match
+    other_subjects: bool = False  # every credential trusts another service account
+
+
+def mismatch(facts: Facts, b: Binding, fics: list[Any], want: dict[str, Any],
+             issuer_source: str | None) -> Mismatch:
     ident = b.identity
     if not fics:
-        return f"identity {ident.name} has no federated credentials"
-    nearest, diff = nearest_fic(fics, want)
-    case_only = nearest.subject.lower() == want["subject"].lower()
-    if "subject" in diff and (len(diff) > 1 or
-                              (not case_only and _serves_existing_sa(facts, nearest.subject))):
+        return Mismatch(f"identity {ident.name} has no federated credentials")
+    trust = trust_for(fics, want["issuer"], want["subject"])
+    if trust is not None:
+        return Mismatch(f"credential {trust.name} on {ident.name} does not match: its audiences "
+                        f"{list(trust.audiences or [])} lack {want['audiences'][0]}", trust=trust,
+                        nearest=trust)
+    stale = [f for f in fics if _never_matches(f, want)]
+    nearest, diff = nearest_fic(stale or fics, want)
+    if "subject" in diff and nearest not in stale and (
+            len(diff) > 1 or _serves_existing_sa(facts, nearest.subject)):
         others = ", ".join(sorted({f.subject for f in fics}))
-        return (f"{ident.name} has no federated credential for this service account (its "
-                f"{len(fics)} credential(s) are for {others})")
+        return Mismatch(f"{ident.name} has no federated credential for this service account "
+                        f"(its {len(fics)} credential(s) are for {others})", nearest=nearest,
+                        other_subjects=True)
     what = []
     if "issuer" in diff:
         source = f" (the cluster's issuer is from {issuer_source})" if issuer_source else ""
@@ -236,7 +251,13 @@ def mismatch_cause(facts: Facts, b: Binding, fics: list[Any], want: dict[str, An
         what.append(f"its subject {describe_subject(nearest.subject, want['subject'])}")
     if "audience" in diff:
         what.append(f"its audiences {list(nearest.audiences or [])} lack {want['audiences'][0]}")
-    return f"credential {nearest.name} on {ident.name} does not match: {'; '.join(what)}"
+    return Mismatch(f"credential {nearest.name} on {ident.name} does not match: "
+                    f"{'; '.join(what)}", nearest=nearest, stale=stale)
+
+
+def mismatch_cause(facts: Facts, b: Binding, fics: list[Any], want: dict[str, Any],
+                   issuer_source: str | None) -> str:
+    return mismatch(facts, b, fics, want, issuer_source).cause
 
 
 def fic_age(fic: Any, now: float) -> tuple[float | None, bool]:
@@ -428,51 +449,30 @@ def _report_mismatch(facts: Facts, report: Report, b: Binding, fics: list[Any],
     """No credential matches. The fix is always `wi bind`, which repairs the credential of this
     issuer+subject in place or creates one, and never changes another; a credential is named for
     removal only when it can never match any token (this service account's, written wrong)."""
-    ident = b.identity
-    code = expected_aadsts(fics, want)
+    m = mismatch(facts, b, fics, want, issuer_source)
+    summary = f"{b.label}: {m.cause}: Entra will answer {expected_aadsts(fics, want)}."
     commands = [bind_command(facts, b)]
-    trust = trust_for(fics, want["issuer"], want["subject"])
-    if trust is not None:  # the trust exists: only its audience is wrong
-        report.fail(f"{b.label}: credential {trust.name} on {ident.name} does not match: its "
-                    f"audiences {list(trust.audiences or [])} lack {want['audiences'][0]}. "
-                    f"Entra will answer {code}.",
-                    expected=want, actual=fic_view(trust),
-                    fix=f"Set the audience of {trust.name} (wi bind repairs it in place and keeps "
-                        "its name).", commands=commands)
-        return
-    stale = [f for f in fics if _never_matches(f, want)]
-    nearest, diff = nearest_fic(stale or fics, want)
-    if "subject" in diff and nearest not in stale and (
-            len(diff) > 1 or _serves_existing_sa(facts, nearest.subject)):
-        others = ", ".join(sorted({f.subject for f in fics}))
-        report.fail(f"{b.label}: {ident.name} has no federated credential for this service "
-                    f"account (its {len(fics)} credential(s) are for {others}): Entra will "
-                    f"answer {code}.",
-                    expected=want, actual=[fic_view(f) for f in fics],
+    if m.trust is not None:
+        report.fail(summary, expected=want, actual=fic_view(m.trust),
+                    fix=f"Set the audience of {m.trust.name} (wi bind repairs it in place and "
+                        "keeps its name).", commands=commands)
+    elif m.other_subjects:
+        report.fail(summary, expected=want, actual=[fic_view(f) for f in fics],
                     fix="Create the credential for this service account (wi bind does; the "
                         "credentials of other service accounts stay as they are).",
                     commands=commands)
-        return
-    what = []
-    if "issuer" in diff:
-        what.append(f"its issuer {describe_issuer(nearest.issuer, want['issuer'])} "
-                    f"(the cluster's issuer is from {issuer_source})")
-    if "subject" in diff:
-        what.append(f"its subject {describe_subject(nearest.subject, want['subject'])}")
-    if "audience" in diff:
-        what.append(f"its audiences {list(nearest.audiences or [])} lack {want['audiences'][0]}")
-    fix = "Create the credential with exactly these values (wi bind does; it changes no other " \
-          "credential)"
-    if stale:
-        fix += (f", then remove {', '.join(f.name for f in stale)}, which can never match a "
-                "token of this cluster.")
-        commands += [_removal_command(b, f) for f in stale]
     else:
-        fix += (f"; {nearest.name} is left as it is: it trusts another issuer or service account "
-                "that may still use it.")
-    report.fail(f"{b.label}: credential {nearest.name} on {ident.name} does not match: "
-                f"{'; '.join(what)}. Entra will answer {code}.",
-                expected=want, actual=fic_view(nearest), fix=fix, commands=commands)
+        fix = "Create the credential with exactly these values (wi bind does; it changes no " \
+              "other credential)"
+        if m.stale:
+            fix += (f", then remove {', '.join(f.name for f in m.stale)}, which can never match "
+                    "a token of this cluster.")
+            commands += [_removal_command(b, f) for f in m.stale]
+        else:
+            fix += (f"; {m.nearest.name} is left as it is: it trusts another issuer or service "
+                    "account that may still use it.")
+        report.fail(summary, expected=want, actual=fic_view(m.nearest), fix=fix,
+                    commands=commands)
 
 
 def _never_matches(fic: Any, want: dict[str, Any]) -> bool:
