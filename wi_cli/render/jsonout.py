@@ -58,7 +58,8 @@ def print_result(result: CommandResult) -> None:
 
 
 def print_error(command: str, error: WiError) -> None:
-    doc = envelope(command, status="error", exit_code=error.exit_code, errors=[error])
+    doc = envelope(command, status="error", exit_code=error.exit_code, data=error.data,
+                   errors=[error])
     sys.stdout.write(dumps(doc) + "\n")
     sys.stdout.flush()
 
