@@ -41,6 +41,7 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
                  "2024-11-01"),
     "storage": ("2021-09-01", "2022-09-01", "2023-01-01", "2023-05-01", "2024-01-01",
                 "2025-01-01"),
+    "resources": ("2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01"),
 }
 METADATA_OBJECT_SINCE = "2022-09-01"  # older api-versions answer the list form
 METADATA_VERSIONS = ("2015-01-01", "2018-01-01", "2019-05-01", "2020-06-01", "2022-09-01")
@@ -160,6 +161,9 @@ class Arm:
         add = self._add_op(r)
         add("GET", r"/subscriptions", "subscriptions", self.list_subscriptions)
         add("GET", _SUB, "subscriptions", self.get_subscription)
+        from .arm_providers import Providers  # resource providers and locations
+
+        Providers(self).routes(add)
         # Microsoft.Authorization first: its scopes may be any resource id
         add("GET", _AUTHZ + r"/roleAssignments", "authorization", self.list_role_assignments)
         add("*", _AUTHZ + r"/roleAssignments/(?P<name>[^/]+)", "authorization",

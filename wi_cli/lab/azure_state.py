@@ -209,6 +209,9 @@ class AzureState:
         self.fic_write_seconds = 0.05
         # generic per-type resources the data-plane checks need (Key Vault, Storage), by id lower
         self.resources: dict[str, dict[str, Any]] = {}
+        # resource provider registration per subscription: sub lower -> namespace lower -> state
+        # (NotRegistered, Registering, Registered, Unregistering); unset means Registered
+        self.provider_states: dict[str, dict[str, str]] = {}
 
     # -- seeding ------------------------------------------------------------------------------
     def add_tenant(self, tenant_id: str | None = None) -> str:
@@ -301,6 +304,14 @@ class AzureState:
                         del self.refusals[key]
                     return True, pending[1]
         return False, None
+
+    def set_provider_state(self, subscription_id: str, namespace: str, state: str) -> None:
+        with self.lock:
+            self.provider_states.setdefault(subscription_id.lower(), {})[namespace.lower()] = state
+
+    def provider_state(self, subscription_id: str, namespace: str) -> str | None:
+        with self.lock:
+            return self.provider_states.get(subscription_id.lower(), {}).get(namespace.lower())
 
     def role_by_name(self, role_name: str) -> RoleDefinition:
         for r in self.role_definitions.values():

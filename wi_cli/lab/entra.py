@@ -52,6 +52,9 @@ WELL_KNOWN_RESOURCES = (
     "https://management.azure.com/",
     "https://vault.azure.net",
     "https://storage.azure.com",
+    # the lab cloud's microsoftGraphResourceId (arm.py cloud_metadata): the azurerm Terraform
+    # provider gets a token for it to read the caller's claims (object id) before planning
+    "https://graph.microsoft.lab.local/",
 )
 _FIC_DOC_SUFFIX = (" Please check your federated identity credential Subject, Audience and Issuer "
                    "against the presented assertion. "

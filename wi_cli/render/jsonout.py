@@ -58,9 +58,10 @@ def print_result(result: CommandResult) -> None:
 
 
 def print_error(command: str, error: WiError) -> None:
-    """The error envelope; a write that failed midway keeps its data (``data.steps``)."""
-    doc = envelope(command, status="error", exit_code=error.exit_code,
-                   data=getattr(error, "data", None), errors=[error])
+    """The error envelope; a refused or half-done command keeps its data (``data.steps``,
+    ``data.preflight``)."""
+    doc = envelope(command, status="error", exit_code=error.exit_code, data=error.data,
+                   errors=[error])
     sys.stdout.write(dumps(doc) + "\n")
     sys.stdout.flush()
 
