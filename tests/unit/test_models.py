@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from wi_cli.core.models import (
     FederatedCredential,
+    PermissionBlock,
     PodSummary,
     ResourceId,
     ServiceAccountRef,
@@ -97,16 +98,17 @@ def test_a_new_name_is_always_valid_free_and_stable(ns: str, sa: str, taken: lis
 
 
 def test_permissions_blocks_add_up_and_not_actions_only_narrow_their_own_block() -> None:
-    contributor = {"actions": ["*"], "notActions": ["Microsoft.Authorization/*/Write",
-                                                    "Microsoft.Authorization/*/Delete"]}
+    contributor = PermissionBlock(("*",), ("Microsoft.Authorization/*/Write",
+                                           "Microsoft.Authorization/*/Delete"))
     write = "Microsoft.Authorization/roleAssignments/write"
     assert not permits([contributor], write)
-    assert permits([contributor, {"actions": ["Microsoft.Authorization/roleAssignments/*"]}],
+    assert permits([contributor, PermissionBlock(("Microsoft.Authorization/roleAssignments/*",))],
                    write)
-    assert permits([{"actions": ["microsoft.managedidentity/*"]}],
+    assert permits([PermissionBlock(("microsoft.managedidentity/*",))],
                    "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write")
-    assert not permits([{"actions": ["*/read"]}], write)
+    assert not permits([PermissionBlock(("*/read",))], write)
     assert not permits([], write)
+    assert PermissionBlock.from_json({"actions": ["*"], "notActions": None}) == PermissionBlock(("*",))
 
 
 def test_restart_reasons() -> None:

@@ -10,20 +10,21 @@ import hcl2
 import pytest
 
 from wi_cli.core import preflight as pf
+from wi_cli.core.models import PermissionBlock, action_matches, permits
 from wi_cli.core.errors import ExitCode
 
 MODULE = Path(__file__).resolve().parents[2] / "terraform"
 SUB = "11111111-2222-3333-4444-555555555555"
 
 # Built-in role permission blocks as Azure publishes them (Contributor: current docs).
-OWNER = pf.PermissionBlock(("*",))
-READER = pf.PermissionBlock(("*/read",))
-CONTRIBUTOR = pf.PermissionBlock(("*",), (
+OWNER = PermissionBlock(("*",))
+READER = PermissionBlock(("*/read",))
+CONTRIBUTOR = PermissionBlock(("*",), (
     "Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
     "Microsoft.Authorization/elevateAccess/Action", "Microsoft.Blueprint/blueprintAssignments/write",
     "Microsoft.Blueprint/blueprintAssignments/delete", "Microsoft.Compute/galleries/share/action",
     "Microsoft.Purview/consents/write", "Microsoft.Purview/consents/delete"))
-USER_ACCESS_ADMIN = pf.PermissionBlock(("*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"))
+USER_ACCESS_ADMIN = PermissionBlock(("*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"))
 
 
 def needs() -> pf.Requirements:
@@ -78,15 +79,15 @@ def test_needed_actions_include_role_assignments_and_the_reads_of_each_write() -
     ("Microsoft.KeyVault/vaults/write", "Microsoft.KeyVault/vaults/writeX", False),
 ])
 def test_action_patterns(pattern: str, action: str, expected: bool) -> None:
-    assert pf.action_matches(pattern, action) is expected
+    assert action_matches(pattern, action) is expected
 
 
 def test_not_actions_exclude_within_a_block_but_do_not_deny_across_roles() -> None:
     write = "Microsoft.Authorization/roleAssignments/write"
-    assert not pf.allowed([CONTRIBUTOR], write)
-    assert pf.allowed([CONTRIBUTOR, USER_ACCESS_ADMIN], write)
-    assert pf.allowed([CONTRIBUTOR], "Microsoft.ContainerService/managedClusters/write")
-    assert not pf.allowed([], write)
+    assert not permits([CONTRIBUTOR], write)
+    assert permits([CONTRIBUTOR, USER_ACCESS_ADMIN], write)
+    assert permits([CONTRIBUTOR], "Microsoft.ContainerService/managedClusters/write")
+    assert not permits([], write)
 
 
 # -- the verdict -------------------------------------------------------------------------------

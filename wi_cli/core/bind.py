@@ -21,6 +21,7 @@ from .errors import (
 )
 from .models import (
     MAX_CREDENTIALS,
+    PermissionBlock,
     WI_CLIENT_ID,
     WI_TENANT_ID,
     Cluster,
@@ -60,7 +61,7 @@ class Identities(Protocol):
     def credentials(self, identity: Identity) -> list[FederatedCredential]: ...
     def put_credential(self, identity: Identity, credential: FederatedCredential) -> None: ...
     def delete_credential(self, identity: Identity, name: str) -> None: ...
-    def permissions(self, identity: Identity) -> list[dict[str, Any]] | None: ...
+    def permissions(self, identity: Identity) -> list[PermissionBlock] | None: ...
 
 
 class Rbac(Protocol):
@@ -68,7 +69,7 @@ class Rbac(Protocol):
     def assignments(self, principal_id: str, scope: str) -> list[Any]: ...
     def assign(self, role: Any, principal_id: str, scope: str) -> None: ...
     def unassign(self, assignment: Any, role_name: str) -> None: ...
-    def permissions(self, scope: str) -> list[dict[str, Any]] | None: ...
+    def permissions(self, scope: str) -> list[PermissionBlock] | None: ...
 
 
 class Clusters(Protocol):
@@ -319,7 +320,7 @@ def _role(ports: Ports, role: str, scope: str) -> Any:
 
 # -- permission pre-checks -----------------------------------------------------------------------
 
-def _require_azure(blocks: list[dict[str, Any]] | None, action: str, where: str,
+def _require_azure(blocks: list[PermissionBlock] | None, action: str, where: str,
                    command: str) -> None:
     """Refuse before writing when ARM's permissions API says the operator may not do it; when
     ARM will not say (None), the write itself will tell."""

@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Protocol
 
 from .errors import ExitCode
@@ -255,24 +256,37 @@ class Cluster:
         return self.id.resource_group
 
 
-# -- Azure RBAC --------------------------------------------------------------------------------------
+# -- Azure RBAC, evaluated as ARM does it (../shared/contracts/NOTES.md, "RBAC evaluation rules") --
+
+@dataclass(frozen=True)
+class PermissionBlock:
+    """One entry of ARM's permissions API answer (wildcards as returned, not expanded)."""
+
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, doc: Any) -> "PermissionBlock":
+        return cls(tuple(doc.get("actions") or ()), tuple(doc.get("notActions") or ()))
+
+
+@lru_cache(maxsize=1024)
+def _action_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(p) for p in pattern.split("*")) + r"\Z",
+                      re.IGNORECASE | re.DOTALL)
+
 
 def action_matches(pattern: str, action: str) -> bool:
     """Does an ``actions``/``notActions`` pattern cover ``action``? ``*`` spans any characters
-    ('/' included) and case is ignored, as ARM evaluates them."""
-    parts = (re.escape(p) for p in pattern.split("*"))
-    return re.fullmatch(".*".join(parts), action, re.IGNORECASE | re.DOTALL) is not None
+    ('/' included) and case is ignored."""
+    return _action_pattern(pattern).match(action) is not None
 
 
-def permits(blocks: Iterable[dict[str, Any]], action: str) -> bool:
-    """Do these permission blocks (ARM's permissions API answer) allow ``action``? A block allows
-    it when one of its ``actions`` matches and none of ITS ``notActions`` does; blocks add up
-    (``notActions`` is not a deny)."""
-    for block in blocks:
-        if any(action_matches(p, action) for p in block.get("actions") or ()) and \
-                not any(action_matches(p, action) for p in block.get("notActions") or ()):
-            return True
-    return False
+def permits(blocks: Iterable[PermissionBlock], action: str) -> bool:
+    """A block allows ``action`` when one of its ``actions`` matches and none of ITS
+    ``notActions`` does; blocks (roles) add up: ``notActions`` is not a deny."""
+    return any(any(action_matches(p, action) for p in b.actions)
+               and not any(action_matches(p, action) for p in b.not_actions) for b in blocks)
 
 
 class Status(str, Enum):

@@ -18,11 +18,11 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import RemoteError
+from .models import PermissionBlock, permits
 
 REGISTERED = "Registered"
 
@@ -78,18 +78,6 @@ _ROLE_ASSIGNMENT_ROLES = ("Owner, User Access Administrator or Role Based Access
 
 
 @dataclass(frozen=True)
-class PermissionBlock:
-    """One entry of the permissions API's answer (wildcards as returned, not expanded)."""
-
-    actions: tuple[str, ...] = ()
-    not_actions: tuple[str, ...] = ()
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> "PermissionBlock":
-        return cls(tuple(doc.get("actions") or ()), tuple(doc.get("notActions") or ()))
-
-
-@dataclass(frozen=True)
 class Requirements:
     actions: dict[str, list[str]]  # action -> resource types that need it
     providers: dict[str, list[str]]  # namespace -> resource types that need it
@@ -128,30 +116,6 @@ def requirements(resource_types: Iterable[str]) -> Requirements:
         for namespace in needs.providers:
             providers.setdefault(namespace, []).append(rtype)
     return Requirements(actions, providers, unknown)
-
-
-# -- RBAC evaluation, as ARM does it (../shared/contracts/NOTES.md, "RBAC evaluation rules") ---
-
-@lru_cache(maxsize=1024)
-def _pattern(action_pattern: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(p) for p in action_pattern.split("*")) + r"\Z",
-                      re.IGNORECASE | re.DOTALL)
-
-
-def action_matches(pattern: str, action: str) -> bool:
-    """``*`` stands for any run of characters, ``/`` included; case does not matter."""
-    return _pattern(pattern).match(action) is not None
-
-
-def block_allows(block: PermissionBlock, action: str) -> bool:
-    """An ``actions`` entry matches and no ``notActions`` entry of the same block does."""
-    return (any(action_matches(p, action) for p in block.actions)
-            and not any(action_matches(p, action) for p in block.not_actions))
-
-
-def allowed(blocks: Iterable[PermissionBlock], action: str) -> bool:
-    """Across blocks (roles) the result is the union: a notActions entry is not a deny."""
-    return any(block_allows(b, action) for b in blocks)
 
 
 # -- the region --------------------------------------------------------------------------------
@@ -296,7 +260,7 @@ def evaluate(reqs: Requirements, subscription: str, blocks: Sequence[PermissionB
     ``locations`` are the subscription's region names (None: not read)."""
     report = PreflightReport(subscription, location)
     for action, types in reqs.actions.items():
-        if allowed(blocks, action):
+        if permits(blocks, action):
             report.allowed_actions.append(action)
         else:
             report.missing_actions[action] = types

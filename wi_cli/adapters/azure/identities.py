@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from ...core.errors import AzureNotFound
-from ...core.models import FederatedCredential, Identity, ResourceId
+from ...core.models import FederatedCredential, Identity, PermissionBlock, ResourceId
 from .clients import AzureClients
 from .errors import AzureConflict, azure_errors
 
@@ -83,7 +83,7 @@ class Identities:
         retry_conflicts(lambda: api.delete(identity.resource_group, identity.name, name),
                         f"deleting federated credential {name} of {identity.name}")
 
-    def permissions(self, identity: Identity) -> list[dict[str, Any]] | None:
+    def permissions(self, identity: Identity) -> list[PermissionBlock] | None:
         """The operator's permission blocks on the identity (ARM's permissions API), or None
         when ARM will not say."""
         from ...core.errors import AzureForbidden
@@ -98,5 +98,5 @@ class Identities:
             return None
 
 
-def permission_block(model: Any) -> dict[str, Any]:
-    return {"actions": list(model.actions or []), "notActions": list(model.not_actions or [])}
+def permission_block(model: Any) -> PermissionBlock:
+    return PermissionBlock(tuple(model.actions or ()), tuple(model.not_actions or ()))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.errors import AzureForbidden, AzureNotFound
-from ...core.models import ResourceId, same_scope
+from ...core.models import PermissionBlock, ResourceId, same_scope
 from ...core.names import is_guid
 from .clients import AzureClients
 from .errors import azure_errors
@@ -99,7 +99,7 @@ class Rbac:
         except AzureNotFound:
             pass  # already gone: what was asked for is done
 
-    def permissions(self, scope: str) -> list[dict[str, Any]] | None:
+    def permissions(self, scope: str) -> list[PermissionBlock] | None:
         """The operator's permission blocks at a resource group or resource scope, or None when
         ARM will not say (no permissions API for subscriptions and above, or 403/404)."""
         rid = ResourceId.try_parse(scope)
