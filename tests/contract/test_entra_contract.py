@@ -113,9 +113,16 @@ def assert_same_shape(body: dict[str, Any], template: dict[str, Any]) -> None:
                        for item in body[key]), key
 
 
-def description_pattern(template: str) -> re.Pattern[str]:
+# Observed texts that continue where the synthesized contract stops: the real 90002 adds "Check
+# with your subscription administrator, ..." (Azure/azure-cli#22145; ../shared/real-behaviour.md,
+# C-codes). For these the contract's text is the start of the lab's.
+LONGER_THAN_CONTRACT = {"90002"}
+
+
+def description_pattern(template: str, prefix: bool = False) -> re.Pattern[str]:
     parts = re.split(r"\{[^}]*\}", template)
-    return re.compile(".+?".join(re.escape(p) for p in parts) + r"\Z", re.DOTALL)
+    return re.compile(".+?".join(re.escape(p) for p in parts) + ("" if prefix else r"\Z"),
+                      re.DOTALL)
 
 
 # -- success ------------------------------------------------------------------------------------
@@ -184,7 +191,8 @@ def test_error_matches_contract(world: World, contract: dict[str, Any], code: st
     assert body["error_codes"] == [int(code)]
     assert_same_shape(body, contract["error_body_template"])
     text, _, trailer = body["error_description"].partition("\r\nTrace ID: ")
-    assert description_pattern(expected["description"]).match(text), text
+    assert description_pattern(expected["description"],
+                               prefix=str(code) in LONGER_THAN_CONTRACT).match(text), text
     assert trailer == (f"{body['trace_id']}\r\nCorrelation ID: {correlation}\r\n"
                        f"Timestamp: {body['timestamp']}")
     assert body["correlation_id"] == correlation
@@ -200,7 +208,11 @@ def test_aadsts_table_agrees_with_contract(contract: dict[str, Any]) -> None:
     for code, expected in contract["errors"].items():
         entry = AADSTS[int(code)]
         assert (entry.status, entry.error) == (expected["status"], expected["error"]), code
-        assert f"AADSTS{code}: {entry.template}" == expected["description"], code
+        lab = f"AADSTS{code}: {entry.template}"
+        if code in LONGER_THAN_CONTRACT:
+            assert lab.startswith(expected["description"]), code
+        else:
+            assert lab == expected["description"], code
 
 
 @pytest.mark.parametrize("code,form", [

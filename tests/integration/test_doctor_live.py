@@ -194,6 +194,56 @@ def test_tenant_annotation_is_the_tenant_asked(world, env, bound_app, capsys) ->
     assert "tenant-id" in f["remediation"]["text"]
 
 
+def test_a_domain_tenant_works_end_to_end(world, env, capsys) -> None:
+    """tenant-id may be a verified domain: the webhook passes it on, Entra accepts it."""
+    domain = world["lab"].azure.tenant_domain(world["seeded"].tenant_id)
+    make_sa(world, NS, "by-domain")
+    assert main(["bind", "by-domain", scenarios.IDENTITY_NAME, "-n", NS]) == 0
+    world["seeded"].cluster.store.patch("serviceaccounts", NS, "by-domain", {"metadata": {
+        "annotations": {"azure.workload.identity/tenant-id": domain}}},
+        "application/merge-patch+json")
+    capsys.readouterr()
+    code, doc = doctor(capsys, "-n", NS, "--service-account", "by-domain")
+    assert code == 0, [f for f in doc["findings"] if f["status"] in ("fail", "error")]
+    assert found(doc, "workload.tenant-id")["status"] == "ok"
+    assert found(doc, "live.token-exchange", f"{NS}/by-domain")["status"] == "ok"
+
+
+def test_the_audience_comes_from_the_cluster_not_the_cloud(world, env, capsys) -> None:
+    """A webhook started with --audience projects that audience (AWI cmd/webhook/main.go): wi
+    bind writes it, doctor compares and mints with it, and the exchange works."""
+    from wi_cli.lab.kube import webhook
+
+    store = world["seeded"].cluster.store
+    dep = store.get("deployments", "kube-system", webhook.DEPLOYMENT_NAME)
+    saved = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    other = "api://AzureADTokenExchangeChina"
+    container = {"name": "manager", "args": [*saved, f"--audience={other}"]}
+    store.patch("deployments", "kube-system", webhook.DEPLOYMENT_NAME,
+                {"spec": {"template": {"spec": {"containers": [container]}}}},
+                "application/strategic-merge-patch+json")
+    try:
+        make_sa(world, NS, "china")
+        code = main(["bind", "china", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json"])
+        out, _ = capsys.readouterr()
+        data = json.loads(out)["data"]
+        assert code == 0 and data["audience"] == other
+        assert data["audience_source"] == "the webhook's --audience flag"
+        fic = next(f for f in world["seeded"].identity.fics.values()
+                   if f.subject == f"system:serviceaccount:{NS}:china")
+        assert fic.audiences == [other]
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "china")
+        assert code == 0, [f for f in doc["findings"] if f["status"] in ("fail", "error")]
+        assert found(doc, "identity.fic", f"{NS}/china")["status"] == "ok"
+        claims = found(doc, "live.token-claims", f"{NS}/china")
+        assert other in json.dumps(claims["evidence"] or claims["summary"])
+    finally:
+        store.patch("deployments", "kube-system", webhook.DEPLOYMENT_NAME,
+                    {"spec": {"template": {"spec": {"containers": [
+                        {"name": "manager", "args": saved}]}}}},
+                    "application/strategic-merge-patch+json")
+
+
 # -- a credential Entra does not see yet ----------------------------------------------------------
 
 def _fresh_bind(world: dict[str, Any], capsys: pytest.CaptureFixture[str], sa: str) -> Any:

@@ -189,6 +189,22 @@ def test_unknown_tenant_is_90002_at_token_endpoint(world: World, tmp_path: Path)
         credential.get_token(world.arm_scope)
 
 
+def test_a_verified_domain_names_the_tenant_like_its_guid(world: World, tmp_path: Path) -> None:
+    """The tenant may be given "in GUID or domain-name format" (entra-docs
+    v2-oauth2-client-creds-grant-flow): MSAL's discovery and the federated exchange both work."""
+    domain = world.lab.azure.tenant_domain(world.tenant)
+    assert domain.endswith(".onmicrosoft.com")
+    access = secret_credential(world, tenant=domain).get_token(world.arm_scope)
+    assert unverified(access.token)["tid"] == world.tenant
+    assertion = world.issuer_key.sign(projected_token_claims(world.issuer))
+    token = workload_credential(world, tmp_path, world.identity.client_id, assertion,
+                                tenant=domain.upper()).get_token(world.arm_scope).token
+    assert unverified(token)["tid"] == world.tenant
+    with pytest.raises(ClientAuthenticationError, match="AADSTS90002"):
+        workload_credential(world, tmp_path, world.identity.client_id, assertion,
+                            tenant="nobody.onmicrosoft.com").get_token(world.arm_scope)
+
+
 def test_unknown_client_id_is_700016(world: World, tmp_path: Path) -> None:
     assertion = world.issuer_key.sign(projected_token_claims(world.issuer))
     # the principal id instead of the client id: a classic mistake

@@ -300,6 +300,19 @@ def test_fresh_bind_then_probe_warns_while_entra_refuses_then_is_clean(world, en
     assert leftovers(world) == []
 
 
+def test_a_domain_tenant_works_in_the_pod(world, env, capsys) -> None:
+    """The webhook injects the domain as AZURE_TENANT_ID and the pod's exchange works."""
+    seeded = world["seeded"]
+    domain = world["lab"].azure.tenant_domain(seeded.tenant_id)
+    make_sa(world, "probe-domain", {"azure.workload.identity/client-id": seeded.identity.client_id,
+                                    "azure.workload.identity/tenant-id": domain})
+    world["lab"].azure.add_fic(seeded.identity, "probe-domain", seeded.issuer_url or "",
+                               f"system:serviceaccount:{NS}:probe-domain")
+    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "probe-domain")
+    assert code == 0, doc["errors"] or doc["data"]
+    assert leftovers(world) == []
+
+
 def test_no_retry_when_arm_shows_no_credential_for_the_subject(world, env, capsys) -> None:
     make_sa(world, "never-bound", {"azure.workload.identity/client-id":
                                    world["seeded"].identity.client_id})

@@ -26,8 +26,7 @@ def bind_ports(s: Settings) -> "Ports":
     cloud = resolve_cloud(s.cloud)
     azure = AzureClients(cloud, s.subscription)
     return Ports(Identities(azure), Rbac(azure), Clusters(azure),
-                 Workloads(KubeClients(s.kubeconfig, s.context)), s.subscription,
-                 cloud.fic_audience)
+                 Workloads(KubeClients(s.kubeconfig, s.context)), s.subscription)
 
 
 def interactive() -> bool:

@@ -78,6 +78,7 @@ class Clusters(Protocol):
 
 class Workloads(Protocol):
     def issuer(self) -> str | None: ...
+    def token_audience(self, namespace: str) -> tuple[str, str]: ...
     def namespace_exists(self, namespace: str) -> bool: ...
     def service_account(self, ref: ServiceAccountRef) -> ServiceAccount | None: ...
     def create_namespace(self, namespace: str) -> None: ...
@@ -98,7 +99,6 @@ class Ports:
     clusters: Clusters
     workloads: Workloads
     subscription: str | None  # where identities given by name or client id are looked up
-    audience: str  # the audience the cluster's projected tokens carry
 
 
 # -- requests and outcomes ------------------------------------------------------------------------
@@ -166,6 +166,7 @@ class Outcome:
     notes: list[str]
     dry_run: bool
     next_command: str | None = None
+    audience_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         ident = self.identity
@@ -177,7 +178,8 @@ class Outcome:
             "subject": self.subject,
             "issuer": self.issuers[0] if len(self.issuers) == 1 else None,
             "issuers": self.issuers, "issuer_source": self.issuer_source,
-            "audience": self.audience, "dry_run": self.dry_run,
+            "audience": self.audience, "audience_source": self.audience_source,
+            "dry_run": self.dry_run,
             "steps": [s.to_json() for s in self.steps], "notes": list(self.notes),
             "next": self.next_command,
         }
@@ -353,7 +355,8 @@ def _require_kube(ports: Ports, checks: list[tuple[str, str, str | None, str]],
 # -- wi bind ----------------------------------------------------------------------------------------
 
 def _credential_step(req: BindRequest, ports: Ports, ident: Identity, issuer: str,
-                     existing: list[FederatedCredential], notes: list[str]) -> Step:
+                     audience: str, existing: list[FederatedCredential],
+                     notes: list[str]) -> Step:
     subject = req.ref.subject
     detail = f"{issuer} → {subject}"
     trust = trust_for(existing, issuer, subject)
@@ -361,10 +364,10 @@ def _credential_step(req: BindRequest, ports: Ports, ident: Identity, issuer: st
         if req.fic_name and req.fic_name.lower() != trust.name.lower():
             notes.append(f"The credential for this issuer and subject is named {trust.name}; "
                          f"names cannot be changed, so --name {req.fic_name} is ignored.")
-        if ports.audience in trust.audiences:
+        if audience in trust.audiences:
             return Step(FIC, trust.name, "keep", detail, trust=True)
-        fixed = FederatedCredential(trust.name, issuer, subject, (ports.audience,))
-        return Step(FIC, trust.name, "update", f"{detail} (audience → {ports.audience})",
+        fixed = FederatedCredential(trust.name, issuer, subject, (audience,))
+        return Step(FIC, trust.name, "update", f"{detail} (audience → {audience})",
                     trust=True, run=lambda: ports.identities.put_credential(ident, fixed))
     taken = [c.name for c in existing]
     if req.fic_name:
@@ -383,7 +386,7 @@ def _credential_step(req: BindRequest, ports: Ports, ident: Identity, issuer: st
                             f"credentials, the most Azure allows: {names}.",
                             ["Remove one no longer used ('wi unbind SA IDENTITY -n NS --issuer "
                              "ISSUER'), or bind to another identity."])
-    new = FederatedCredential(name, issuer, subject, (ports.audience,))
+    new = FederatedCredential(name, issuer, subject, (audience,))
     return Step(FIC, name, "create", detail, trust=True,
                 run=lambda: ports.identities.put_credential(ident, new))
 
@@ -506,9 +509,10 @@ def bind(req: BindRequest, ports: Ports, target: Target, consent: Consent) -> Ou
         raise ConfigError(f"Service account {ref.label} does not exist.",
                           [f"Create it ('kubectl create serviceaccount {ref.name} -n "
                            f"{ref.namespace}') or pass --create."])
+    audience, audience_source = ports.workloads.token_audience(ref.namespace)
     notes: list[str] = []
     existing = ports.identities.credentials(ident)
-    steps = [_credential_step(req, ports, ident, issuer, existing, notes)]
+    steps = [_credential_step(req, ports, ident, issuer, audience, existing, notes)]
     steps += _service_account_steps(req, ports, ident, ns_exists, sa)
     steps += _role_steps(ports, ident, req.roles)
     steps += _replace_steps(req, ports, sa, ident, issuer, notes)
@@ -523,8 +527,9 @@ def bind(req: BindRequest, ports: Ports, target: Target, consent: Consent) -> Ou
             _require_azure(ports.rbac.permissions(scope), ROLE_WRITE, scope, command)
     _require_kube(ports, _kube_checks(steps, ref.namespace), command)
 
-    outcome = Outcome("bind", ident, ref.subject, [issuer], source, ports.audience, steps, notes,
-                      req.dry_run, f"wi doctor -n {ref.namespace} --service-account {ref.name}")
+    outcome = Outcome("bind", ident, ref.subject, [issuer], source, audience, steps, notes,
+                      req.dry_run, f"wi doctor -n {ref.namespace} --service-account {ref.name}",
+                      audience_source)
     if req.dry_run:
         _mark_dry_run(steps)
         return outcome

@@ -154,6 +154,43 @@ CREDENTIAL_NAME_MAX = 120  # ARM: ^[a-zA-Z0-9][a-zA-Z0-9-_]{2,119}$
 DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
 
 
+# The workload-identity webhook's objects and its projected-token volume names (AWI
+# pkg/webhook consts: ≤ v1.5 "azure-identity-token", v1.6 "azure-workload-identity-reserved-"+hash)
+WEBHOOK_DEPLOYMENT = "azure-wi-webhook-controller-manager"
+WEBHOOK_NAMESPACES = ("kube-system", "azure-workload-identity-system")  # AKS add-on, Helm
+WI_TOKEN_VOLUMES = ("azure-identity-token", "azure-workload-identity-reserved-")
+
+
+def audience_flag(args: Iterable[str]) -> str | None:
+    """The webhook's ``--audience`` flag (cmd/webhook/main.go), as ``--audience=X`` or
+    ``--audience X``."""
+    args = list(args)
+    for i, arg in enumerate(args):
+        if arg.startswith("--audience="):
+            return arg.split("=", 1)[1] or None
+        if arg == "--audience" and i + 1 < len(args):
+            return args[i + 1] or None
+    return None
+
+
+def expected_audience(webhook_args: Iterable[Iterable[str]],
+                      pod_audiences: Iterable[str]) -> tuple[str, str]:
+    """(audience, where it came from) of the cluster's projected tokens: the webhook's
+    ``--audience``, else what the labelled pods' projected token volumes ask for, else the
+    webhook's default. The webhook never changes it by cloud (AWI NewPodMutator)."""
+    for args in webhook_args:
+        flag = audience_flag(args)
+        if flag:
+            return flag, "the webhook's --audience flag"
+    seen: dict[str, int] = {}
+    for audience in pod_audiences:
+        if audience:
+            seen[audience] = seen.get(audience, 0) + 1
+    if seen:
+        return max(seen, key=lambda a: seen[a]), "the projected tokens of labelled pods"
+    return DEFAULT_AUDIENCE, "the webhook's default"
+
+
 @dataclass(frozen=True)
 class Identity:
     """A user-assigned managed identity."""

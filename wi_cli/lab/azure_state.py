@@ -184,6 +184,7 @@ class AzureState:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.tenants: set[str] = set()
+        self.tenant_domains: dict[str, str] = {}  # verified domain (lower) -> tenant id
         self.subscriptions: dict[str, Subscription] = {}  # key: id lower
         self.resource_groups: dict[str, ResourceGroup] = {}  # key: "sub/rg" lower
         self.principals: dict[str, ServicePrincipal] = {}  # key: client_id lower
@@ -214,11 +215,20 @@ class AzureState:
         self.provider_states: dict[str, dict[str, str]] = {}
 
     # -- seeding ------------------------------------------------------------------------------
-    def add_tenant(self, tenant_id: str | None = None) -> str:
+    def add_tenant(self, tenant_id: str | None = None, domain: str | None = None) -> str:
+        """A tenant and its initial verified domain (``NAME.onmicrosoft.com``, which Entra
+        accepts wherever the tenant GUID goes)."""
         tid = tenant_id or new_guid()
         with self.lock:
             self.tenants.add(tid.lower())
+            self.tenant_domains[(domain or f"wilab{tid[:8]}.onmicrosoft.com").lower()] = \
+                tid.lower()
         return tid
+
+    def tenant_domain(self, tenant_id: str) -> str:
+        """The tenant's first verified domain."""
+        with self.lock:
+            return next(d for d, t in self.tenant_domains.items() if t == tenant_id.lower())
 
     def add_subscription(self, tenant_id: str, subscription_id: str | None = None,
                          display_name: str = "wi lab subscription") -> Subscription:

@@ -33,6 +33,7 @@ from .tokens import ACCESS_TOKEN_LIFETIME, mint_access_token
 if TYPE_CHECKING:
     from .runtime import Lab
 
+_TENANT_SHAPE = re.compile(r"^[A-Za-z0-9.-]+$")  # a GUID or a DNS name
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW_SECONDS = 300
 # "must have a lifetime of less than or equal to 1.01:00:00" (1 day + 1 hour)
@@ -72,9 +73,16 @@ class Aadsts:
 # synthesized/entra-token-responses.json; codes not there are marked with the reason chosen.
 AADSTS: dict[int, Aadsts] = {
     # tenant and request shape
+    # 90002's full text as observed (Azure/azure-cli#22145; james-gould/azure-keyvault-emulator#324)
     90002: Aadsts(400, "invalid_request",
                   "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
-                  "and are signing into the correct cloud."),
+                  "and are signing into the correct cloud. Check with your subscription "
+                  "administrator, this may happen if there are no active subscriptions for the "
+                  "tenant."),
+    # the code is observed (microsoft/ARI#247); the wording is unverified
+    900023: Aadsts(400, "invalid_request",
+                   "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a "
+                   "valid external domain."),
     9001023: Aadsts(400, "invalid_request",  # client credentials over /common etc.
                     "The grant type is not supported over the /common or /consumers endpoints. "
                     "Please use the /organizations or tenant-specific endpoint."),
@@ -276,11 +284,17 @@ class EntraService:
 
     # -- tenants ------------------------------------------------------------------------------
     def tenant_id(self, tenant: str) -> str:
-        """The tenant's GUID, or EntraError 90002. Tenants in the lab are GUIDs only."""
+        """The tenant's GUID from its GUID or one of its verified domains ("in GUID or
+        domain-name format": entra-docs v2-oauth2-client-creds-grant-flow); EntraError 90002 for
+        an unknown tenant, 900023 for something that is neither."""
         tid = tenant.lower()
+        if not _TENANT_SHAPE.match(tenant):
+            raise EntraError(900023, tenant=tenant)
         with self.lab.azure.lock:
             if tid in self.lab.azure.tenants:
                 return tid
+            if tid in self.lab.azure.tenant_domains:
+                return self.lab.azure.tenant_domains[tid]
         raise EntraError(90002, tenant=tenant)
 
     def _discovery_tenant(self, req: Request) -> tuple[str, str] | Response:

@@ -7,8 +7,17 @@ import json
 import time
 from typing import Any
 
-from ...core.errors import KubernetesNotFound
-from ...core.models import PodSummary, ServiceAccount, ServiceAccountRef
+from ...core.errors import KubernetesError, KubernetesNotFound
+from ...core.models import (
+    WEBHOOK_DEPLOYMENT,
+    WEBHOOK_NAMESPACES,
+    WI_TOKEN_VOLUMES,
+    WI_USE_LABEL,
+    PodSummary,
+    ServiceAccount,
+    ServiceAccountRef,
+    expected_audience,
+)
 from .client import KubeClients, kube_errors
 
 
@@ -44,6 +53,27 @@ class Workloads:
             return None
         issuer = doc.get("issuer") if isinstance(doc, dict) else None
         return issuer if isinstance(issuer, str) and issuer else None
+
+    def token_audience(self, namespace: str) -> tuple[str, str]:
+        """(audience, where it came from) of the projected tokens pods here get: the webhook's
+        --audience, else what labelled pods of ``namespace`` carry, else the webhook's default."""
+        args: list[list[str]] = []
+        for ns in WEBHOOK_NAMESPACES:
+            try:
+                with self._errors(f"reading the webhook deployment in {ns}"):
+                    dep = self.kube.apps.read_namespaced_deployment(WEBHOOK_DEPLOYMENT, ns)
+            except (KubernetesNotFound, KubernetesError):
+                continue  # not installed there, or not readable: the next source decides
+            args += [list(c.args or []) for c in dep.spec.template.spec.containers or []]
+        with self._errors(f"listing the labelled pods of namespace {namespace}"):
+            pods = self.kube.core.list_namespaced_pod(
+                namespace, label_selector=f"{WI_USE_LABEL}=true").items
+        audiences = [src.service_account_token.audience for pod in pods
+                     for vol in pod.spec.volumes or []
+                     if vol.projected and (vol.name == WI_TOKEN_VOLUMES[0]
+                                           or vol.name.startswith(WI_TOKEN_VOLUMES[1]))
+                     for src in vol.projected.sources or [] if src.service_account_token]
+        return expected_audience(args, audiences)
 
     def namespace_exists(self, namespace: str) -> bool:
         try:

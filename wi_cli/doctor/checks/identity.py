@@ -17,6 +17,7 @@ from urllib.request import Request, urlopen
 from ...core.cloud import ca_bundle
 from ...core.models import (
     PROPAGATION_WINDOW_SECONDS,
+    WI_TOKEN_VOLUMES,
     ServiceAccountRef,
     age_since,
     age_text,
@@ -25,7 +26,7 @@ from ...core.models import (
 from ...core.names import WI_CLIENT_ID, WI_TENANT_ID, is_guid
 from ..facts import Facts, fact
 from ..registry import Report, check
-from ..sources import identity_by_client_id, pods_of, service_account
+from ..sources import audience_of, identity_by_client_id, pods_of, service_account
 
 DOCS_FIC = ("https://learn.microsoft.com/entra/workload-id/"
             "workload-identity-federation-considerations")
@@ -39,7 +40,6 @@ FIC_UNSUPPORTED_REGIONS = {"malaysiasouth": "Malaysia South",
 IN_CLUSTER_ISSUER = "https://kubernetes.default.svc.cluster.local"
 DEFAULT_SA_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 MAX_PROJECTED_SECONDS = 86400
-WI_TOKEN_VOLUMES = ("azure-identity-token", "azure-workload-identity-reserved-")
 FETCH_TIMEOUT_SECONDS = 10.0
 
 
@@ -390,10 +390,10 @@ def identity_region(facts: Facts, report: Report) -> None:
 
 
 @check("identity.fic-limit", "Room for federated credentials", layer="identity",
-       needs=("bindings", "fics", "cluster_issuer"), failure_modes=(19,), docs=DOCS_FIC)
+       needs=("bindings", "fics", "cluster_issuer", "token_audience"), failure_modes=(19,), docs=DOCS_FIC)
 def fic_limit(facts: Facts, report: Report) -> None:
     issuer = facts["cluster_issuer"]["url"] or ""
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
     for ident, bs in by_identity(resolved(facts)).values():
         fics = facts["fics"].get(ident.id.lower(), [])
         needing = [b for b in bs if exact_fic(fics, wanted_fic(b, issuer, audience)) is None]
@@ -418,12 +418,12 @@ def fic_limit(facts: Facts, report: Report) -> None:
 
 
 @check("identity.fic", "Federated credential matches the service account", layer="identity",
-       needs=("bindings", "fics", "cluster_issuer", "service_accounts"),
+       needs=("bindings", "fics", "cluster_issuer", "service_accounts", "token_audience"),
        failure_modes=(10, 12, 14, 15),
        docs=DOCS_FIC)
 def fic_matches(facts: Facts, report: Report) -> None:
     issuer_fact = facts["cluster_issuer"]
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
     for b in resolved(facts):
         if not issuer_fact["url"]:
             report.skip(f"{b.label}: the cluster's issuer is unknown (no AKS record, no "
@@ -501,7 +501,8 @@ def _serves_existing_sa(facts: Facts, subject: str) -> bool:
 
 
 @check("identity.fic-propagation", "Federated credential propagated", layer="identity",
-       needs=("bindings", "fics", "cluster_issuer", "exchanges"), failure_modes=(17,),
+       needs=("bindings", "fics", "cluster_issuer", "exchanges", "token_audience"),
+       failure_modes=(17,),
        docs=DOCS_FIC)
 def fic_propagation(facts: Facts, report: Report) -> None:
     issuer = facts["cluster_issuer"]["url"]
@@ -509,7 +510,7 @@ def fic_propagation(facts: Facts, report: Report) -> None:
         return
     now = time.time()
     for b in resolved(facts):
-        found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, facts.ctx.cloud.fic_audience))
+        found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, audience_of(facts)))
         if found is None:
             continue
         age, changed = fic_age(found, now)
@@ -577,9 +578,9 @@ def _issuer_fix(facts: Facts) -> tuple[str, list[str]]:
 # -- the token pods present -----------------------------------------------------------------------
 
 @check("identity.token-source", "Pods present the projected token", layer="identity",
-       needs=("subjects", "pods"), failure_modes=(16,), docs=DOCS_WI)
+       needs=("subjects", "pods", "token_audience"), failure_modes=(16,), docs=DOCS_WI)
 def token_source(facts: Facts, report: Report) -> None:
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
     for ns, name in facts["subjects"]:
         for pod in pods_of(facts, ns, name):
             problems = pod_token_problems(pod, audience)

@@ -25,6 +25,7 @@ from ...core.models import (
 from ...render.redact import redact_text
 from ..facts import Facts, fact
 from ..registry import Report, check
+from ..sources import audience_of
 from .identity import (
     Binding,
     bind_command,
@@ -88,7 +89,7 @@ def minted_tokens(facts: Facts) -> dict[tuple[str, str], Minted]:
     import jwt
 
     kube = facts.ctx.kube
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
 
     def mint(b: Binding) -> tuple[tuple[str, str], Minted]:
         body = {"spec": {"audiences": [audience], "expirationSeconds": TOKEN_SECONDS}}
@@ -161,7 +162,7 @@ def _known_fics(facts: Facts, b: Binding) -> tuple[list[Any], dict[str, Any]] | 
     issuer_fact = facts.get("cluster_issuer") or {}
     if b.identity is None or not issuer_fact.get("url") or facts.get("fics") is None:
         return None
-    return fics_of(facts, b), wanted_fic(b, issuer_fact["url"], facts.ctx.cloud.fic_audience)
+    return fics_of(facts, b), wanted_fic(b, issuer_fact["url"], audience_of(facts))
 
 
 def _freshness(facts: Facts, b: Binding) -> Freshness:
@@ -378,7 +379,7 @@ def claim_problems(claims: dict[str, Any], audience: str, issuer: str | None,
        needs=("bindings", "minted_tokens", "cluster_issuer"), live=True,
        failure_modes=(12, 13, 16, 28), docs=DOCS)
 def token_claims(facts: Facts, report: Report) -> None:
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
     issuer = facts["cluster_issuer"]["url"]
     for b in facts["bindings"]:
         token = facts["minted_tokens"].get(_key(b))

@@ -351,7 +351,26 @@ def settings_from_store(cluster: "KubeCluster", namespace: str) -> WebhookSettin
         tenant_id=data.get("AZURE_TENANT_ID", ""),
         authority_host=cluster.lab.authority_host,
         layout=LAYOUTS[_layout_of_deployment(cluster, namespace)],
+        audience=_audience_of_deployment(cluster, namespace) or DEFAULT_AUDIENCE,
     )
+
+
+def _manager_args(cluster: "KubeCluster", namespace: str) -> list[str]:
+    deployment = _get(cluster, "deployments", namespace, DEPLOYMENT_NAME) or {}
+    containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec")
+                  or {}).get("containers") or []
+    return [a for c in containers if "/webhook:" in c.get("image", "") for a in c.get("args") or []]
+
+
+def _audience_of_deployment(cluster: "KubeCluster", namespace: str) -> str | None:
+    """The webhook's --audience flag (cmd/webhook/main.go:76); the cloud never changes it."""
+    args = _manager_args(cluster, namespace)
+    for i, arg in enumerate(args):
+        if arg.startswith("--audience="):
+            return arg.split("=", 1)[1]
+        if arg == "--audience" and i + 1 < len(args):
+            return args[i + 1]
+    return None
 
 
 def _layout_of_deployment(cluster: "KubeCluster", namespace: str) -> str:
