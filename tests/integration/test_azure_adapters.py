@@ -3,6 +3,8 @@ against the lab, with the real SDKs."""
 
 from __future__ import annotations
 
+import os
+
 import time
 from typing import Iterator
 
@@ -40,13 +42,13 @@ def operator(lab: Lab, monkeypatch: pytest.MonkeyPatch, who: str = "owner",
     monkeypatch.setenv("AZURE_CLIENT_ID", sp.client_id)
     monkeypatch.setenv("AZURE_CLIENT_SECRET", secret or sp.secret)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(lab.ca_file))
-    cloud = resolve_cloud(lab.metadata_url)
-    return AzureClients(cloud, lab.seed["sub"], **overrides)  # type: ignore[attr-defined]
+    cloud = resolve_cloud(lab.metadata_url, os.environ)
+    return AzureClients(cloud, lab.seed["sub"], env=os.environ, **overrides)  # type: ignore[attr-defined]
 
 
 def test_lab_is_a_custom_cloud_with_the_azure_cli_scope_rule(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(lab.ca_file))
-    cloud = resolve_cloud(lab.metadata_url)
+    cloud = resolve_cloud(lab.metadata_url, os.environ)
     assert cloud.arm_endpoint == lab.arm_endpoint
     assert cloud.authority_host == lab.authority_host
     assert cloud.arm_scope == lab.arm_audience + "/.default"

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from support import operator_env, seeded_lab, set_env
 from wi_cli.cli.wiring import bind_ports
 from wi_cli.core.bind import BindRequest, Target, UnbindRequest, bind, unbind
-from wi_cli.core.config import Settings
+from wi_cli.core.config import Environment, Settings
 from wi_cli.core.plan import Consent
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.kube.aks import add_aks_cluster
@@ -56,7 +56,8 @@ def ports(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """One set of adapters per cluster, in-process, as `wi bind --kubeconfig K` builds them."""
     set_env(monkeypatch, operator_env(world["lab"], world["seeded"], world["kubeconfig"]))
     return [bind_ports(Settings(cloud=world["lab"].metadata_url,
-                                subscription=world["seeded"].subscription_id, kubeconfig=k))
+                                subscription=world["seeded"].subscription_id, kubeconfig=k,
+                                environment=Environment.current()))
             for k in world["kubeconfigs"]]
 
 

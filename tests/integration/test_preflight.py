@@ -68,7 +68,8 @@ def sign_in(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str = "
 
 def clients(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str = "owner") -> AzureClients:
     sign_in(world, monkeypatch, who)
-    return AzureClients(resolve_cloud(world["lab"].metadata_url), world["seeded"].subscription_id)
+    return AzureClients(resolve_cloud(world["lab"].metadata_url, os.environ),
+                        world["seeded"].subscription_id, env=os.environ)
 
 
 @pytest.fixture()

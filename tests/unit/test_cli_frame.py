@@ -76,3 +76,17 @@ def test_bad_scenario_changes_nothing(capsys: pytest.CaptureFixture[str], tmp_pa
     code, _, err = run(capsys, "lab", "up", "--scenario", "nope", "--state-dir", str(target))
     assert code == 2 and "Unknown scenario" in err
     assert not target.exists()
+
+
+def test_output_from_the_users_wi_toml_is_one_setting_everywhere(
+        capsys: pytest.CaptureFixture[str], isolated_env) -> None:
+    """`output = "json"` in ~/.wi.toml: every command's result and every refusal is the JSON
+    envelope, because settings are resolved once, by one precedence."""
+    (isolated_env / ".wi.toml").write_text('output = "json"\n')
+    code, out, _ = run(capsys, "doctor", "--list-checks")
+    assert code == 0 and json.loads(out)["data"]["checks"]
+    code, out, _ = run(capsys, "provision")  # nobody can confirm: refused before any work
+    doc = json.loads(out)
+    assert code == 2 and doc["command"] == "provision" and doc["status"] == "error"
+    code, out, _ = run(capsys, "--bogus")
+    assert code == 2 and json.loads(out)["errors"][0]["type"] == "UsageError"

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from wi_cli.core.config import State, load_state, resolve, save_state, state_path
+from wi_cli.core.config import Environment, State, load_state, resolve, save_state, state_path
 from wi_cli.core.errors import ConfigError, ExitCode
 
 
 def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
-    s = resolve({}, {"WI_STATE_DIR": str(tmp_path)}, tmp_path, home=tmp_path)
+    s = resolve({}, Environment({"WI_STATE_DIR": str(tmp_path)}, tmp_path, tmp_path))
     assert (s.output, s.cloud, s.subscription, s.debug) == ("table", "AzureCloud", None, False)
     assert s.sources["output"] == "default"
 
@@ -21,24 +21,24 @@ def test_precedence_flags_env_toml_state(tmp_path: Path) -> None:
     project.mkdir(parents=True)
     (tmp_path / "proj" / ".wi.toml").write_text('subscription = "sub-from-toml"\noutput = "json"\n')
 
-    s = resolve({}, env, project, home=tmp_path)
+    s = resolve({}, Environment(env, project, tmp_path))
     assert (s.subscription, s.sources["subscription"]) == ("sub-from-toml", str(tmp_path / "proj" / ".wi.toml"))
     assert s.context == "ctx-state" and s.sources["context"] == "state"
     assert s.json
 
-    s = resolve({}, {**env, "AZURE_SUBSCRIPTION_ID": "sub-from-env"}, project, home=tmp_path)
+    s = resolve({}, Environment({**env, "AZURE_SUBSCRIPTION_ID": "sub-from-env"}, project, tmp_path))
     assert s.subscription == "sub-from-env"
 
-    s = resolve({"subscription": "sub-from-flag"}, {**env, "AZURE_SUBSCRIPTION_ID": "x"},
-                project, home=tmp_path)
+    s = resolve({"subscription": "sub-from-flag"},
+                Environment({**env, "AZURE_SUBSCRIPTION_ID": "x"}, project, tmp_path))
     assert (s.subscription, s.sources["subscription"]) == ("sub-from-flag", "flag")
 
 
 def test_cloud_falls_back_to_arm_cloud_metadata_url(tmp_path: Path) -> None:
     env = {"WI_STATE_DIR": str(tmp_path), "ARM_CLOUD_METADATA_URL": "https://x/metadata"}
-    assert resolve({}, env, tmp_path, home=tmp_path).cloud == "https://x/metadata"
+    assert resolve({}, Environment(env, tmp_path, tmp_path)).cloud == "https://x/metadata"
     env["WI_CLOUD"] = "AzureChinaCloud"
-    assert resolve({}, env, tmp_path, home=tmp_path).cloud == "AzureChinaCloud"
+    assert resolve({}, Environment(env, tmp_path, tmp_path)).cloud == "AzureChinaCloud"
 
 
 @pytest.mark.parametrize("content, fragment", [
@@ -49,7 +49,7 @@ def test_cloud_falls_back_to_arm_cloud_metadata_url(tmp_path: Path) -> None:
 def test_bad_project_file_is_a_config_error(tmp_path: Path, content: str, fragment: str) -> None:
     (tmp_path / ".wi.toml").write_text(content)
     with pytest.raises(ConfigError) as info:
-        resolve({}, {"WI_STATE_DIR": str(tmp_path)}, tmp_path, home=tmp_path)
+        resolve({}, Environment({"WI_STATE_DIR": str(tmp_path)}, tmp_path, tmp_path))
     assert fragment in info.value.message
     assert info.value.exit_code == ExitCode.CONFIG
 

@@ -161,4 +161,3 @@ def test_broken_file_is_left_untouched(tmp_path: Path) -> None:
 
 def test_default_path_is_the_first_of_a_list(tmp_path: Path) -> None:
     assert default_path(f"{tmp_path}/a:{tmp_path}/b") == tmp_path / "a"
-    assert default_path(None) == Path.home() / ".kube" / "config"

@@ -18,7 +18,7 @@ from wi_cli.doctor.registry import REGISTRY, Report, all_checks
 def _run_token_exchange(code: str) -> dict:
     all_checks()
     check = REGISTRY["live.token-exchange"]
-    facts = Facts(Context(Scope("demo"), None, None, resolve_cloud("AzureCloud")))
+    facts = Facts(Context(Scope("demo"), None, None, resolve_cloud("AzureCloud", {})))
     b = Binding("demo", "app", "11111111-1111-1111-1111-111111111111", None, None)
     facts._values.update({  # the fact values doctor would have gathered
         "bindings": [b], "fics": {}, "cluster_issuer": {"url": None, "source": None},

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import inspect
-import os
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 import typer
 
 from .. import __version__
+from ..core.config import Environment, output_of
 from ..core.errors import ExitCode, Interrupted, UsageError, WiError
 from ..core.models import CommandResult
 from . import _click as click
 from . import bind, demo, doctor, lab, probe, provision
-from .options import collect, root_parameters
+from .options import GlobalFlags, collect, root_parameters
 
 HELP = (
     "Set up and diagnose Microsoft Entra Workload Identity on Kubernetes (AKS).\n\n"
@@ -75,18 +74,14 @@ def _scan_output(argv: Sequence[str]) -> str | None:
     return None
 
 
-def detect_output(argv: Sequence[str]) -> str:
-    """The output mode, found without a full parse (so usage errors can honour -o json too)."""
-    value = _scan_output(argv) or os.environ.get("WI_OUTPUT")
-    if not value:
-        try:
-            from ..core.config import find_project_file, load_toml_defaults
-
-            project = find_project_file(Path.cwd())
-            value = load_toml_defaults(project).get("output") if project else None
-        except WiError:
-            value = None
-    return "json" if str(value).lower() == "json" else "table"
+def detect_output(argv: Sequence[str], environment: Environment) -> str:
+    """The output mode, found without a full parse and by the same precedence as the settings
+    (so usage errors and failures honour -o json, WI_OUTPUT and .wi.toml too)."""
+    try:
+        value = output_of(_scan_output(argv), environment)
+    except WiError:
+        value = "table"
+    return "json" if value == "json" else "table"
 
 
 VALUE_OPTIONS = {"-o", "--output", "--cloud", "--subscription", "--kubeconfig", "--context"}
@@ -112,8 +107,9 @@ def _command_name(argv: Sequence[str]) -> str:
     return " ".join(words) or "wi"
 
 
-def _debug(argv: Sequence[str]) -> bool:
-    return "--debug" in argv or os.environ.get("WI_DEBUG", "").lower() in ("1", "true", "yes")
+def _debug(argv: Sequence[str], environment: Environment) -> bool:
+    return "--debug" in argv or \
+        environment.env.get("WI_DEBUG", "").lower() in ("1", "true", "yes")
 
 
 def _render_result(result: CommandResult, output: str) -> int:
@@ -155,11 +151,14 @@ def _quiet_sdk_logs(debug: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    _quiet_sdk_logs(_debug(args))
-    output = detect_output(args)
+    environment = Environment.current()
+    debug = _debug(args, environment)
+    _quiet_sdk_logs(debug)
+    output = detect_output(args, environment)
     command = typer.main.get_command(app)
     try:
-        rv = command.main(args=args, prog_name="wi", standalone_mode=False)
+        rv = command.main(args=args, prog_name="wi", standalone_mode=False,
+                          obj=GlobalFlags(environment))
     except click.NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else "")
         return int(ExitCode.OK)
@@ -170,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         return _render_error(Interrupted("Interrupted."), args, output)
     except WiError as exc:
-        if _debug(args):
+        if debug:
             import traceback
 
             traceback.print_exc()
@@ -178,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         return _render_error(UsageError(exc.format_message()), args, output)
     except Exception as exc:  # noqa: BLE001 - the boundary: one line, never a traceback
-        if _debug(args):
+        if debug:
             import traceback
 
             traceback.print_exc()

@@ -96,25 +96,23 @@ def doctor(
     if service_account and all_namespaces:
         raise UsageError("--service-account and --all-namespaces do not go together.")
 
-    from ..adapters.azure.clients import AzureClients
-    from ..adapters.kube.client import KubeClients
-    from ..core.cloud import resolve_cloud
     from ..core.names import check_namespace, check_service_account
     from ..doctor.facts import Context, Scope
     from ..doctor.runner import exit_code, run
+    from .wiring import azure_clients, cloud as cloud_of, kube_clients
 
     check_namespace(namespace)
     if service_account:
         check_service_account(service_account)
     s = settings(ctx)
-    cloud = resolve_cloud(s.cloud)
-    azure = AzureClients(cloud, s.subscription) if s.subscription else None
+    cloud = cloud_of(s)
+    azure = azure_clients(s, cloud) if s.subscription else None
     state_cluster = ((s.state.cluster_name, s.state.resource_group)
                      if s.state and s.state.cluster_name and s.state.resource_group else None)
     scope = Scope(namespace, service_account, all_namespaces, cluster, resource_group,
                   live=not no_live)
-    findings, _ = run(Context(scope, azure, KubeClients(s.kubeconfig, s.context), cloud,
-                              state_cluster), check)
+    findings, _ = run(Context(scope, azure, kube_clients(s), cloud, state_cluster,
+                              settings=s), check)
     where = "all namespaces" if all_namespaces else f"namespace {namespace}"
     if service_account:
         where += f", service account {service_account}"

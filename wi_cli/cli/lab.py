@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .options import global_options
+from .options import global_options, settings
 
 app = typer.Typer(
     help="The local lab: HTTPS emulators of Entra ID, Azure Resource Manager and a Kubernetes "
@@ -21,17 +21,10 @@ SCENARIO_HELP = ("What to seed: empty (tenant, subscription, operator), healthy 
                  "the identity).")
 
 
-def _default_state_dir() -> Path:
-    import os
-
-    from ..core.config import state_dir
-
-    return state_dir(os.environ) / "lab"
-
-
 @app.command("up")
 @global_options
 def up(
+    ctx: typer.Context,
     state_dir: Optional[Path] = typer.Option(
         None, "--state-dir", help="Where to write env.sh, kubeconfig and ca.pem "
                                   "(default: the lab folder in wi's state dir)."),
@@ -47,4 +40,4 @@ def up(
         raise UsageError(f"Unknown scenario {scenario!r}.",
                          [f"Choose one of: {', '.join(sorted(SCENARIOS))}."])
 
-    serve.run(state_dir or _default_state_dir(), scenario)
+    serve.run(state_dir or settings(ctx).state_dir / "lab", scenario)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
 
-from ..core.config import GLOBAL_OPTIONS, Settings, resolve
+from ..core.config import GLOBAL_OPTIONS, Environment, Settings, resolve
 
 PANEL = "Global options"
 
@@ -49,12 +47,18 @@ def _declarations() -> dict[str, tuple[Any, Any]]:
 
 @dataclass
 class GlobalFlags:
+    """The global options given on the command line, the environment the process started with,
+    and the settings resolved from both (once)."""
+
+    environment: Environment = field(default_factory=Environment.current)
     values: dict[str, Any] = field(default_factory=dict)
+    resolved: Settings | None = None
 
     def merge(self, given: dict[str, Any]) -> None:
         for name, value in given.items():
             if value not in (None, False):
                 self.values[name] = value
+                self.resolved = None
 
 
 def flags_of(ctx: typer.Context) -> GlobalFlags:
@@ -65,8 +69,12 @@ def flags_of(ctx: typer.Context) -> GlobalFlags:
 
 
 def settings(ctx: typer.Context) -> Settings:
-    """The resolved settings for this invocation (flags > env > .wi.toml > state > defaults)."""
-    return resolve(flags_of(ctx).values, os.environ, Path.cwd())
+    """This invocation's settings (flags > env > ./.wi.toml > ~/.wi.toml > state > defaults),
+    resolved once."""
+    flags = flags_of(ctx)
+    if flags.resolved is None:
+        flags.resolved = resolve(flags.values, flags.environment)
+    return flags.resolved
 
 
 def root_parameters() -> list[inspect.Parameter]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Optional
 
@@ -203,23 +202,20 @@ def probe(
     from ..core.probe import ProbeRequest, validate
 
     req = ProbeRequest(namespace, service_account, image, timeout, keep, check_keyvault,
-                       check_storage, propagation_budget(os.environ))
+                       check_storage, propagation_budget(settings(ctx).env))
     validate(req)
     return _run(ctx, req)
 
 
 def _run(ctx: typer.Context, req: Any) -> CommandResult:
-    from ..adapters.azure.clients import AzureClients
-    from ..adapters.kube.client import KubeClients
-    from ..core.cloud import resolve_cloud
     from ..core.probe import probe as run_probe
     from ..render import console
+    from .wiring import azure_clients, cloud as cloud_of, kube_clients
 
     s = settings(ctx)
-    cloud = resolve_cloud(s.cloud)
-    azure = AzureClients(cloud, s.subscription) if (s.subscription or req.keyvault
-                                                    or req.storage) else None
-    kube = KubeClients(s.kubeconfig, s.context)
+    cloud = cloud_of(s)
+    azure = azure_clients(s, cloud) if (s.subscription or req.keyvault or req.storage) else None
+    kube = kube_clients(s)
     with console.err().status(f"Probing {req.namespace}/{req.service_account}…") as status:
         def on_phase(phase: str) -> None:
             status.update(f"Probe pod in {req.namespace}: {phase}…")

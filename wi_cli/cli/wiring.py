@@ -3,37 +3,46 @@ which adapter implements which port."""
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Callable
 
 from ..core.config import Settings
 
 if TYPE_CHECKING:
+    from ..adapters.azure.clients import AzureClients
+    from ..adapters.kube.client import KubeClients
     from ..core.bind import Ports
+    from ..core.cloud import Cloud
     from ..core.plan import Consent
 
 
-def bind_ports(s: Settings) -> "Ports":
+def cloud(s: Settings) -> "Cloud":
+    from ..core.cloud import resolve_cloud
+
+    return resolve_cloud(s.cloud, s.env)
+
+
+def azure_clients(s: Settings, cloud_: "Cloud | None" = None) -> "AzureClients":
     from ..adapters.azure.clients import AzureClients
+
+    return AzureClients(cloud_ or cloud(s), s.subscription, env=s.env)
+
+
+def kube_clients(s: Settings) -> "KubeClients":
+    from ..adapters.kube.client import KubeClients
+
+    return KubeClients(s.kubeconfig_path, s.context)
+
+
+def bind_ports(s: Settings) -> "Ports":
     from ..adapters.azure.clusters import Clusters
     from ..adapters.azure.identities import Identities
     from ..adapters.azure.rbac import Rbac
-    from ..adapters.kube.client import KubeClients
     from ..adapters.kube.workloads import Workloads
     from ..core.bind import Ports
-    from ..core.cloud import resolve_cloud
 
-    cloud = resolve_cloud(s.cloud)
-    azure = AzureClients(cloud, s.subscription)
-    return Ports(Identities(azure), Rbac(azure), Clusters(azure),
-                 Workloads(KubeClients(s.kubeconfig, s.context)), s.subscription)
-
-
-def interactive() -> bool:
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
+    azure = azure_clients(s)
+    return Ports(Identities(azure), Rbac(azure), Clusters(azure), Workloads(kube_clients(s)),
+                 s.subscription)
 
 
 def consent(s: Settings, assume_yes: bool) -> "Consent":
@@ -43,6 +52,6 @@ def consent(s: Settings, assume_yes: bool) -> "Consent":
     from ..core.plan import Consent
 
     ask: Callable[[str], bool] | None = None
-    if not s.json and interactive():
+    if not s.json and s.environment.interactive:
         ask = lambda question: typer.confirm(question, default=False, err=True)  # noqa: E731
     return Consent(assume_yes, ask)

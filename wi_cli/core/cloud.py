@@ -8,7 +8,6 @@ Azure CLI uses.
 from __future__ import annotations
 
 import json
-import os
 import ssl
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -109,9 +108,9 @@ def _fetch_json(url: str, env: Mapping[str, str], timeout: float = 10.0) -> Any:
         raise ConfigError(f"The cloud metadata at {url} is not JSON.") from None
 
 
-def resolve_cloud(value: str | None, env: Mapping[str, str] | None = None) -> Cloud:
-    """A cloud name, or the https URL of an ARM metadata endpoint."""
-    env = os.environ if env is None else env
+def resolve_cloud(value: str | None, env: Mapping[str, str]) -> Cloud:
+    """A cloud name, or the https URL of an ARM metadata endpoint (``env`` gives the CA bundle
+    to trust: REQUESTS_CA_BUNDLE / SSL_CERT_FILE)."""
     value = (value or "AzureCloud").strip()
     known = KNOWN_CLOUDS.get(value.lower())
     if known:

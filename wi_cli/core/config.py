@@ -1,6 +1,9 @@
-"""Settings resolution (flags > env > .wi.toml > `wi provision` state > defaults) and the state file.
+"""Settings, resolved once per invocation (flags > env > ./.wi.toml > ~/.wi.toml > the `wi provision`
+state file > defaults), and the :class:`Environment` they are read from.
 
-Nothing here reads the environment or the disk at import time; callers pass what to read.
+Nothing here reads the environment or the disk at import time. :meth:`Environment.current` is
+the one place (outside the in-pod agent and the lab) that reads ``os.environ``, the working
+directory and the home directory; everything else gets what it needs from :class:`Settings`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,27 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the process was started with: variables, working and home directories, and whether
+    someone is at a terminal to answer a question."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path = field(default_factory=lambda: Path("."))
+    home: Path = field(default_factory=lambda: Path("."))
+    interactive: bool = False
+
+    @classmethod
+    def current(cls) -> "Environment":
+        try:
+            interactive = sys.stdin.isatty()
+        except (AttributeError, ValueError):
+            interactive = False
+        env = dict(os.environ)
+        return cls(env, Path.cwd(), Path(env.get("HOME") or Path.home()), interactive)
+
 
 STATE_SCHEMA = "wi-state/v1"
 OUTPUT_FORMATS = ("table", "json")
@@ -70,10 +94,30 @@ class Settings:
     debug: bool = False
     state: State | None = None
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
+    environment: Environment = field(default_factory=Environment)
 
     @property
     def json(self) -> bool:
         return self.output == "json"
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return self.environment.env
+
+    @property
+    def tenant(self) -> str | None:
+        """The operator's tenant (AZURE_TENANT_ID), when set."""
+        return self.env.get("AZURE_TENANT_ID") or None
+
+    @property
+    def state_dir(self) -> Path:
+        return state_dir(self.env)
+
+    @property
+    def kubeconfig_path(self) -> str:
+        """The kubeconfig to use: --kubeconfig / KUBECONFIG (a list, like kubectl's), else
+        ~/.kube/config."""
+        return self.kubeconfig or str(self.environment.home / ".kube" / "config")
 
 
 def state_dir(env: Mapping[str, str]) -> Path:
@@ -162,16 +206,37 @@ def _as_bool(value: Any, where: str) -> bool:
     raise ConfigError(f"debug must be true or false, got {value!r} ({where}).")
 
 
-def resolve(flags: Mapping[str, Any], env: Mapping[str, str], cwd: Path,
-            home: Path | None = None) -> Settings:
-    """Resolve every global option from its sources, in precedence order."""
+def _layers(environment: Environment) -> list[tuple[str, dict[str, Any]]]:
+    """The .wi.toml files that apply, nearest first: the project's (cwd or a parent), then the
+    user's (~/.wi.toml)."""
     layers: list[tuple[str, dict[str, Any]]] = []
-    project = find_project_file(cwd)
+    project = find_project_file(environment.cwd)
     if project:
         layers.append((str(project), load_toml_defaults(project)))
-    user_file = (home or Path(env.get("HOME", str(Path.home())))) / ".wi.toml"
+    user_file = environment.home / ".wi.toml"
     if user_file.is_file() and user_file != project:
         layers.append((str(user_file), load_toml_defaults(user_file)))
+    return layers
+
+
+def output_of(flag: str | None, environment: Environment) -> str:
+    """The output format by the same precedence as :func:`resolve`, without the state file:
+    what the error boundary needs before (or without) a full parse."""
+    if flag:
+        return str(flag).lower()
+    found = _env_value("output", environment.env)
+    if found:
+        return str(found[0]).lower()
+    for _, layer in _layers(environment):
+        if layer.get("output") is not None:
+            return str(layer["output"]).lower()
+    return str(DEFAULTS["output"])
+
+
+def resolve(flags: Mapping[str, Any], environment: Environment) -> Settings:
+    """Resolve every global option from its sources, in precedence order."""
+    layers = _layers(environment)
+    env = environment.env
     state = load_state(state_path(env))
 
     values: dict[str, Any] = {}
@@ -208,4 +273,5 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str], cwd: Path,
         debug=_as_bool(values["debug"], sources["debug"]),
         state=state,
         sources=sources,
+        environment=environment,
     )

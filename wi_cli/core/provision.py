@@ -325,9 +325,9 @@ def _check_subscription(inputs: "_Inputs", target: Target,
     from ..adapters.azure.clients import AzureClients
     from .cloud import resolve_cloud
 
-    cloud = resolve_cloud(target.cloud)
+    cloud = resolve_cloud(target.cloud, os.environ)
     if not target.subscription:
-        visible = arm.enabled_subscriptions(AzureClients(cloud, None))
+        visible = arm.enabled_subscriptions(AzureClients(cloud, None, env=os.environ))
         if len(visible) != 1:
             raise ConfigError(
                 f"No subscription is selected and the credential sees {len(visible)} enabled "
@@ -336,7 +336,7 @@ def _check_subscription(inputs: "_Inputs", target: Target,
         target = replace(target, subscription=visible[0])
         display.note(f"Using subscription {visible[0]}, the only one the credential can see.")
     subscription = str(target.subscription)
-    azure = AzureClients(cloud, subscription)
+    azure = AzureClients(cloud, subscription, env=os.environ)
     needs = pf.requirements(pf.module_resource_types(inputs.module))
     location = pf.resolve_location(inputs.variables, inputs.var_files, os.environ, inputs.module)
     blocks = arm.permissions_at(azure, f"/subscriptions/{subscription}")
@@ -372,7 +372,7 @@ def _merge_user_kubeconfig(state: State, target: Target, display: Display) -> st
     from ..adapters.kube.kubeconfig import merge_into_file
     from .cloud import resolve_cloud
 
-    azure = AzureClients(resolve_cloud(target.cloud), state.subscription_id or target.subscription)
+    azure = AzureClients(resolve_cloud(target.cloud, os.environ), state.subscription_id or target.subscription, env=os.environ)
     name, group = state.cluster_name or "", state.resource_group or ""
     with azure_errors(f"fetching the user kubeconfig of AKS cluster {name}"):
         creds = azure.containerservice.managed_clusters.list_cluster_user_credentials(group, name)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ..core.config import Settings
 from ..core.errors import WiError
 
 Provider = Callable[["Facts"], Any]
@@ -58,6 +59,7 @@ class Context:
     cloud: Any  # Cloud
     state_cluster: tuple[str, str] | None = None  # (name, resource group) from `wi provision`
     extra: dict[str, Any] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)  # tenant, CA bundle, waits
 
 
 class Facts:

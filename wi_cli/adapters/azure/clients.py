@@ -23,7 +23,7 @@ class AzureClients:
                  env: Mapping[str, str] | None = None, **overrides: Any) -> None:
         self.cloud = cloud
         self._subscription_id = subscription_id
-        self.env = os.environ if env is None else env
+        self.env = {} if env is None else env  # the settings' environment (its CA bundle)
         self._credential = credential
         self._overrides = overrides  # e.g. retry_total for tests and benchmarks
 

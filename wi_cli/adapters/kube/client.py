@@ -26,9 +26,10 @@ def _status_message(exc: Any) -> str:
 
 
 class KubeClients:
-    def __init__(self, kubeconfig: str | None = None, context: str | None = None) -> None:
-        self.kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or str(
-            Path.home() / ".kube" / "config")
+    def __init__(self, kubeconfig: str, context: str | None = None) -> None:
+        """``kubeconfig``: the path (or an os.pathsep list, like KUBECONFIG) the settings
+        resolved."""
+        self.kubeconfig = kubeconfig
         self.context = context
 
     @cached_property

@@ -117,10 +117,9 @@ def merge_text(existing_text: str | None, incoming_text: str | bytes,
     return yaml.safe_dump(result.config, sort_keys=False, default_flow_style=False), result
 
 
-def default_path(kubeconfig: str | None) -> Path:
-    """The file to write: the first of a KUBECONFIG list, else ~/.kube/config."""
-    first = (kubeconfig or "").split(os.pathsep)[0]
-    return Path(first).expanduser() if first else Path.home() / ".kube" / "config"
+def default_path(kubeconfig: str) -> Path:
+    """The file to write: the first of a KUBECONFIG-style list."""
+    return Path(kubeconfig.split(os.pathsep)[0]).expanduser()
 
 
 def merge_into_file(path: Path, incoming_text: str | bytes,

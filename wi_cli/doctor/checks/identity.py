@@ -6,7 +6,6 @@ documents Entra fetches to verify the token."""
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -89,9 +88,9 @@ def cluster_issuer(facts: Facts) -> dict[str, str | None]:
     return {"url": url, "source": "the API server's discovery document" if url else None}
 
 
-def _fetch_json(url: str) -> Any:
+def _fetch_json(url: str, env: Any) -> Any:
     """GET a JSON document over HTTPS, trusting the CA bundle the user configured."""
-    bundle = ca_bundle(os.environ)
+    bundle = ca_bundle(env)
     ctx = ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
     req = Request(url, headers={"Accept": "application/json", "User-Agent": "wi-cli"})
     with urlopen(req, context=ctx, timeout=FETCH_TIMEOUT_SECONDS) as resp:  # noqa: S310
@@ -119,7 +118,7 @@ def issuer_documents(facts: Facts) -> dict[str, Any]:
         return out
     out["discovery_url"] = url.rstrip("/") + "/.well-known/openid-configuration"
     try:
-        doc = _fetch_json(out["discovery_url"])
+        doc = _fetch_json(out["discovery_url"], facts.ctx.settings.env)
     except (OSError, ValueError) as exc:
         out["problem"] = f"{out['discovery_url']} could not be read ({_why_unreadable(exc)})"
         return out
@@ -129,7 +128,7 @@ def issuer_documents(facts: Facts) -> dict[str, Any]:
         out["problem"] = f"the discovery document has no https jwks_uri ({out['jwks_uri']!r})"
         return out
     try:
-        keys = _fetch_json(out["jwks_uri"]).get("keys")
+        keys = _fetch_json(out["jwks_uri"], facts.ctx.settings.env).get("keys")
     except (OSError, ValueError, AttributeError) as exc:
         out["problem"] = f"the JWKS {out['jwks_uri']} could not be read ({_why_unreadable(exc)})"
         return out

@@ -6,7 +6,6 @@ Tokens stay in memory: findings carry decoded claims only, never a token."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,7 +120,7 @@ def tenant_for(facts: Facts, b: Binding) -> str | None:
         tenant = (cm.data or {}).get("AZURE_TENANT_ID")
         if tenant:
             return tenant
-    return os.environ.get("AZURE_TENANT_ID")
+    return facts.ctx.settings.tenant
 
 
 @fact("exchanges")
@@ -131,11 +130,11 @@ def exchanges(facts: Facts) -> dict[tuple[str, str], Exchange]:
     minted = facts["minted_tokens"]
     wanted = [b for b in facts["bindings"] if minted.get(_key(b)) and minted[_key(b)].token]
     tenants = {_key(b): tenant_for(facts, b) for b in wanted}
-    budget = propagation_budget(os.environ)
+    budget = propagation_budget(facts.ctx.settings.env)
 
     def run(b: Binding) -> tuple[tuple[str, str], Exchange]:
         attempt = lambda: exchange(facts.ctx.cloud, tenants[_key(b)], b.client_id,  # noqa: E731
-                                   minted[_key(b)].token or "")
+                                   minted[_key(b)].token or "", facts.ctx.settings.env)
         return _key(b), _while_propagating(attempt, _freshness(facts, b), budget)
 
     return dict(facts.map(run, wanted))
@@ -193,7 +192,8 @@ def _while_propagating(attempt: Any, fresh: Freshness, budget: float) -> Exchang
     return outcome
 
 
-def exchange(cloud: Any, tenant_id: str | None, client_id: str, token: str) -> Exchange:
+def exchange(cloud: Any, tenant_id: str | None, client_id: str, token: str,
+             env: Any) -> Exchange:
     """The federated client-credentials exchange a pod's SDK does, for an ARM token."""
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
     from azure.identity import ClientAssertionCredential
@@ -206,7 +206,7 @@ def exchange(cloud: Any, tenant_id: str | None, client_id: str, token: str) -> E
         return Exchange(None, message="no tenant: the service account has no tenant-id "
                                       "annotation and the identity's tenant is unknown")
     kwargs: dict[str, Any] = {"authority": cloud.authority_host,
-                              **transport_options(os.environ)}
+                              **transport_options(env)}
     if not cloud.well_known_authority:
         kwargs["disable_instance_discovery"] = True
     credential = ClientAssertionCredential(tenant_id, client_id, lambda: token, **kwargs)
