@@ -1,0 +1,75 @@
+"""What commands return and the render layer prints: findings with their evidence and fix, and
+the command result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable
+
+from ..errors import ExitCode
+
+
+class Status(str, Enum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    ERROR = "error"
+
+
+@dataclass
+class Evidence:
+    expected: Any
+    actual: Any
+
+
+@dataclass
+class Remediation:
+    text: str
+    commands: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Finding:
+    id: str
+    title: str
+    layer: str
+    status: Status
+    summary: str
+    evidence: Evidence | None = None
+    remediation: Remediation | None = None
+    docs: str | None = None
+    # an `error` because Azure or Kubernetes could not be read (not a crashed check)
+    unreadable: bool = field(default=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "layer": self.layer,
+            "status": self.status.value,
+            "summary": self.summary,
+            "evidence": ({"expected": self.evidence.expected, "actual": self.evidence.actual}
+                         if self.evidence else None),
+            "remediation": ({"text": self.remediation.text,
+                             "commands": list(self.remediation.commands)}
+                            if self.remediation else {"text": "", "commands": []}),
+            "docs": self.docs,
+        }
+
+
+@dataclass
+class CommandResult:
+    """What a command produced: data for stdout, findings, and the exit code it implies."""
+
+    command: str
+    data: Any = None
+    findings: list[Finding] = field(default_factory=list)
+    exit_code: ExitCode = ExitCode.OK
+    # the command's own human view (tables); the generic key/value view is used without one
+    human: Callable[["CommandResult"], None] | None = None
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.exit_code == ExitCode.OK else "problems"
