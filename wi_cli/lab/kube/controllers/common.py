@@ -24,10 +24,6 @@ Obj = dict[str, Any]
 SA_PREFIX = "system:serviceaccount:kube-system:"
 
 
-def meta(obj: Obj) -> Obj:
-    return obj.setdefault("metadata", {})
-
-
 def now_rfc3339() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -143,10 +139,6 @@ def available_in(pod: Obj, min_ready_seconds: int, now: float) -> float | None:
         return 0.0
     since = parse_time((_ready_condition(pod) or {}).get("lastTransitionTime")) or now
     return max(0.0, since + min_ready_seconds - now)
-
-
-def is_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
-    return available_in(pod, min_ready_seconds, now) == 0.0
 
 
 def crashloop_delay(owner: Obj, pods: list[Obj]) -> float:
