@@ -56,6 +56,15 @@ resource "azurerm_kubernetes_cluster" "this" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    # The patch channel moves the cluster to new patch releases on its own; with the version in
+    # the configuration every later plan would "downgrade" it back (kubernetes_version
+    # "1.31.7" -> "1.31"): hashicorp/terraform-provider-azurerm#26946, Azure/terraform-azurerm-aks#335.
+    # kubernetes_version only picks the minor version at creation; upgrade minors with
+    # `az aks upgrade`.
+    ignore_changes = [kubernetes_version]
+  }
 }
 
 resource "azurerm_container_registry" "this" {

@@ -7,7 +7,7 @@ resource "azurerm_key_vault" "this" {
   resource_group_name        = azurerm_resource_group.this.name
   tenant_id                  = data.azurerm_client_config.current.tenant_id
   sku_name                   = "standard"
-  enable_rbac_authorization  = true
+  rbac_authorization_enabled = true # `enable_rbac_authorization` before azurerm 4.42 (removed in 5.0)
   purge_protection_enabled   = true
   soft_delete_retention_days = 7
 
@@ -19,12 +19,31 @@ resource "azurerm_key_vault" "this" {
   tags = local.tags
 }
 
-# Whoever runs Terraform needs data-plane rights to write the sample secret
-# (RBAC-mode vaults ignore access policies).
-resource "azurerm_role_assignment" "operator_kv_secrets_officer" {
+locals {
+  # Everyone who runs Terraform on this module refreshes (reads) and writes the sample secret
+  # through the vault's data plane, so each needs a data-plane role: RBAC-mode vaults ignore
+  # access policies. Default: whoever runs this apply.
+  key_vault_secret_officers = toset(
+    var.key_vault_secret_officers != null ? var.key_vault_secret_officers : [data.azurerm_client_config.current.object_id]
+  )
+}
+
+resource "azurerm_role_assignment" "kv_secrets_officer" {
+  for_each             = local.key_vault_secret_officers
   scope                = azurerm_key_vault.this.id
   role_definition_name = "Key Vault Secrets Officer"
-  principal_id         = data.azurerm_client_config.current.object_id
+  principal_id         = each.value
+}
+
+# A new data-plane role assignment takes a while to reach Key Vault, and the secret's create
+# (which first reads the secret) does not retry a 403: without this wait the first apply fails
+# with ForbiddenByRbac and only a second run succeeds (hashicorp/terraform-provider-azurerm#17015,
+# Azure/terraform-azurerm-avm-res-keyvault-vault#78, fixed there the same way in #79).
+# It runs while AKS is still being created, so a first apply takes no longer.
+resource "time_sleep" "kv_rbac_propagation" {
+  create_duration = "${var.rbac_propagation_wait_seconds}s"
+
+  depends_on = [azurerm_role_assignment.kv_secrets_officer]
 }
 
 resource "azurerm_role_assignment" "workload_kv_secrets_user" {
@@ -50,7 +69,12 @@ resource "azurerm_key_vault_secret" "sample" {
   lifecycle {
     # plantimestamp() moves on every plan; the expiry is fixed at creation.
     ignore_changes = [expiration_date]
+
+    precondition {
+      condition     = contains(local.key_vault_secret_officers, data.azurerm_client_config.current.object_id)
+      error_message = "The principal running Terraform (object id ${data.azurerm_client_config.current.object_id}) is not in key_vault_secret_officers, so it could not read or write the sample secret: add it to the list (or leave the variable null to use the caller)."
+    }
   }
 
-  depends_on = [azurerm_role_assignment.operator_kv_secrets_officer]
+  depends_on = [time_sleep.kv_rbac_propagation]
 }

@@ -1,4 +1,5 @@
 resource "azurerm_storage_account" "this" {
+  #checkov:skip=CKV_AZURE_33:Queue logging is configured in azurerm_storage_account_queue_properties.this (the inline queue_properties block is deprecated in azurerm 4.x); checkov reads only the inline block.
   #checkov:skip=CKV_AZURE_59:Pods read blobs over the public endpoint and azurerm reads queue properties from the operator's machine; access is gated by Entra ID and RBAC.
   #checkov:skip=CKV2_AZURE_1:Customer-managed keys need a Key Vault key and an identity for the account; Microsoft-managed encryption is used for the sample.
   #checkov:skip=CKV2_AZURE_33:A private endpoint needs a VNet and private DNS; out of scope for the sample.
@@ -28,21 +29,26 @@ resource "azurerm_storage_account" "this" {
     }
   }
 
-  queue_properties {
-    logging {
-      delete                = true
-      read                  = true
-      write                 = true
-      version               = "1.0"
-      retention_policy_days = 10
-    }
-  }
-
   sas_policy {
     expiration_period = "00.01:00:00"
   }
 
   tags = local.tags
+}
+
+# Queue logging (read, write and delete requests). The inline `queue_properties` block of
+# azurerm_storage_account is deprecated across azurerm 4.x in favour of this resource (present
+# since 4.14) and goes away in 5.0.
+resource "azurerm_storage_account_queue_properties" "this" {
+  storage_account_id = azurerm_storage_account.this.id
+
+  logging {
+    delete                = true
+    read                  = true
+    write                 = true
+    version               = "1.0"
+    retention_policy_days = 10
+  }
 }
 
 # storage_account_id makes the container an ARM resource, created through the

@@ -21,13 +21,13 @@ variable "location" {
 }
 
 variable "kubernetes_version" {
-  description = "AKS Kubernetes version (MAJOR.MINOR or MAJOR.MINOR.PATCH); null picks the region's default."
+  description = "AKS Kubernetes minor version at creation (MAJOR.MINOR, e.g. 1.31); null picks the region's default. The patch upgrade channel keeps the patch current, and later changes are ignored (upgrade with `az aks upgrade`)."
   type        = string
   default     = null
 
   validation {
-    condition     = var.kubernetes_version == null || can(regex("^1\\.[0-9]+(\\.[0-9]+)?$", var.kubernetes_version))
-    error_message = "kubernetes_version must look like 1.31 or 1.31.2, or be null."
+    condition     = var.kubernetes_version == null || can(regex("^1\\.[0-9]+$", var.kubernetes_version))
+    error_message = "kubernetes_version must be a minor version such as 1.31 (the patch upgrade channel picks the patch), or null."
   }
 }
 
@@ -94,6 +94,32 @@ variable "secret_expiry_days" {
   validation {
     condition     = var.secret_expiry_days >= 1 && var.secret_expiry_days <= 3650
     error_message = "secret_expiry_days must be between 1 and 3650."
+  }
+}
+
+variable "key_vault_secret_officers" {
+  description = "Object ids of every principal that runs Terraform on this module (people, the CI service principal): each gets Key Vault Secrets Officer on the vault, needed to write and to refresh the sample secret. null: only the principal running the apply."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition = var.key_vault_secret_officers == null || (
+      length(coalesce(var.key_vault_secret_officers, [])) > 0 &&
+      alltrue([for id in coalesce(var.key_vault_secret_officers, []) :
+      can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", id))])
+    )
+    error_message = "key_vault_secret_officers must be null or a non-empty list of object ids (GUIDs)."
+  }
+}
+
+variable "rbac_propagation_wait_seconds" {
+  description = "Seconds to wait after granting the Key Vault data-plane role before writing the sample secret (new role assignments take a while to reach Key Vault)."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.rbac_propagation_wait_seconds >= 0 && var.rbac_propagation_wait_seconds <= 1800 && floor(var.rbac_propagation_wait_seconds) == var.rbac_propagation_wait_seconds
+    error_message = "rbac_propagation_wait_seconds must be a whole number between 0 and 1800."
   }
 }
 

@@ -113,9 +113,16 @@ def assert_same_shape(body: dict[str, Any], template: dict[str, Any]) -> None:
                        for item in body[key]), key
 
 
-def description_pattern(template: str) -> re.Pattern[str]:
+# Observed texts that continue where the synthesized contract stops: the real 90002 adds "Check
+# with your subscription administrator, ..." (Azure/azure-cli#22145; ../shared/real-behaviour.md,
+# C-codes). For these the contract's text is the start of the lab's.
+LONGER_THAN_CONTRACT = {"90002"}
+
+
+def description_pattern(template: str, prefix: bool = False) -> re.Pattern[str]:
     parts = re.split(r"\{[^}]*\}", template)
-    return re.compile(".+?".join(re.escape(p) for p in parts) + r"\Z", re.DOTALL)
+    return re.compile(".+?".join(re.escape(p) for p in parts) + ("" if prefix else r"\Z"),
+                      re.DOTALL)
 
 
 # -- success ------------------------------------------------------------------------------------
@@ -146,22 +153,24 @@ def _broken_issuer_form(w: World) -> dict[str, str]:
 
 
 def _fresh_fic_form(w: World) -> dict[str, str]:
+    """A credential Entra does not see yet, answered with the legacy code its doc names."""
     ident = w.lab.azure.add_identity(w.identity.subscription_id, "rg-wi", f"id-{uuid.uuid4().hex}")
     w.lab.azure.add_fic(ident, "web", w.issuer, SUBJECT)
-    w.lab.azure.fic_propagation_seconds = 600  # reset by the test
+    w.lab.azure.refuse_next(ident, 1, code=70021)
     return w.assertion_form(client_id=ident.client_id)
 
 
 ERROR_REQUESTS: dict[str, Callable[[World], dict[str, str]]] = {
     "90002": lambda w: w.secret_form() | {"_tenant": str(uuid.uuid4())},
     "900144": lambda w: w.secret_form(scope=""),
-    "70011": lambda w: w.secret_form(scope="https://management.azure.com/user_impersonation"),
+    "70011": lambda w: w.secret_form(scope="https://management.azure.com/.default "
+                                           "https://vault.azure.net/.default"),
     "700016": lambda w: w.secret_form(client_id=str(uuid.uuid4())),
     "7000215": lambda w: w.secret_form(client_secret="wrong"),
     "50027": lambda w: w.assertion_form(assertion="a.b"),
     "700211": lambda w: w.assertion_form(w.claims(iss=w.issuer.rstrip("/"))),
     "700212": lambda w: w.assertion_form(w.claims(aud="api://other")),
-    "700213": lambda w: w.assertion_form(w.claims(sub=SUBJECT.upper())),
+    "700213": lambda w: w.assertion_form(w.claims(sub=SUBJECT + "-other")),
     "700024": lambda w: w.assertion_form(w.claims(exp=int(time.time()) - 3600,
                                                   iat=int(time.time()) - 7200)),
     "50166": _broken_issuer_form,
@@ -174,10 +183,7 @@ def test_error_matches_contract(world: World, contract: dict[str, Any], code: st
     form = ERROR_REQUESTS[code](world)
     tenant = form.pop("_tenant", None)
     correlation = str(uuid.uuid4())
-    try:
-        reply = world.post_token(form, tenant, headers={"client-request-id": correlation})
-    finally:
-        world.lab.azure.fic_propagation_seconds = 0
+    reply = world.post_token(form, tenant, headers={"client-request-id": correlation})
     expected = contract["errors"][code]
     body = reply.json()
     assert reply.status_code == expected["status"], body
@@ -185,7 +191,8 @@ def test_error_matches_contract(world: World, contract: dict[str, Any], code: st
     assert body["error_codes"] == [int(code)]
     assert_same_shape(body, contract["error_body_template"])
     text, _, trailer = body["error_description"].partition("\r\nTrace ID: ")
-    assert description_pattern(expected["description"]).match(text), text
+    assert description_pattern(expected["description"],
+                               prefix=str(code) in LONGER_THAN_CONTRACT).match(text), text
     assert trailer == (f"{body['trace_id']}\r\nCorrelation ID: {correlation}\r\n"
                        f"Timestamp: {body['timestamp']}")
     assert body["correlation_id"] == correlation
@@ -201,7 +208,11 @@ def test_aadsts_table_agrees_with_contract(contract: dict[str, Any]) -> None:
     for code, expected in contract["errors"].items():
         entry = AADSTS[int(code)]
         assert (entry.status, entry.error) == (expected["status"], expected["error"]), code
-        assert f"AADSTS{code}: {entry.template}" == expected["description"], code
+        lab = f"AADSTS{code}: {entry.template}"
+        if code in LONGER_THAN_CONTRACT:
+            assert lab.startswith(expected["description"]), code
+        else:
+            assert lab == expected["description"], code
 
 
 @pytest.mark.parametrize("code,form", [
@@ -218,6 +229,40 @@ def test_lab_only_codes_use_their_table_entry(world: World, code: int,
     assert (reply.status_code, body["error"], body["error_codes"]) == (
         AADSTS[code].status, AADSTS[code].error, [code])
     assert body["error_description"].startswith(f"AADSTS{code}: ")
+
+
+# codes the contract file predates, with the texts observed in public reports
+OBSERVED: dict[int, tuple[Callable[[World], dict[str, str]], str]] = {
+    # Azure/login#515
+    7002138: (lambda w: w.assertion_form(w.claims(sub=SUBJECT.upper())),
+              f"AADSTS7002138: No matching federated identity record found for presented "
+              f"assertion subject '{SUBJECT.upper()}'. The subject matches with case-insensitive "
+              "comparison, but not with case-sensitive comparison."),
+    # Azure/azure-workload-identity#1232
+    7000272: (lambda w: w.assertion_form(assertion=SigningKey(kid="stray").sign(w.claims())),
+              "AADSTS7000272: The certificate with identifier stray used to sign the federated "
+              "credential could not be found in the metadata of identity provider {iss}. Please "
+              "validate that your Identity Provider's metadata exposes the key used to sign the "
+              "incoming token."),
+    # MicrosoftDocs/azure-docs#99862
+    1002012: (lambda w: w.secret_form(scope="https://management.azure.com/user_impersonation"),
+              "AADSTS1002012: The provided value for scope https://management.azure.com/"
+              "user_impersonation is not valid. Client credential flows must have a scope value "
+              "with /.default suffixed to the resource identifier (application ID URI)."),
+}
+
+
+@pytest.mark.parametrize("code", sorted(OBSERVED))
+def test_observed_codes_have_their_observed_text(world: World, code: int) -> None:
+    build, text = OBSERVED[code]
+    reply = world.post_token(build(world))
+    body = reply.json()
+    assert (reply.status_code, body["error"], body["error_codes"]) == (
+        AADSTS[code].status, AADSTS[code].error, [code])
+    assert (reply.status_code, body["error"]) == ((401, "invalid_client") if code != 1002012
+                                                  else (400, "invalid_scope"))
+    assert body["error_description"].split("\r\nTrace ID: ")[0] == text.replace("{iss}",
+                                                                                world.issuer)
 
 
 def test_double_slash_scope_means_resource_with_trailing_slash(world: World) -> None:

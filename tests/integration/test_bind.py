@@ -74,8 +74,11 @@ def test_fresh_bind_then_three_reruns_change_nothing(world, env, capsys) -> None
     code, doc = wi_json(capsys, "bind", "app1", scenarios.IDENTITY_NAME, "-n", NS)
     assert code == 0, doc["errors"]
     steps = {s["object"]: s for s in doc["data"]["steps"]}
-    assert steps["FederatedIdentityCredential"]["action"] == "created"
-    assert steps["ServiceAccount"]["action"] == "updated"
+    assert (steps["FederatedIdentityCredential"]["action"],
+            steps["FederatedIdentityCredential"]["status"]) == ("create", "applied")
+    assert steps["FederatedIdentityCredential"]["name"] == f"{NS}-app1"
+    assert (steps["ServiceAccount"]["action"], steps["ServiceAccount"]["status"]) == \
+        ("update", "applied")
     new = [f for f in fics(world) if f.subject == f"system:serviceaccount:{NS}:app1"]
     assert len(fics(world)) == before + 1 and len(new) == 1
     seeded = world["seeded"]
@@ -87,7 +90,7 @@ def test_fresh_bind_then_three_reruns_change_nothing(world, env, capsys) -> None
     for _ in range(3):
         code, doc = wi_json(capsys, "bind", "app1", scenarios.IDENTITY_NAME, "-n", NS)
         assert code == 0
-        assert {s["action"] for s in doc["data"]["steps"]} == {"unchanged"}
+        assert {s["status"] for s in doc["data"]["steps"]} == {"unchanged"}
     assert len(fics(world)) == before + 1
 
 
@@ -105,7 +108,10 @@ def test_human_output_names_identity_and_next_command(world, env, capsys) -> Non
     (["bind", "app", "no such identity!", "-n", NS], 2, "not a name, a resource id"),
     (["bind", "app", scenarios.IDENTITY_NAME, "-n", NS, "--role", "Reader"], 2, "pair by position"),
     (["bind", "app", "unknown-identity", "-n", NS], 3, "No user-assigned identity named"),
-    (["bind", "missing-sa", scenarios.IDENTITY_NAME, "-n", NS], 5, "does not exist"),
+    (["bind", "missing-sa", scenarios.IDENTITY_NAME, "-n", NS], 3, "does not exist"),
+    (["bind", "app", scenarios.IDENTITY_NAME, "-n", NS, "--role", "Reader", "--scope",
+      "notascope"], 2, "is not an Azure scope"),
+    (["bind", "app", scenarios.IDENTITY_NAME, "-n", "nowhere"], 3, "Namespace nowhere does not"),
 ])
 def test_bad_input_exits_non_zero_and_changes_nothing(world, env, capsys, argv, code, fragment) -> None:
     before = [(f.name, f.subject) for f in fics(world)]
@@ -218,7 +224,8 @@ def test_restart_rolls_the_deployment_of_pods_created_before_the_annotation(worl
     _seed_deployment(world, "web", "app-web")
     code, doc = wi_json(capsys, "bind", "app-web", scenarios.IDENTITY_NAME, "-n", NS, "--restart")
     assert code == 0
-    assert {"object": "Deployment", "name": f"{NS}/web", "action": "restarted",
+    assert {"object": "Deployment", "name": f"{NS}/web", "action": "restart",
+            "status": "applied",
             "detail": "created before the service account was annotated"} in doc["data"]["steps"]
     dep = world["seeded"].cluster.store.get("deployments", NS, "web")
     assert "kubectl.kubernetes.io/restartedAt" in dep["spec"]["template"]["metadata"]["annotations"]
@@ -230,7 +237,8 @@ def test_without_restart_pods_are_listed_as_needing_one(world, env, capsys) -> N
     code, doc = wi_json(capsys, "bind", "app-old", scenarios.IDENTITY_NAME, "-n", NS)
     assert code == 0
     pods = [s for s in doc["data"]["steps"] if s["object"] == "Pod"]
-    assert pods and pods[0]["action"] == "needs restart" and "label" in pods[0]["detail"]
+    assert pods and pods[0]["action"] == "note" and "needs restart" in pods[0]["detail"]
+    assert "label" in pods[0]["detail"]
 
 
 def test_role_and_scope_create_the_assignment_once(world, env, capsys) -> None:
@@ -242,12 +250,13 @@ def test_role_and_scope_create_the_assignment_once(world, env, capsys) -> None:
     code, doc = wi_json(capsys, *args)
     assert code == 0
     assert {"object": "RoleAssignment", "name": f"Storage Blob Data Reader @ {scope}",
-            "action": "created", "detail": ""} in doc["data"]["steps"]
+            "action": "create", "status": "applied", "detail": ""} in doc["data"]["steps"]
     assigned = [ra for ra in lab.azure.assignments_for(seeded.identity.principal_id)
                 if ra.role_guid == "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"]
     assert len(assigned) == 1 and assigned[0].principal_type == "ServicePrincipal"
     code, doc = wi_json(capsys, *args)
-    assert [s["action"] for s in doc["data"]["steps"] if s["object"] == "RoleAssignment"] == ["unchanged"]
+    assert [(s["action"], s["status"]) for s in doc["data"]["steps"]
+            if s["object"] == "RoleAssignment"] == [("keep", "unchanged")]
 
 
 def test_dry_run_changes_nothing(world, env, capsys) -> None:
@@ -255,26 +264,56 @@ def test_dry_run_changes_nothing(world, env, capsys) -> None:
     before = len(fics(world))
     code, doc = wi_json(capsys, "bind", "app-dry", scenarios.IDENTITY_NAME, "-n", NS, "--dry-run")
     assert code == 0 and doc["data"]["dry_run"] is True
-    assert {s["action"] for s in doc["data"]["steps"]} == {"would be created", "would be updated"}
+    assert {(s["action"], s["status"]) for s in doc["data"]["steps"]} == \
+        {("create", "not-run"), ("update", "not-run")}
     assert len(fics(world)) == before
     assert "azure.workload.identity/client-id" not in (sa(world, "app-dry")["metadata"].get("annotations") or {})
 
 
-def test_partial_failure_then_rerun_completes(world, env, capsys) -> None:
+def test_a_failed_write_says_what_was_applied_and_a_rerun_completes(world, env, capsys) -> None:
+    """The plan passes (the user may patch service accounts), then a policy webhook refuses the
+    patch: the credential was written, the envelope keeps every step, a re-run finishes."""
+    from wi_cli.lab.kube.store import AdmissionDenied
+
+    cluster = world["seeded"].cluster
+    refusing = {"on": True}
+
+    def policy(req):  # noqa: ANN001, ANN202 - a lab admission hook
+        if refusing["on"] and req.plural == "serviceaccounts" and req.name == "app-part" \
+                and req.operation == "UPDATE":
+            raise AdmissionDenied('admission webhook "policy.example.com" denied the request: '
+                                  "annotations are frozen", 403)
+        return None
+
+    cluster.add_admission_hook(policy)
+    make_sa(world, "app-part")
+    code, doc = wi_json(capsys, "bind", "app-part", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 4 and doc["status"] == "error"
+    statuses = {s["object"]: s["status"] for s in doc["data"]["steps"]}
+    assert statuses == {"FederatedIdentityCredential": "applied", "ServiceAccount": "failed"}
+    message = doc["errors"][0]["message"]
+    assert "Applied before it: FederatedIdentityCredential demo-app-part" in message
+    assert any("Run the same 'wi bind' command again" in r for r in doc["errors"][0]["remediation"])
+    refusing["on"] = False
+    code, doc = wi_json(capsys, "bind", "app-part", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 0
+    statuses = {s["object"]: s["status"] for s in doc["data"]["steps"]}
+    assert statuses == {"FederatedIdentityCredential": "unchanged", "ServiceAccount": "applied"}
+
+
+def test_a_write_the_kubeconfig_user_may_not_do_is_refused_before_anything_changes(
+        world, env, capsys) -> None:
     cluster = world["seeded"].cluster
     cluster.add_token("no-sa-patch", "limited",
                       allow=lambda verb, resource, ns: not (verb == "patch" and resource == "serviceaccounts"))
     limited = cluster.write_kubeconfig(world["folder"] / "limited", token="no-sa-patch")
-    make_sa(world, "app-part")
-    code, out, err = wi(capsys, "bind", "app-part", scenarios.IDENTITY_NAME, "-n", NS,
+    make_sa(world, "app-limited")
+    before = [(f.name, f.subject) for f in fics(world)]
+    code, out, err = wi(capsys, "bind", "app-limited", scenarios.IDENTITY_NAME, "-n", NS,
                         "--kubeconfig", str(limited))
     assert code == 4
-    assert "was written" in err and "Run the same 'wi bind' command again" in err
-    code, doc = wi_json(capsys, "bind", "app-part", scenarios.IDENTITY_NAME, "-n", NS)
-    assert code == 0
-    actions = {s["object"]: s["action"] for s in doc["data"]["steps"]}
-    assert actions["FederatedIdentityCredential"] == "unchanged"
-    assert actions["ServiceAccount"] == "updated"
+    assert "may not patch serviceaccounts in namespace demo" in err and "nothing was changed" in err
+    assert [(f.name, f.subject) for f in fics(world)] == before
 
 
 def test_unbind_removes_the_credential_and_the_annotations(world, env, capsys) -> None:
@@ -282,7 +321,8 @@ def test_unbind_removes_the_credential_and_the_annotations(world, env, capsys) -
     assert wi_json(capsys, "bind", "app-un", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
     code, doc = wi_json(capsys, "unbind", "app-un", scenarios.IDENTITY_NAME, "-n", NS)
     assert code == 0
-    assert [s["action"] for s in doc["data"]["steps"]] == ["deleted", "updated"]
+    assert [(s["action"], s["status"]) for s in doc["data"]["steps"]] == \
+        [("delete", "applied"), ("update", "applied")]
     assert not [f for f in fics(world) if f.subject.endswith(":app-un")]
     annotations = sa(world, "app-un")["metadata"].get("annotations") or {}
     assert "azure.workload.identity/client-id" not in annotations

@@ -246,27 +246,32 @@ def test_helm_chart_beside_the_addon_fails_single_install(world, env, capsys) ->
 
 def test_namespace_labelled_control_plane_is_excluded_and_unlabelling_fixes_it(
         world, env, capsys) -> None:
+    # the AKS admissions enforcer's expression: control-plane NotIn ["true"] (Azure/AKS#4002)
     world["store"].create("namespaces", None, {"metadata": {
         "name": "cp-team", "labels": {"control-plane": "true"}}})
     code, doc = doctor(capsys, "-n", "cp-team", "--no-live")
     found = only(doc, "webhook.namespace-selector")
     assert code == 1 and found["status"] == "fail"
-    assert found["evidence"]["actual"]["unmet"] == ["control-plane DoesNotExist"]
+    assert found["evidence"]["actual"]["unmet"] == ["control-plane NotIn ['true']"]
     unlabel = "kubectl label namespace cp-team control-plane-"
     assert found["remediation"]["commands"][0] == unlabel
+    assert "Remove the excluding label" in found["remediation"]["text"]
     kubectl(world, unlabel)
     code, doc = doctor(capsys, "-n", "cp-team", "--no-live", "--check", "webhook.installed",
                        "--check", "webhook.namespace-selector")
     assert code == 0 and only(doc, "webhook.namespace-selector")["status"] == "ok"
 
 
-def test_kube_system_is_excluded_by_name(world, env, capsys) -> None:
+def test_kube_system_is_excluded_by_the_aks_enforcer(world, env, capsys) -> None:
+    """AKS labels kube-system control-plane=true and kubernetes.azure.com/managedby=aks; the
+    enforcer's NotIn expressions exclude it. Nothing to unlabel there."""
     code, doc = doctor(capsys, "-n", "kube-system", "--no-live")
     found = only(doc, "webhook.namespace-selector")
     assert code == 1 and found["status"] == "fail"
-    assert "kubernetes.io/metadata.name NotIn ['kube-system']" in found["evidence"]["actual"][
-        "unmet"]
+    assert found["evidence"]["actual"]["unmet"] == [
+        "control-plane NotIn ['true']", "kubernetes.azure.com/managedby NotIn ['aks']"]
     assert "another namespace" in found["remediation"]["text"]
+    assert not any(c.startswith("kubectl label") for c in found["remediation"]["commands"])
 
 
 def test_all_namespaces_checks_only_namespaces_that_use_workload_identity(

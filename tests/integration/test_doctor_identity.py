@@ -5,6 +5,7 @@ JSON findings are read back (status, evidence, fix)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Iterator
 
@@ -149,6 +150,15 @@ def test_principal_id_in_the_annotation_names_the_identity_it_belongs_to(world, 
     assert f"wi bind app id-principal -n {ns}" in f["remediation"]["commands"]
     live = found(doc, "live.token-exchange", f"{ns}/app")
     assert live["status"] == "fail" and "AADSTS700016" in live["summary"]
+    before = _all_credentials(world)
+    for command in f["remediation"]["commands"]:  # the fix, pasted as printed
+        assert main(command.split()[1:]) == 0, command
+    capsys.readouterr()
+    code, doc = doctor(capsys, "-n", ns, "--service-account", "app", "--no-live",
+                       "--check", "identity.client-id", "--check", "identity.fic")
+    assert code == 0, failing(doc)
+    after = _all_credentials(world)
+    assert {k for k in after if after.get(k) != before.get(k)} == {("id-principal", f"{ns}-app")}
 
 
 def test_unknown_client_id_fails_with_700016_expected(world, env, capsys) -> None:
@@ -213,8 +223,9 @@ def test_issuer_without_trailing_slash_shows_both_strings(fic_doc) -> None:
     assert "AADSTS700211" in f["summary"]
     assert f["evidence"]["expected"]["issuer"] == fic_doc["issuer"]
     assert f["evidence"]["actual"]["issuer"] == fic_doc["issuer"].rstrip("/")
-    assert "wi bind no-slash id-fics-no-slash -n fics" in f["remediation"]["commands"]
-    assert any("federated-credential delete" in c for c in f["remediation"]["commands"])
+    assert f["remediation"]["commands"] == [
+        "wi bind no-slash id-fics-no-slash -n fics",
+        f"wi unbind no-slash id-fics-no-slash -n fics --issuer {fic_doc['issuer'].rstrip('/')}"]
 
 
 def test_issuer_of_another_cluster(fic_doc) -> None:
@@ -265,6 +276,57 @@ def test_credential_only_for_a_sibling_service_account(fic_doc) -> None:
     assert not any("delete" in c for c in f["remediation"]["commands"])
 
 
+# -- the fixes converge -------------------------------------------------------------------------
+
+def _all_credentials(world: World) -> dict[tuple[str, str], tuple[str, str, tuple[str, ...]]]:
+    return {(i.name, f.name): (f.issuer, f.subject, tuple(f.audiences))
+            for i in world.lab.azure.identities.values() for f in i.fics.values()}
+
+
+BROKEN = {  # service account -> how its one credential is wrong
+    "no-slash": lambda w: {"issuer": w.issuer.rstrip("/")},
+    "upper-issuer": lambda w: {"issuer": w.issuer[:-20] + w.issuer[-20:].upper()},
+    "in-cluster": lambda w: {"issuer": "https://kubernetes.default.svc.cluster.local"},
+    "other-cluster": lambda w: {"issuer": w.issuer.rsplit("/", 2)[0] + "/0ther-c1uster/"},
+    "audience": lambda w: {"audiences": ["api://SomethingElse"]},
+    "case": lambda w: {"subject": "system:serviceaccount:converge:Case"},
+    "other-sa": lambda w: {"subject": "system:serviceaccount:converge:someone-else"},
+}
+
+
+@pytest.mark.parametrize("sa", sorted(BROKEN))
+def test_pasting_the_printed_fixes_makes_the_check_pass_and_touches_nothing_else(
+        world, env, capsys, sa) -> None:
+    """Each command of identity.fic's fix, run as printed (wi commands; az ones are not on this
+    machine and are only ever a clean-up), leads to a passing check, and only this service
+    account's credential and the credential the fix names change."""
+    ns = world.namespace("converge")
+    ident = world.bound(ns, sa, **BROKEN[sa](world))
+    code, doc = doctor(capsys, "-n", ns, "--service-account", sa, "--no-live",
+                       "--check", "identity.fic")
+    finding = found(doc, "identity.fic", f"{ns}/{sa}:")
+    assert finding["status"] == "fail"
+    before = _all_credentials(world)
+    named = set()
+    for command in finding["remediation"]["commands"]:
+        assert "<" not in command and ">" not in command, command
+        if command.startswith("wi "):
+            assert main(command.split()[1:]) == 0, command
+        if " --issuer " in command or command.startswith("az "):
+            named.add(command)
+    capsys.readouterr()
+    code, doc = doctor(capsys, "-n", ns, "--service-account", sa, "--no-live",
+                       "--check", "identity.fic")
+    assert code == 0 and found(doc, "identity.fic", f"{ns}/{sa}:")["status"] == "ok"
+    after = _all_credentials(world)
+    touched = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert all(k[0] == ident.name for k in touched), touched
+    assert len(touched) <= 1 + len(named), (touched, named)
+    wrong = [k for k in before if k[0] == ident.name]
+    if not named:  # nothing certainly stale: the wrong credential stays as it was
+        assert all(after.get(k) == before[k] for k in wrong) or sa == "audience"
+
+
 def test_twenty_credentials_warn_when_another_is_needed(world, env, capsys) -> None:
     ns = world.namespace("full")
     ident = world.identity("id-full")
@@ -277,6 +339,19 @@ def test_twenty_credentials_warn_when_another_is_needed(world, env, capsys) -> N
     assert f["status"] == "warn" and "fics full/app" not in f["summary"]
     assert "full/app needs a new one" in f["summary"] and f["evidence"]["actual"] == 20
     assert found(doc, "identity.fic", "full/app")["status"] == "fail"
+
+
+def test_a_full_identity_warns_before_the_next_bind_is_refused(world, env, capsys) -> None:
+    ns = world.namespace("full-ok")
+    ident = world.identity("id-full-ok")
+    for i in range(19):
+        world.fic(ident, "elsewhere", f"sa{i}")
+    world.service_account(ns, "app", ident.client_id)
+    world.fic(ident, ns, "app")
+    code, doc = doctor(capsys, "-n", ns, "--no-live")
+    f = found(doc, "identity.fic-limit")
+    assert code == 0 and f["status"] == "warn" and "20 of 20" in f["summary"]
+    assert "will be refused" in f["summary"] and found(doc, "identity.fic")["status"] == "ok"
 
 
 def test_region_without_federated_credentials(world, env, capsys) -> None:
@@ -298,7 +373,8 @@ def test_fresh_credential_warns_about_propagation(world, env, capsys) -> None:
     code, doc = doctor(capsys, "-n", ns, "--no-live")
     assert code == 0, failing(doc)
     new = found(doc, "identity.fic-propagation", "fresh/new")
-    assert new["status"] == "warn" and "AADSTS70021" in new["summary"]
+    assert new["status"] == "warn" and "AADSTS70025, 700211 or 700213" in new["summary"]
+    assert re.fullmatch(r"created \d+ s ago", new["evidence"]["actual"])  # an age, no timestamp
     old = found(doc, "identity.fic-propagation", "fresh/old")
     assert old["status"] == "ok" and "2 h ago" in old["summary"]
 

@@ -7,6 +7,7 @@ signing keys, the API server's clock) and put them back afterwards."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Iterator
 
@@ -126,10 +127,60 @@ def test_wrong_subject_is_700213_with_cause_and_command(world, env, capsys) -> N
     assert code == 1
     f = found(doc, "live.token-exchange", "refused/app")
     assert f["status"] == "fail" and "AADSTS700213" in f["summary"]
-    assert "case-sensitive" in f["summary"]  # the cause from wi_cli.core.aadsts
+    # the cause identity.fic names for the same setup
+    assert "its subject names service account 'ap' instead of 'app'" in f["summary"]
+    assert "its subject names service account 'ap' instead of 'app'" in found(
+        doc, "identity.fic", "refused/app")["summary"]
     assert "system:serviceaccount:refused:app" in f["evidence"]["actual"]
     assert f["remediation"]["commands"] == ["wi bind app id-refused -n refused"]
     assert "wi bind app id-refused -n refused" in f["remediation"]["text"]
+
+
+def _one_credential(world: dict[str, Any], ns: str, *, issuer: str | None = None,
+                    subject: str | None = None, audience: str | None = None,
+                    beside_healthy: bool = False) -> None:
+    """demo-like service account ``ns``/app bound to its own identity with one credential; with
+    ``beside_healthy`` the identity also holds a correct credential for another account."""
+    lab, s = world["lab"], world["seeded"]
+    ident = lab.azure.add_identity(s.subscription_id, s.resource_group, f"id-{ns}")
+    make_sa(world, ns, "app", {"azure.workload.identity/client-id": ident.client_id})
+    fic = lab.azure.add_fic(ident, "app", issuer or s.issuer_url or "",
+                            subject or f"system:serviceaccount:{ns}:app",
+                            [audience or AUDIENCE])
+    fic.created_at -= 3600
+    if beside_healthy:
+        other = lab.azure.add_fic(ident, "other", s.issuer_url or "",
+                                  f"system:serviceaccount:{ns}:other")
+        other.created_at -= 3600
+
+
+@pytest.mark.parametrize("ns,setup,code,cause", [
+    ("wrong-issuer", {"issuer": "ISSUER/x/"}, "AADSTS700211", "its issuer is another issuer"),
+    ("noslash-issuer", {"issuer": "NOSLASH", "beside_healthy": True}, "AADSTS700213",
+     "its issuer lacks the trailing '/'"),
+    ("wrong-subject", {"subject": "system:serviceaccount:wrong-subject:ap"}, "AADSTS700213",
+     "its subject names service account 'ap' instead of 'app'"),
+    ("case-subject", {"subject": "system:serviceaccount:Case-Subject:app"}, "AADSTS7002138",
+     "its subject differs only in case"),
+    ("wrong-audience", {"audience": "api://AzureADTokenExchangeChina"}, "AADSTS700212",
+     "lack api://AzureADTokenExchange"),
+])
+def test_identity_and_live_checks_name_the_same_cause(world, env, capsys, ns, setup, code,
+                                                      cause) -> None:
+    issuer = world["seeded"].issuer_url
+    if setup.get("issuer") == "NOSLASH":
+        setup = {**setup, "issuer": issuer.rstrip("/")}
+    elif setup.get("issuer"):
+        setup = {**setup, "issuer": setup["issuer"].replace("ISSUER", issuer.rstrip("/"))}
+    _one_credential(world, ns, **setup)
+    rc, doc = doctor(capsys, "-n", ns)
+    assert rc == 1
+    identity_fic = found(doc, "identity.fic", f"{ns}/app")
+    live = found(doc, "live.token-exchange", f"{ns}/app")
+    assert identity_fic["status"] == live["status"] == "fail"
+    for f in (identity_fic, live):
+        assert code in f["summary"] and cause in f["summary"], f["summary"]
+    assert code in live["evidence"]["actual"]  # what Entra really answered
 
 
 def test_tenant_annotation_is_the_tenant_asked(world, env, bound_app, capsys) -> None:
@@ -143,34 +194,143 @@ def test_tenant_annotation_is_the_tenant_asked(world, env, bound_app, capsys) ->
     assert "tenant-id" in f["remediation"]["text"]
 
 
-def test_fresh_credential_refused_while_propagating(world, env, bound_app, capsys) -> None:
-    lab = world["lab"]
-    lab.azure.fic_propagation_seconds = 600
+def test_a_domain_tenant_works_end_to_end(world, env, capsys) -> None:
+    """tenant-id may be a verified domain: the webhook passes it on, Entra accepts it."""
+    domain = world["lab"].azure.tenant_domain(world["seeded"].tenant_id)
+    make_sa(world, NS, "by-domain")
+    assert main(["bind", "by-domain", scenarios.IDENTITY_NAME, "-n", NS]) == 0
+    world["seeded"].cluster.store.patch("serviceaccounts", NS, "by-domain", {"metadata": {
+        "annotations": {"azure.workload.identity/tenant-id": domain}}},
+        "application/merge-patch+json")
+    capsys.readouterr()
+    code, doc = doctor(capsys, "-n", NS, "--service-account", "by-domain")
+    assert code == 0, [f for f in doc["findings"] if f["status"] in ("fail", "error")]
+    assert found(doc, "workload.tenant-id")["status"] == "ok"
+    assert found(doc, "live.token-exchange", f"{NS}/by-domain")["status"] == "ok"
+
+
+def test_the_audience_comes_from_the_cluster_not_the_cloud(world, env, capsys) -> None:
+    """A webhook started with --audience projects that audience (AWI cmd/webhook/main.go): wi
+    bind writes it, doctor compares and mints with it, and the exchange works."""
+    from wi_cli.lab.kube import webhook
+
+    store = world["seeded"].cluster.store
+    dep = store.get("deployments", "kube-system", webhook.DEPLOYMENT_NAME)
+    saved = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    other = "api://AzureADTokenExchangeChina"
+    container = {"name": "manager", "args": [*saved, f"--audience={other}"]}
+    store.patch("deployments", "kube-system", webhook.DEPLOYMENT_NAME,
+                {"spec": {"template": {"spec": {"containers": [container]}}}},
+                "application/strategic-merge-patch+json")
     try:
-        code, doc = doctor(capsys, "-n", NS, "--service-account", "app")
+        make_sa(world, NS, "china")
+        code = main(["bind", "china", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json"])
+        out, _ = capsys.readouterr()
+        data = json.loads(out)["data"]
+        assert code == 0 and data["audience"] == other
+        assert data["audience_source"] == "the webhook's --audience flag"
+        fic = next(f for f in world["seeded"].identity.fics.values()
+                   if f.subject == f"system:serviceaccount:{NS}:china")
+        assert fic.audiences == [other]
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "china")
+        assert code == 0, [f for f in doc["findings"] if f["status"] in ("fail", "error")]
+        assert found(doc, "identity.fic", f"{NS}/china")["status"] == "ok"
+        claims = found(doc, "live.token-claims", f"{NS}/china")
+        assert other in json.dumps(claims["evidence"] or claims["summary"])
     finally:
-        lab.azure.fic_propagation_seconds = 0
-    assert code == 1
-    live = found(doc, "live.token-exchange", bound_app)
-    assert live["status"] == "fail" and "AADSTS70021" in live["summary"]
-    assert "still refused after waiting" in live["summary"]
-    assert "wait a few minutes" in live["remediation"]["text"].lower()
-    assert found(doc, "identity.fic-propagation", bound_app)["status"] == "warn"
+        store.patch("deployments", "kube-system", webhook.DEPLOYMENT_NAME,
+                    {"spec": {"template": {"spec": {"containers": [
+                        {"name": "manager", "args": saved}]}}}},
+                    "application/strategic-merge-patch+json")
+
+
+# -- a credential Entra does not see yet ----------------------------------------------------------
+
+def _fresh_bind(world: dict[str, Any], capsys: pytest.CaptureFixture[str], sa: str) -> Any:
+    """``wi bind`` a new service account now; the lab's credential for it, just created."""
+    make_sa(world, NS, sa)
+    assert main(["bind", sa, scenarios.IDENTITY_NAME, "-n", NS]) == 0
+    capsys.readouterr()
+    ident = world["seeded"].identity
+    return next(f for f in ident.fics.values()
+                if f.subject == f"system:serviceaccount:{NS}:{sa}")
+
+
+def test_fresh_bind_warns_while_entra_refuses_then_is_clean(world, env, capsys,
+                                                            monkeypatch) -> None:
+    lab, ident = world["lab"], world["seeded"].identity
+    monkeypatch.setenv("WI_PROPAGATION_WAIT", "1")  # doctor's bounded wait, shortened
+    fic = _fresh_bind(world, capsys, "fresh-warn")
+    lab.azure.refuse_next(ident, 1000, fic=fic.name)
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh-warn")
+    finally:
+        lab.azure.refuse_next(ident, 0, fic=fic.name)
+    who = f"{NS}/fresh-warn"
+    live = found(doc, "live.token-exchange", who)
+    assert code == 0 and live["status"] == "warn", live
+    # what Entra answers without the new credential: 700213 when another one has this issuer
+    others = [f for f in ident.fics.values() if f is not fic and f.issuer == fic.issuer]
+    answer = "AADSTS700213" if others else "AADSTS70025"
+    assert answer in live["summary"] and "Re-run in a few minutes" in live["summary"]
+    assert re.search(r"was created \d+ s ago", live["summary"]) and "wi bind" not in str(live)
+    assert live["evidence"]["actual"]["age"].startswith("created ")
+    assert not re.search(r"\d{4}-\d\d-\d\d", json.dumps(live["evidence"]))  # an age, no date
+    propagation = found(doc, "identity.fic-propagation", who)
+    assert propagation["status"] == "warn" and answer in propagation["summary"]
+    assert not [f for f in doc["findings"] if f["status"] == "fail"]
+
+    code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh-warn")
+    assert code == 0 and found(doc, "live.token-exchange", who)["status"] == "ok"
+    propagation = found(doc, "identity.fic-propagation", who)
+    assert propagation["status"] == "ok" and "accepted by Entra" in propagation["summary"]
+    assert not [f for f in doc["findings"] if f["status"] != "ok" and f["layer"] != "live"
+                and "propagat" in f["summary"]]
 
 
 def test_live_check_waits_for_a_credential_that_is_still_propagating(world, env, capsys) -> None:
-    lab = world["lab"]
-    make_sa(world, NS, "fresh")
-    lab.azure.fic_propagation_seconds = 1.2  # shorter than doctor's bounded wait
-    try:
-        assert main(["bind", "fresh", scenarios.IDENTITY_NAME, "-n", NS]) == 0
-        capsys.readouterr()
-        code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh")
-    finally:
-        lab.azure.fic_propagation_seconds = 0
+    lab, ident = world["lab"], world["seeded"].identity
+    fic = _fresh_bind(world, capsys, "fresh")
+    lab.azure.refuse_next(ident, 2, fic=fic.name)  # seen from the third exchange on
+    code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh")
     live = found(doc, "live.token-exchange", f"{NS}/fresh")
     assert code == 0 and live["status"] == "ok"
-    assert "after waiting" in live["summary"] and "propagate" in live["summary"]
+    assert "after waiting 1.5 s" in live["summary"] and "propagate" in live["summary"]
+    assert found(doc, "identity.fic-propagation", f"{NS}/fresh")["status"] == "ok"
+
+
+def test_no_creation_time_in_arm_is_age_unknown(world, env, capsys, monkeypatch) -> None:
+    lab, ident = world["lab"], world["seeded"].identity
+    monkeypatch.setenv("WI_PROPAGATION_WAIT", "0")
+    fic = _fresh_bind(world, capsys, "fresh-unknown")
+    lab.azure.system_data = False  # ARM's systemData is optional
+    lab.azure.refuse_next(ident, 5, fic=fic.name)
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh-unknown")
+    finally:
+        lab.azure.system_data = True
+        lab.azure.refuse_next(ident, 0, fic=fic.name)
+    live = found(doc, "live.token-exchange", f"{NS}/fresh-unknown")
+    assert code == 0 and live["status"] == "warn" and "age unknown" in live["summary"]
+
+
+def test_an_old_exact_credential_refused_is_a_failure_without_recreate_advice(
+        world, env, capsys) -> None:
+    lab, s = world["lab"], world["seeded"]
+    make_sa(world, NS, "old-refused", {"azure.workload.identity/client-id": s.identity.client_id})
+    fic = lab.azure.add_fic(s.identity, "old-refused", s.issuer_url or "",
+                            f"system:serviceaccount:{NS}:old-refused")
+    fic.created_at -= 3600  # bound an hour ago, yet refused
+    lab.azure.refuse_next(s.identity, 1000, fic=fic.name)
+    try:
+        code, doc = doctor(capsys, "-n", NS, "--service-account", "old-refused")
+    finally:
+        lab.azure.refuse_next(s.identity, 0, fic=fic.name)
+    live = found(doc, "live.token-exchange", f"{NS}/old-refused")
+    assert code == 1 and live["status"] == "fail" and "AADSTS700213" in live["summary"]
+    assert "matches the cluster's issuer" in live["summary"] and "60 min ago" in live["summary"]
+    assert live["remediation"]["commands"] == []
+    assert "Keep the credential" in live["remediation"]["text"]
 
 
 # -- the issuer, its keys, the clock --------------------------------------------------------------
@@ -201,7 +361,9 @@ def test_signing_key_missing_from_the_published_jwks(world, env, bound_app, caps
     assert f["status"] == "fail" and issuer.signing_key.kid in f["summary"]
     assert f["evidence"]["actual"] == [stale.kid]
     assert f["remediation"]["commands"] == ["az aks update -g wi-lab-rg -n wi-lab-aks"]
-    assert "AADSTS700027" in found(doc, "live.token-exchange", bound_app)["summary"]
+    exchange = found(doc, "live.token-exchange", bound_app)
+    assert "AADSTS7000272" in exchange["summary"] and "AADSTS7000272" in f["summary"]
+    assert "kid" in exchange["summary"] and "JWKS" in exchange["summary"]
 
 
 def test_api_server_clock_ahead_warns_and_entra_refuses(world, env, bound_app, capsys) -> None:

@@ -58,3 +58,57 @@ def test_wrong_operator_secret_is_exit_3_without_the_secret(world, env, capsys, 
 def test_unknown_check_id_is_a_usage_error(world, env, capsys) -> None:
     code, doc, _ = doctor_json(capsys, "--check", "no.such-check")
     assert code == 2 and "wi doctor --list-checks" in doc["errors"][0]["remediation"][0]
+
+
+def test_an_arm_outage_is_error_not_fail_and_exit_4(world, env, capsys) -> None:
+    """ARM answers 503 beyond the retries: the checks that needed it are `error`, none `fail`,
+    doctor exits 4, and the closing line says what could not be checked."""
+    from wi_cli.lab.admin import apply_faults
+
+    lab = world["lab"]
+    apply_faults(lab, {"server": "arm", "fail_next": {"prefix": "/subscriptions", "count": 10000,
+                                                      "status": 503, "retry_after": 0}})
+    try:
+        code, doc, err = doctor_json(capsys, "--no-live")
+        assert code == 4, [(f["id"], f["summary"]) for f in doc["findings"]
+                           if f["status"] == "fail"]
+        statuses = {f["status"] for f in doc["findings"]}
+        assert "fail" not in statuses and "error" in statuses
+        code = main(["doctor", "-n", "demo", "--no-live"])
+        out, _ = capsys.readouterr()
+        assert code == 4 and "fix the ✗ items" not in out
+        assert "Not checked:" in out and "503" in out
+    finally:
+        apply_faults(lab, {"server": "arm", "clear": True})
+
+
+def test_without_a_subscription_the_identity_checks_say_why_they_skip(world, env, capsys,
+                                                                     monkeypatch) -> None:
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")
+    code, doc, _ = doctor_json(capsys, "--no-live")
+    client_id = [f for f in doc["findings"] if f["id"] == "identity.client-id"]
+    assert [f["status"] for f in client_id] == ["skip"]
+    assert "--subscription" in client_id[0]["summary"]
+    assert "fail" not in {f["status"] for f in doc["findings"]}
+
+
+def test_an_unreachable_sign_in_endpoint_is_cannot_reach_exit_4(tmp_path, monkeypatch,
+                                                                 capsys) -> None:
+    """Entra down is a network problem (exit 4, naming the host), not 'no usable credential';
+    and azure-identity's own chain dump stays off stderr without --debug."""
+    from wi_cli.lab.kube import scenarios
+    from wi_cli.lab.runtime import Lab
+
+    with Lab() as lab:
+        seeded = scenarios.seed(lab, "bound")
+        kubeconfig = seeded.cluster.write_kubeconfig(tmp_path / "kc")
+        set_env(monkeypatch, operator_env(lab, seeded, str(kubeconfig)))
+        host = lab.entra.url.removeprefix("https://")
+        lab.entra.stop()
+        for argv in (["doctor", "-n", "demo"], ["bind", "wi-lab-sa", "wi-lab-identity", "-n",
+                                                 "demo"]):
+            code = main(argv)
+            out, err = capsys.readouterr()
+            assert code == 4, err
+            assert f"Cannot reach {host}" in err and "No usable Azure credential" not in err
+            assert "DefaultAzureCredential failed" not in err and "Traceback" not in err

@@ -362,6 +362,7 @@ def test_identity_create_get_list(world: World, small_pages: None) -> None:
     assert got.id.lower() == (f"{world.rg_id}/providers/Microsoft.ManagedIdentity/"
                               f"userAssignedIdentities/{name}").lower()
     assert world.lab.azure.principal_by_object_id(got.principal_id) is not None
+    assert abs(got.system_data.created_at.timestamp() - time.time()) < 60  # wi reads its age
     in_rg = list(msi.user_assigned_identities.list_by_resource_group(RG).by_page())
     assert name in [i.name for page in in_rg for i in page] and len(in_rg) >= 1
     everywhere = [i.name for i in msi.user_assigned_identities.list_by_subscription()]
@@ -475,6 +476,9 @@ def test_fic_unsupported_region_is_405(world: World) -> None:
         world.msi().federated_identity_credentials.create_or_update(
             RG, "id-nz", "web", fic_params(world.issuer))
     assert err.value.status_code == 405
+    # entra-docs workload-identity-federation-considerations.md, error table
+    assert err.value.error.message == ("The request format was unexpected: Support for federated "
+                                       "identity credentials not enabled.")
 
 
 def test_reader_cannot_write_a_fic(world: World, identity: str) -> None:
@@ -494,14 +498,14 @@ def test_concurrent_fic_writes_to_one_identity_conflict(world: World, identity: 
     world.lab.azure.fic_write_seconds = 0.4
     barrier = threading.Barrier(2)
     results: list[int] = []
+    refusals: list[dict[str, Any]] = []
 
     def write(i: int) -> None:
         barrier.wait()
         r = _raw_fic(world, identity, f"par-{i}", fic_params(world.issuer, f"{SUBJECT}-{i}"))
         results.append(r.status_code)
         if r.status_code == 409:
-            assert r.json()["error"]["code"] == "Conflict"
-            assert "Concurrent write request" in r.json()["error"]["message"]
+            refusals.append(r.json()["error"])
     try:
         threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
         for t in threads:
@@ -509,6 +513,14 @@ def test_concurrent_fic_writes_to_one_identity_conflict(world: World, identity: 
         for t in threads:
             t.join(10)
         assert sorted(results) == [201, 409]
+        # the observed body: Azure/bicep-registry-modules#1447
+        assert refusals == [{
+            "code": "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity",
+            "message": "Too many Federated Identity Credentials are written concurrently for the "
+                       f"managed identity '/subscriptions/{world.sub}/resourcegroups/{RG}/"
+                       f"providers/microsoft.managedidentity/userassignedidentities/{identity}'. "
+                       "Concurrent Federated Identity Credentials writes under the same managed "
+                       "identity are not supported."}]
         # sequential writes are fine, as are writes to another identity meanwhile
         assert _raw_fic(world, identity, "par-9", fic_params(world.issuer, "seq")).status_code == 201
     finally:
@@ -693,3 +705,24 @@ def test_admin_state_faults_and_seed(world: World) -> None:
     assert time.monotonic() - start >= 0.2
     requests.post(f"{base}/_lab/faults", json={"clear": True}, verify=verify, timeout=10)
     assert world.lab.arm.faults.latency == 0
+
+
+def test_admin_propagation_knobs(world: World) -> None:
+    base, verify = world.lab.arm.url, str(world.lab.ca_file)
+    ident = world.lab.azure.add_identity(world.sub, RG, f"id-{uuid.uuid4().hex[:6]}")
+    world.lab.azure.add_fic(ident, "web", world.issuer, SUBJECT)
+
+    def faults(body: dict[str, Any]) -> requests.Response:
+        return requests.post(f"{base}/_lab/faults", json=body, verify=verify, timeout=10)
+
+    assert faults({"refuse_next": {"identity": ident.client_id, "fic": "web", "count": 2,
+                                   "code": 70021}}).status_code == 200
+    assert faults({"fic_propagation": {"seconds": 90, "seed": 3}}).status_code == 200
+    knobs = requests.get(f"{base}/_lab/state", verify=verify, timeout=10).json()["knobs"]
+    assert knobs["fic_propagation_seconds"] == 90
+    assert knobs["fic_refusals"] == {f"{ident.id.lower()}/web": {"count": 2, "code": 70021}}
+    assert faults({"refuse_next": {"identity": ident.id, "fic": "nope"}}).status_code == 400
+    assert faults({"refuse_next": {"identity": ident.id, "code": 700213}}).status_code == 400
+    assert faults({"refuse_next": {"identity": "no-such-identity"}}).status_code == 400
+    faults({"clear": True})
+    assert world.lab.azure.refusals == {} and world.lab.azure.fic_propagation_seconds == 0

@@ -156,9 +156,17 @@ def test_unknown_resource_is_500011(world: World) -> None:
         secret_credential(world).get_token("https://nothing.example/.default")
 
 
-def test_scope_without_default_is_70011(world: World) -> None:
-    with pytest.raises(ClientAuthenticationError, match="AADSTS70011"):
+def test_scope_without_default_is_1002012(world: World) -> None:
+    # MicrosoftDocs/azure-docs#99862
+    with pytest.raises(ClientAuthenticationError, match="AADSTS1002012") as info:
         secret_credential(world).get_token("https://management.azure.com/user_impersonation")
+    assert "must have a scope value with /.default suffixed" in str(info.value)
+
+
+def test_two_resources_in_one_request_is_70011(world: World) -> None:
+    with pytest.raises(ClientAuthenticationError, match="AADSTS70011"):
+        secret_credential(world).get_token("https://management.azure.com/.default",
+                                           "https://vault.azure.net/.default")
 
 
 # -- federated assertion (WorkloadIdentityCredential, no MSAL) ---------------------------------
@@ -179,6 +187,22 @@ def test_unknown_tenant_is_90002_at_token_endpoint(world: World, tmp_path: Path)
                                      tenant=str(uuid.uuid4()))
     with pytest.raises(ClientAuthenticationError, match="AADSTS90002"):
         credential.get_token(world.arm_scope)
+
+
+def test_a_verified_domain_names_the_tenant_like_its_guid(world: World, tmp_path: Path) -> None:
+    """The tenant may be given "in GUID or domain-name format" (entra-docs
+    v2-oauth2-client-creds-grant-flow): MSAL's discovery and the federated exchange both work."""
+    domain = world.lab.azure.tenant_domain(world.tenant)
+    assert domain.endswith(".onmicrosoft.com")
+    access = secret_credential(world, tenant=domain).get_token(world.arm_scope)
+    assert unverified(access.token)["tid"] == world.tenant
+    assertion = world.issuer_key.sign(projected_token_claims(world.issuer))
+    token = workload_credential(world, tmp_path, world.identity.client_id, assertion,
+                                tenant=domain.upper()).get_token(world.arm_scope).token
+    assert unverified(token)["tid"] == world.tenant
+    with pytest.raises(ClientAuthenticationError, match="AADSTS90002"):
+        workload_credential(world, tmp_path, world.identity.client_id, assertion,
+                            tenant="nobody.onmicrosoft.com").get_token(world.arm_scope)
 
 
 def test_unknown_client_id_is_700016(world: World, tmp_path: Path) -> None:
@@ -203,12 +227,21 @@ def test_issuer_without_trailing_slash_is_700211(world: World, tmp_path: Path) -
     assert "AADSTS700211" in message and f"issuer '{world.issuer}'" in message
 
 
-def test_subject_case_mismatch_is_700213(world: World, tmp_path: Path) -> None:
+def test_subject_case_mismatch_is_7002138(world: World, tmp_path: Path) -> None:
     ident = new_identity(world, "id-subject-case")
     world.lab.azure.add_fic(ident, "web", world.issuer, "system:serviceaccount:Apps:web")
     assertion = world.issuer_key.sign(projected_token_claims(world.issuer))
     message = exchange_error(world, tmp_path, ident.client_id, assertion)
-    assert "AADSTS700213" in message and f"subject '{SUBJECT}'" in message
+    assert "AADSTS7002138" in message and f"subject '{SUBJECT}'" in message
+    assert "matches with case-insensitive comparison, but not with case-sensitive" in message
+
+
+def test_another_subject_is_still_700213(world: World, tmp_path: Path) -> None:
+    ident = new_identity(world, "id-subject-other")
+    world.lab.azure.add_fic(ident, "web", world.issuer, "system:serviceaccount:apps:api")
+    assertion = world.issuer_key.sign(projected_token_claims(world.issuer))
+    message = exchange_error(world, tmp_path, ident.client_id, assertion)
+    assert "AADSTS700213" in message and "case-insensitive" not in message
 
 
 def test_audience_mismatch_is_700212(world: World, tmp_path: Path) -> None:
@@ -232,9 +265,14 @@ def test_unreachable_issuer_is_50166(world: World, tmp_path: Path) -> None:
     exchange(world, tmp_path, ident.client_id, assertion)  # repaired: works again, no stale cache
 
 
-def test_key_not_in_jwks_is_700027(world: World, tmp_path: Path) -> None:
-    assertion = SigningKey().sign(projected_token_claims(world.issuer))
-    assert "AADSTS700027" in exchange_error(world, tmp_path, world.identity.client_id, assertion)
+def test_key_not_in_jwks_is_7000272(world: World, tmp_path: Path) -> None:
+    stranger = SigningKey()
+    assertion = stranger.sign(projected_token_claims(world.issuer))
+    message = exchange_error(world, tmp_path, world.identity.client_id, assertion)
+    assert "AADSTS7000272" in message  # Azure/azure-workload-identity#1232
+    assert (f"The certificate with identifier {stranger.kid} used to sign the federated "
+            f"credential could not be found in the metadata of identity provider "
+            f"{world.issuer}.") in message
 
 
 def test_signature_by_other_key_with_same_kid_is_700027(world: World, tmp_path: Path) -> None:
@@ -269,21 +307,93 @@ def test_too_long_lived_assertion_is_70023(world: World, tmp_path: Path) -> None
     assert "AADSTS70023" in message
 
 
-def test_fresh_fic_is_70021_during_propagation(world: World, tmp_path: Path) -> None:
-    ident = new_identity(world, "id-fresh-fic")
-    world.lab.azure.add_fic(ident, "web", world.issuer, SUBJECT)
-    assertion = world.issuer_key.sign(projected_token_claims(world.issuer))
-    world.lab.azure.fic_propagation_seconds = 60
-    try:
-        message = exchange_error(world, tmp_path, ident.client_id, assertion)
-        assert "AADSTS70021" in message and f"Assertion Subject: '{SUBJECT}'" in message
-        # an identity whose FIC predates the window is not affected
-        for fic in world.identity.fics.values():
-            fic.created_at -= 120
-        exchange(world, tmp_path, world.identity.client_id, assertion)
-    finally:
-        world.lab.azure.fic_propagation_seconds = 0
+def test_lifetime_is_checked_before_the_audience(world: World, tmp_path: Path) -> None:
+    """The 1-year default token with the API server's audience: 70023, not 700212
+    (Azure/azure-sdk-for-python#32124)."""
+    default_token = projected_token_claims(world.issuer, audience=world.issuer.rstrip("/"),
+                                           lifetime=365 * 86400)
+    message = exchange_error(world, tmp_path, world.identity.client_id,
+                             world.issuer_key.sign(default_token))
+    assert "AADSTS70023" in message and "AADSTS700212" not in message
+
+
+# -- propagation: what Entra answers for a credential it does not see yet ---------------------
+def _fresh(w: World, name: str, *others: tuple[str, str]) -> tuple[UserAssignedIdentity, str]:
+    """An identity whose FIC for SUBJECT is new, beside ``others`` (issuer, subject) FICs."""
+    ident = new_identity(w, name)
+    for i, (issuer, subject) in enumerate(others):
+        w.lab.azure.add_fic(ident, f"old-{i}", issuer, subject)
+    w.lab.azure.add_fic(ident, "new", w.issuer, SUBJECT)
+    return ident, w.issuer_key.sign(projected_token_claims(w.issuer))
+
+
+@pytest.mark.parametrize("code,others", [
+    ("AADSTS70025", ()),  # the identity's only credential
+    ("AADSTS700211", (("https://other-cluster.example/", SUBJECT),)),  # none shares the issuer
+    ("AADSTS700213", ((None, "system:serviceaccount:apps:api"),)),  # same issuer, other subject
+])
+def test_unseen_credential_gets_what_entra_answers_without_it(world: World, tmp_path: Path,
+                                                             code: str, others: tuple) -> None:
+    others = tuple((issuer or world.issuer, subject) for issuer, subject in others)
+    ident, assertion = _fresh(world, f"id-unseen-{code[6:]}", *others)
+    world.lab.azure.refuse_next(ident, 2, fic="new")
+    for _ in range(2):
+        assert code in exchange_error(world, tmp_path, ident.client_id, assertion)
+    exchange(world, tmp_path, ident.client_id, assertion)  # seen from the third exchange on
+
+
+def test_refusals_are_only_used_up_by_exchanges_that_need_the_credential(
+        world: World, tmp_path: Path) -> None:
+    ident, assertion = _fresh(world, "id-unseen-other-sa")
+    world.lab.azure.refuse_next(ident, 1)
+    other = world.issuer_key.sign(projected_token_claims(world.issuer,
+                                                         subject="system:serviceaccount:x:y"))
+    assert "AADSTS700213" in exchange_error(world, tmp_path, ident.client_id, other)
+    assert "AADSTS70025" in exchange_error(world, tmp_path, ident.client_id, assertion)
     exchange(world, tmp_path, ident.client_id, assertion)
+
+
+def test_legacy_70021_can_be_asked_for(world: World, tmp_path: Path) -> None:
+    """The Entra doc names AADSTS70021 for propagation (workload-identity-federation-
+    considerations.md); modern answers are the specific codes."""
+    ident, assertion = _fresh(world, "id-unseen-legacy")
+    world.lab.azure.refuse_next(ident, 1, code=70021)
+    message = exchange_error(world, tmp_path, ident.client_id, assertion)
+    assert "AADSTS70021" in message and f"Assertion Subject: '{SUBJECT}'" in message
+    exchange(world, tmp_path, ident.client_id, assertion)
+
+
+def test_refusal_probability_thins_out_over_the_window() -> None:
+    from wi_cli.lab.entra import refusal_probability
+
+    chances = [refusal_probability(age, 300) for age in (0, 60, 150, 240, 299, 300, 900)]
+    assert chances[0] == 1.0 and chances[-2:] == [0.0, 0.0]
+    assert chances == sorted(chances, reverse=True) and 0 < chances[2] < 1
+    assert refusal_probability(10, 0) == 0.0  # the knob off
+
+
+def test_refusals_thin_out_as_the_credential_ages(world: World, tmp_path: Path) -> None:
+    """A seeded draw: early in the window most exchanges are refused, late few, after none."""
+    ident, assertion = _fresh(world, "id-aging")
+    fic = ident.fics["new"]
+    az = world.lab.azure
+    az.fic_propagation_seconds = 1000
+    az.propagation_rng.seed(12)
+    refused = {}
+    try:
+        for age in (50, 900, 1200):
+            fic.created_at = time.time() - age
+            refused[age] = 0
+            for _ in range(15):
+                try:
+                    exchange(world, tmp_path, ident.client_id, assertion)
+                except ClientAuthenticationError as exc:
+                    assert "AADSTS70025" in str(exc)
+                    refused[age] += 1
+    finally:
+        az.fic_propagation_seconds = 0
+    assert refused[50] >= 11 and refused[900] <= 5 and refused[1200] == 0, refused
+    assert refused[50] > refused[900]
 
 
 def test_garbage_assertion_is_50027(world: World, tmp_path: Path) -> None:

@@ -490,3 +490,78 @@ def test_rotating_the_issuer_key_without_the_old_one_orphans_old_tokens(world: W
     issuer.rotate(keep_old=False)
     assert published_kids() == {issuer.signing_key.kid}
     assert old_kid not in published_kids() and new_kid not in published_kids()
+
+
+# -- what the chart, AKS and the webhook versions really do (../shared/real-behaviour.md) --------
+def test_images_come_from_the_charts_repository(world: World) -> None:
+    deployment = world.v16.store.get("deployments", "kube-system", DEPLOYMENT_NAME)
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    # charts/workload-identity-webhook/values.yaml; Azure/AKS#4381
+    assert image == "mcr.microsoft.com/oss/azure/workload-identity/webhook:v1.6.0"
+
+
+def test_aks_enforcer_selector_and_the_kube_system_labels(world: World) -> None:
+    mwc = world.v16.store.get("mutatingwebhookconfigurations", None, CONFIGURATION_NAME)
+    assert mwc["webhooks"][0]["namespaceSelector"] == {"matchExpressions": [
+        {"key": "control-plane", "operator": "NotIn", "values": ["true"]},
+        {"key": "kubernetes.azure.com/managedby", "operator": "NotIn", "values": ["aks"]}]}
+    labels = world.v16.store.get("namespaces", None, "kube-system")["metadata"]["labels"]
+    assert labels["control-plane"] == "true"
+    assert labels["kubernetes.azure.com/managedby"] == "aks"
+
+
+def test_helm_chart_off_aks_has_an_empty_selector_and_mutates_kube_system(world: World) -> None:
+    from wi_cli.lab.kube.webhook import install_helm_webhook
+
+    cluster = KubeCluster(world.lab, "plain-k8s")
+    install_helm_webhook(cluster, world.tenant_id)
+    mwc = cluster.store.get("mutatingwebhookconfigurations", None, CONFIGURATION_NAME)
+    assert mwc["webhooks"][0]["namespaceSelector"] == {}  # values.yaml: {}
+    kube_system = cluster.store.get("namespaces", None, "kube-system")["metadata"]
+    assert "control-plane" not in (kube_system.get("labels") or {})  # not an AKS cluster
+    created = cluster.store.create("pods", "kube-system", labelled_pod("system-pod", "default"))
+    assert "AZURE_FEDERATED_TOKEN_FILE" in env_of(created)
+
+
+def test_v15_layout_keeps_an_existing_volume_and_mount_v16_replaces_them() -> None:
+    own_volume = {"name": "azure-identity-token", "projected": {"sources": [
+        {"serviceAccountToken": {"audience": "custom", "expirationSeconds": 7200,
+                                 "path": "azure-identity-token"}}]}}
+    own_mount = {"name": "azure-identity-token", "mountPath": "/custom", "readOnly": True}
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "app", "volumeMounts": [own_mount]}], "volumes": [own_volume]}}
+    sa = {"metadata": {"annotations": {}}}
+    v15 = mutate_pod(pod, sa, WebhookSettings("t", "https://login.example/", LAYOUTS["v1.5"]))
+    # AWI v1.5.1 addProjectedTokenVolumeMount / addProjectedServiceAccountTokenVolume return early
+    assert v15["spec"]["volumes"] == [own_volume]
+    assert v15["spec"]["containers"][0]["volumeMounts"] == [own_mount]
+    settings = WebhookSettings("t", "https://login.example/", LAYOUTS["v1.6"])
+    name = LAYOUTS["v1.6"].volume_name("p")
+    pod["spec"]["volumes"] = [dict(own_volume, name=name)]
+    pod["spec"]["containers"][0]["volumeMounts"] = [dict(own_mount, name=name)]
+    v16 = mutate_pod(pod, sa, settings)  # AWI v1.6.0 addProjectedVolume(Mount): replaced
+    assert v16["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"][
+        "audience"] == "api://AzureADTokenExchange"
+    assert v16["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] == "/var/run/secrets/azure/wi"
+
+
+def test_aks_caps_service_account_tokens_at_one_day(world: World) -> None:
+    """AKS: "maximum lifetime of the token ... is one day" (use-oidc-issuer.md); the API server
+    shortens longer requests and says so in a Warning header (serviceaccount storage token.go)."""
+    api = world.api(world.v16)
+    make_sa(api, "workload-sa", {})
+    raw = api.create_namespaced_service_account_token("workload-sa", NS, {
+        "spec": {"audiences": [AUDIENCE], "expirationSeconds": 7 * 86400}},
+        _preload_content=False)
+    resp = json.loads(raw.data)
+    assert raw.status == 201 and resp["spec"]["expirationSeconds"] == 86400
+    assert raw.headers["Warning"] == ('299 - "requested expiration of 604800 seconds shortened '
+                                      'to 86400 seconds"')
+    claims = jwt.decode(resp["status"]["token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 86400
+    plain = KubeCluster(world.lab, "plain-tokens")
+    from wi_cli.lab.kube.sa_tokens import install_issuer
+
+    issuer = install_issuer(plain, world.tenant_id)
+    minted = issuer.mint(NS, "x", "uid", [AUDIENCE], 7 * 86400)
+    assert minted.claims["exp"] - minted.claims["iat"] == 7 * 86400  # no cap off AKS

@@ -265,3 +265,58 @@ def test_ctrl_c_deletes_the_pod_and_configmap(world, env, monkeypatch) -> None:
     assert json.loads(out)["errors"][0]["type"] == "Interrupted"
     assert "Traceback" not in err
     assert leftovers(world) == []
+
+
+def test_fresh_bind_then_probe_warns_while_entra_refuses_then_is_clean(world, env, capsys,
+                                                                     monkeypatch) -> None:
+    lab, ident = world["lab"], world["seeded"].identity
+    monkeypatch.setenv("WI_PROPAGATION_WAIT", "1")  # the agent's bounded retries, shortened
+    make_sa(world, "fresh-probe", {})
+    assert main(["bind", "fresh-probe", scenarios.IDENTITY_NAME, "-n", NS]) == 0
+    capsys.readouterr()
+    fic = next(f for f in ident.fics.values()
+               if f.subject == f"system:serviceaccount:{NS}:fresh-probe")
+    lab.azure.refuse_next(ident, 1000, fic=fic.name)
+    argv = ["probe", "-n", NS, "--service-account", "fresh-probe"]
+    try:
+        code, doc, _ = wi_json(capsys, *argv)
+        human_code, out, _ = wi(capsys, *argv)
+    finally:
+        lab.azure.refuse_next(ident, 0, fic=fic.name)
+    verdict = doc["data"]["verdict"]
+    assert code == 0 == human_code and verdict["status"] == "warn", verdict
+    # the identity's other credential has this issuer: Entra answers 700213 without the new one
+    assert "AADSTS700213" in verdict["summary"] and "Re-run in a few minutes" in verdict["summary"]
+    assert re.search(r"was created \d+ s ago", verdict["summary"])
+    assert not any("wi bind" in f for f in verdict["fixes"])
+    access = doc["data"]["tokens"]["access_token"]
+    assert access["waited_seconds"] == 1 and access["attempts"] == 3
+    assert "! Entra refused the token exchange with AADSTS700213" in out
+    assert leftovers(world) == []
+
+    code, doc, _ = wi_json(capsys, *argv)
+    assert code == 0 and doc["data"]["verdict"]["status"] == "ok"
+    assert "propagat" not in json.dumps(doc["data"]["verdict"])
+    assert leftovers(world) == []
+
+
+def test_a_domain_tenant_works_in_the_pod(world, env, capsys) -> None:
+    """The webhook injects the domain as AZURE_TENANT_ID and the pod's exchange works."""
+    seeded = world["seeded"]
+    domain = world["lab"].azure.tenant_domain(seeded.tenant_id)
+    make_sa(world, "probe-domain", {"azure.workload.identity/client-id": seeded.identity.client_id,
+                                    "azure.workload.identity/tenant-id": domain})
+    world["lab"].azure.add_fic(seeded.identity, "probe-domain", seeded.issuer_url or "",
+                               f"system:serviceaccount:{NS}:probe-domain")
+    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "probe-domain")
+    assert code == 0, doc["errors"] or doc["data"]
+    assert leftovers(world) == []
+
+
+def test_no_retry_when_arm_shows_no_credential_for_the_subject(world, env, capsys) -> None:
+    make_sa(world, "never-bound", {"azure.workload.identity/client-id":
+                                   world["seeded"].identity.client_id})
+    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "never-bound")
+    access = doc["data"]["tokens"]["access_token"]
+    assert code == 1 and doc["data"]["verdict"]["status"] == "fail"
+    assert access["error"]["code"] == "AADSTS700213" and access["waited_seconds"] == 0

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from wi_cli.core import probe as core
+from wi_cli.core.cloud import resolve_cloud
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.runtime import Lab
 
@@ -100,7 +101,9 @@ def test_healthy_report(world, tmp_path: Path) -> None:
 
 
 def test_wrong_subject_reports_the_aadsts_code(world, tmp_path: Path) -> None:
-    report, raw = run_agent(_wi_env(world, _token(world, tmp_path, sa="someone-else")))
+    env = {**_wi_env(world, _token(world, tmp_path, sa="someone-else")),
+           "WI_PROPAGATION_WAITS": ""}  # `wi probe` sets no retries when ARM shows no match
+    report, raw = run_agent(env)
     access = report["tokens"]["access_token"]
     assert access["ok"] is False and access["claims"] is None
     assert access["error"]["code"] == "AADSTS700213"
@@ -181,27 +184,138 @@ def test_agent_is_stdlib_only_and_python38_syntax() -> None:
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 
-def run_while_propagating(world, tmp_path: Path, seconds: float, waits: str) -> dict[str, Any]:
-    """Run the agent with the bound credential made brand new and Entra's propagation delay on."""
+def run_while_refused(world, tmp_path: Path, refusals: int, waits: str | None,
+                      code: int | None = None) -> dict[str, Any]:
+    """Run the agent while Entra does not see the bound credential for ``refusals`` exchanges."""
     lab, seeded = world
-    fic = next(iter(seeded.identity.fics.values()))  # type: ignore[union-attr]
-    created, fic.created_at = fic.created_at, time.time()
-    lab.azure.fic_propagation_seconds = seconds
+    ident = seeded.identity  # type: ignore[union-attr]
+    lab.azure.refuse_next(ident, refusals, code=code)
     try:
-        env = {**_wi_env(world, _token(world, tmp_path)), "WI_PROPAGATION_WAITS": waits}
+        env = _wi_env(world, _token(world, tmp_path))
+        if waits is not None:
+            env["WI_PROPAGATION_WAITS"] = waits
         report, _ = run_agent(env)
     finally:
-        lab.azure.fic_propagation_seconds = 0
-        fic.created_at = created
+        lab.azure.refuse_next(ident, 0)
     return report["tokens"]["access_token"]
 
 
 def test_exchange_waits_while_a_new_credential_propagates(world, tmp_path: Path) -> None:
-    access = run_while_propagating(world, tmp_path, 0.8, "0.5,0.5,0.5")
-    assert access["ok"] and access["waited_seconds"] >= 0.5
+    access = run_while_refused(world, tmp_path, 2, "0.1,0.1,0.1")
+    assert access["ok"] and abs(access["waited_seconds"] - 0.2) < 1e-6
+    # the identity's only credential unseen: Entra answers 70025, then the token comes
+    assert access["attempts"] == 3 and access["codes"] == ["AADSTS70025", "AADSTS70025", None]
 
 
 def test_a_refusal_that_persists_is_reported_after_the_bounded_wait(world, tmp_path: Path) -> None:
-    access = run_while_propagating(world, tmp_path, 600, "0.1,0.1")
-    assert access["ok"] is False and access["error"]["code"] == "AADSTS70021"
-    assert abs(access["waited_seconds"] - 0.2) < 1e-6
+    access = run_while_refused(world, tmp_path, 100, "0.1,0.1")
+    assert access["ok"] is False and access["error"]["code"] == "AADSTS70025"
+    assert abs(access["waited_seconds"] - 0.2) < 1e-6 and access["attempts"] == 3
+
+
+def test_every_code_of_a_credential_not_seen_yet_is_retried(world, tmp_path: Path) -> None:
+    access = run_while_refused(world, tmp_path, 1, "0.1", code=70021)
+    assert access["ok"] and access["codes"] == ["AADSTS70021", None]
+
+
+def test_default_retries_last_about_ten_seconds() -> None:
+    from wi_cli.agent import agent
+    from wi_cli.core.models import propagation_waits
+
+    waits = [float(w) for w in agent.DEFAULT_PROPAGATION_WAITS.split(",")]
+    assert waits == propagation_waits()  # the same schedule as doctor's
+    assert set(agent.PROPAGATION_CODES) >= {"AADSTS70021", "AADSTS700211", "AADSTS700212",
+                                            "AADSTS700213", "AADSTS7002138", "AADSTS70025"}
+
+
+# -- what `wi probe` concludes from a refused exchange -------------------------------------------
+def _refused_report(code: str) -> dict[str, Any]:
+    claims = {"iss": "https://issuer.example/t/g/", "sub": "system:serviceaccount:demo:app",
+              "aud": ["api://AzureADTokenExchange"]}
+    return {"env": {"missing": []}, "credential": {},
+            "tokens": {"service_account": {"claims": claims, "error": None},
+                       "access_token": {"ok": False, "waited_seconds": 10.0, "attempts": 6,
+                                        "error": {"code": code, "description": f"{code}: no"}}}}
+
+
+def _arm(age: float | None, *, subject: str = "system:serviceaccount:demo:app",
+         identity_age: float | None = 86400) -> core.ArmView:
+    return core.ArmView(True, "id-app", identity_age, [{
+        "name": "app", "issuer": "https://issuer.example/t/g/", "subject": subject,
+        "audiences": ["api://AzureADTokenExchange"], "age": age, "changed": False}])
+
+
+@pytest.mark.parametrize("code", ["AADSTS70025", "AADSTS700211", "AADSTS700213",
+                                  "AADSTS7002138", "AADSTS700212", "AADSTS70021"])
+def test_a_young_exact_credential_refused_is_a_warning(code: str) -> None:
+    report = _refused_report(code)
+    verdict = core.verdict_of(report, core.ProbeRequest("demo", "app"), _arm(40))
+    assert verdict["status"] == "warn" and code in verdict["summary"]
+    explained = report["tokens"]["access_token"]["error"]["explanation"]
+    assert "propagate" in explained["cause"] and "wi bind" not in explained["fix"]
+    assert "created 40 s ago" in verdict["summary"] and "Re-run in a few minutes" in \
+        verdict["summary"]
+    assert not any("wi bind" in f for f in verdict["fixes"])
+
+
+def test_unknown_age_is_a_warning_and_an_old_credential_a_failure() -> None:
+    req = core.ProbeRequest("demo", "app")
+    unknown = core.verdict_of(_refused_report("AADSTS700213"), req, _arm(None))
+    assert unknown["status"] == "warn" and "age unknown" in unknown["summary"]
+    old = core.verdict_of(_refused_report("AADSTS700213"), req, _arm(3600))
+    assert old["status"] == "fail" and old["ok"] is False
+    other = core.verdict_of(_refused_report("AADSTS700213"), req,
+                            _arm(40, subject="system:serviceaccount:demo:other"))
+    assert other["status"] == "fail"
+    young_identity = core.verdict_of(_refused_report("AADSTS700016"), req,
+                                     _arm(None, identity_age=20))
+    assert young_identity["status"] == "warn" and "identity id-app" in young_identity["summary"]
+
+
+def test_without_arm_a_matching_code_says_it_may_be_propagation() -> None:
+    verdict = core.verdict_of(_refused_report("AADSTS700213"), core.ProbeRequest("demo", "app"))
+    assert verdict["status"] == "fail"
+    assert any("re-run in a few minutes" in c for c in verdict["causes"])
+
+
+@pytest.mark.parametrize("code,cause", [
+    ("AADSTS7000272", "not in the issuer's published JWKS"),
+    ("AADSTS7002138", "only in case"),
+    ("AADSTS501661", "OIDC discovery document"),
+    ("AADSTS90061", "OIDC discovery document"),
+    ("AADSTS1002012", "'/.default'"),
+    ("AADSTS900023", "neither a tenant GUID nor a valid domain"),
+])
+def test_probe_explains_every_code_entra_really_returns(code: str, cause: str) -> None:
+    report = _refused_report(code)
+    verdict = core.verdict_of(report, core.ProbeRequest("demo", "app"), _arm(3600))
+    explained = report["tokens"]["access_token"]["error"]["explanation"]
+    assert verdict["status"] == "fail" and cause in verdict["causes"][0]
+    assert cause in explained["cause"] and explained["fix"] in verdict["fixes"]
+
+
+def test_the_agent_retries_only_what_may_be_propagating() -> None:
+    subject = "system:serviceaccount:demo:app"
+    matching = sorted(core.PROPAGATION_CODES)
+    assert core.ArmView().retry_codes(subject) is None  # ARM unreadable: the agent's default
+    assert core.ArmView(True).retry_codes(subject) is None  # identity elsewhere: cannot tell
+    assert _arm(40).retry_codes(subject) == matching == _arm(None).retry_codes(subject)
+    assert _arm(3600).retry_codes(subject) == []
+    assert _arm(40, subject="system:serviceaccount:demo:other").retry_codes(subject) == []
+    assert _arm(3600, identity_age=30).retry_codes(subject) == ["AADSTS700016"]
+    env = {e["name"]: e.get("value") for e in core.agent_env(
+        resolve_cloud("AzureCloud"), core.Targets(), [0.5], ["AADSTS700016"])}
+    assert env["WI_PROPAGATION_WAITS"] == "0.5"
+    assert env["WI_PROPAGATION_CODES"] == "AADSTS700016"
+
+
+def test_the_agent_retries_only_the_codes_it_is_given(world, tmp_path: Path) -> None:
+    lab, seeded = world
+    lab.azure.refuse_next(seeded.identity, 5)  # type: ignore[union-attr]
+    try:
+        env = {**_wi_env(world, _token(world, tmp_path)), "WI_PROPAGATION_WAITS": "0.1,0.1",
+               "WI_PROPAGATION_CODES": "AADSTS700016"}
+        access = run_agent(env)[0]["tokens"]["access_token"]
+    finally:
+        lab.azure.refuse_next(seeded.identity, 0)  # type: ignore[union-attr]
+    assert access["error"]["code"] == "AADSTS70025" and access["attempts"] == 1

@@ -23,11 +23,6 @@ def test_named_clouds(name: str, arm: str, scope: str, authority: str) -> None:
     assert cloud.well_known_authority
 
 
-def test_china_uses_its_own_fic_audience() -> None:
-    assert resolve_cloud("AzureChinaCloud", {}).fic_audience == "api://AzureADTokenExchangeChina"
-    assert resolve_cloud(None, {}).fic_audience == "api://AzureADTokenExchange"
-
-
 def _stack_doc() -> dict:
     return {"name": "AzureStack", "resourceManager": "https://management.local.azurestack.external/",
             "authentication": {"loginEndpoint": "https://adfs.local.azurestack.external/adfs",

@@ -5,12 +5,8 @@ from wi_cli.core.names import (
     check_fic_name,
     check_namespace,
     check_service_account,
-    default_fic_name,
     parse_identity,
 )
-
-FIC_RULE = __import__("re").compile(r"^[a-zA-Z0-9][a-zA-Z0-9-_]{2,119}$")
-
 
 @pytest.mark.parametrize("ns", ["default", "a", "team-1", "x" * 63])
 def test_valid_namespaces(ns: str) -> None:
@@ -32,26 +28,6 @@ def test_valid_service_accounts(sa: str) -> None:
 def test_invalid_service_accounts(sa: str) -> None:
     with pytest.raises(UsageError):
         check_service_account(sa)
-
-
-@pytest.mark.parametrize("parts", [
-    ("aks", "default", "app"),
-    (None, "ns", "my.dotted.sa"),
-    ("c" * 100, "n" * 63, ("s" * 63 + ".") * 3 + "s" * 61),
-    ("-weird", "a", "b"),
-    (None, "a", "b"),
-])
-def test_default_fic_name_is_always_valid_and_stable(parts: tuple) -> None:
-    name = default_fic_name(*parts)
-    assert FIC_RULE.match(name), name
-    assert name == default_fic_name(*parts)
-    assert check_fic_name(name) == name
-
-
-def test_long_names_differ_by_hash_suffix() -> None:
-    a = default_fic_name("c" * 100, "n" * 60, "sa-one")
-    b = default_fic_name("c" * 100, "n" * 60, "sa-two")
-    assert a != b and len(a) == len(b) == 120
 
 
 def test_identity_reference_forms() -> None:

@@ -53,6 +53,8 @@ CHECKOV_SKIP_ALLOWLIST = {
     "CKV2_AZURE_33": "Storage private endpoint: needs VNet and private DNS",
     "CKV2_AZURE_40": "Storage shared keys: azurerm 4.x refresh needs them (provider#27752)",
     "CKV2_AZURE_21": "Storage blob logging: needs Log Analytics storage insights",
+    "CKV_AZURE_33": "Storage queue logging: set in azurerm_storage_account_queue_properties, "
+                    "which checkov does not read (the inline block is deprecated in azurerm 4.x)",
 }
 
 # Only a network failure may turn the checkov and wheel tests into skips; a bad
@@ -127,8 +129,11 @@ def test_versions_pin_terraform_and_providers(parsed) -> None:
     providers = terraform["required_providers"][0]
     azurerm = providers["azurerm"]
     assert _unquote(azurerm["source"]) == "hashicorp/azurerm"
-    assert re.fullmatch(r"~> 4\.\d+", _unquote(azurerm["version"])), azurerm["version"]
+    # >= 4.60: rbac_authorization_enabled (4.42) and the subscription from the CLI login (4.60)
+    match = re.fullmatch(r"~> 4\.(\d+)", _unquote(azurerm["version"]))
+    assert match and int(match.group(1)) >= 60, azurerm["version"]
     assert _unquote(providers["random"]["source"]) == "hashicorp/random"
+    assert _unquote(providers["time"]["source"]) == "hashicorp/time"
 
 
 def test_aks_has_oidc_issuer_and_workload_identity(resources) -> None:
@@ -154,11 +159,29 @@ def test_role_assignments(resources) -> None:
     assert ("Key Vault Secrets User", "${azurerm_key_vault.this.id}", uami) in roles
     assert ("Storage Blob Data Reader", "${azurerm_storage_account.this.id}", uami) in roles
     assert ("Reader", "${azurerm_resource_group.this.id}", uami) in roles
+    officers = resources["azurerm_role_assignment"]["kv_secrets_officer"]
+    assert _unquote(officers["role_definition_name"]) == "Key Vault Secrets Officer"
+    assert officers["for_each"] == "${local.key_vault_secret_officers}"
+
+
+def test_sample_secret_waits_for_the_officer_role(resources) -> None:
+    """The first apply's secret write must not race the data-plane role (provider#17015)."""
+    (secret,) = resources["azurerm_key_vault_secret"].values()
+    assert secret["depends_on"] == ["${time_sleep.kv_rbac_propagation}"]
+    sleep = resources["time_sleep"]["kv_rbac_propagation"]
+    assert sleep["depends_on"] == ["${azurerm_role_assignment.kv_secrets_officer}"]
+
+
+def test_aks_ignores_the_version_the_patch_channel_moves(resources) -> None:
+    (aks,) = resources["azurerm_kubernetes_cluster"].values()
+    assert _unquote(aks["automatic_upgrade_channel"]) == "patch"
+    assert [_unquote(x).strip("${}") for x in _block(aks, "lifecycle")["ignore_changes"]] == \
+        ["kubernetes_version"]
 
 
 def test_sample_targets(resources) -> None:
     (kv,) = resources["azurerm_key_vault"].values()
-    assert kv["enable_rbac_authorization"] is True
+    assert kv["rbac_authorization_enabled"] is True and "enable_rbac_authorization" not in kv
     assert kv["purge_protection_enabled"] is True
     assert len(resources["azurerm_key_vault_secret"]) == 1
     assert len(resources["azurerm_storage_container"]) == 1

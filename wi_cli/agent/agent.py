@@ -13,6 +13,8 @@ prefixed with ``WI-PROBE-REPORT ``. It never prints a token: only decoded claims
     WI_CHECK_BLOB     blob container URL to list (https://ACCOUNT.blob.core.windows.net/C)
     WI_KEYVAULT_SCOPE / WI_STORAGE_SCOPE  data-plane token scopes (Key Vault: its 401 challenge
                       wins); WI_HTTP_TIMEOUT seconds per request (10)
+    WI_PROPAGATION_WAITS / WI_PROPAGATION_CODES  pauses between retries of refusals a fresh
+                      credential gets while it propagates, and which codes (defaults below)
     WI_POD_NAME, WI_POD_NAMESPACE, WI_NODE_NAME  downward API
 """
 
@@ -285,25 +287,48 @@ def exchange(sa_token, scope):
     return out, None
 
 
+# What Entra answers for a federated credential (or identity) it does not see yet, while a new
+# one propagates (entra-docs workload-identity-federation-considerations.md; kedacore/keda#8152;
+# Azure/azure-workload-identity#1200). The agent cannot read ARM: it retries these for a bounded
+# time and reports what it got; `wi probe` decides with wi_cli.core.models.propagation_of.
+PROPAGATION_CODES = ("AADSTS70021", "AADSTS700211", "AADSTS700212", "AADSTS700213",
+                     "AADSTS7002138", "AADSTS70025", "AADSTS700016")
+DEFAULT_PROPAGATION_WAITS = "0.5,1,2,3,3,0.5"  # 10 s in all
+
+
 def propagation_waits():
-    """Seconds to wait between exchanges refused with AADSTS70021, which is what Entra answers
-    while a just-created federated credential propagates (WI_PROPAGATION_WAITS, e.g. "1,2,4")."""
+    """Seconds to wait between exchanges refused with one of PROPAGATION_CODES
+    (WI_PROPAGATION_WAITS, e.g. "0.5,1,2"; empty: no retry)."""
+    raw = os.environ.get("WI_PROPAGATION_WAITS", DEFAULT_PROPAGATION_WAITS)
     try:
-        return [float(w) for w in env("WI_PROPAGATION_WAITS", "1,2,4").split(",") if w.strip()]
+        return [float(w) for w in raw.split(",") if w.strip()]
     except ValueError:
-        return [1.0, 2.0, 4.0]
+        return [float(w) for w in DEFAULT_PROPAGATION_WAITS.split(",")]
+
+
+def propagation_codes():
+    """The refusals to retry (WI_PROPAGATION_CODES, comma-separated; `wi probe` narrows them to
+    what ARM says may be propagating)."""
+    raw = os.environ.get("WI_PROPAGATION_CODES")
+    if raw is None:
+        return PROPAGATION_CODES
+    return tuple(c.strip() for c in raw.split(",") if c.strip())
 
 
 def exchange_while_propagating(sa_token, scope):
     out, token = exchange(sa_token, scope)
-    waited = 0.0
+    waited, codes = 0.0, [(out.get("error") or {}).get("code")]
+    retried = propagation_codes()
     for pause in propagation_waits():
-        if (out.get("error") or {}).get("code") != "AADSTS70021":
+        if out["ok"] or (out.get("error") or {}).get("code") not in retried:
             break
         time.sleep(pause)
         waited += pause
         out, token = exchange(sa_token, scope)
+        codes.append((out.get("error") or {}).get("code"))
     out["waited_seconds"] = waited
+    out["attempts"] = len(codes)
+    out["codes"] = codes  # what Entra answered at each attempt (None: a token)
     return out, token
 
 

@@ -138,8 +138,24 @@ def _render_error(error: WiError, argv: Sequence[str], output: str) -> int:
     return int(error.exit_code)
 
 
+def _quiet_sdk_logs(debug: bool) -> None:
+    """The SDKs log their own long diagnostics (azure-identity's credential chain, MSAL, urllib3
+    retries) on stderr; wi's one-sentence error says what matters, and --debug shows the rest."""
+    import logging
+
+    for name in ("azure", "msal", "kubernetes", "urllib3"):
+        logger = logging.getLogger(name)
+        if debug:
+            logger.propagate = True
+        else:
+            if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+                logger.addHandler(logging.NullHandler())
+            logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    _quiet_sdk_logs(_debug(args))
     output = detect_output(args)
     command = typer.main.get_command(app)
     try:

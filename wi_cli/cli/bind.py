@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
@@ -10,50 +10,82 @@ from ..core.errors import UsageError
 from ..core.models import CommandResult
 from .options import global_options, settings
 
+if TYPE_CHECKING:
+    from ..core.bind import Target
+
 HELP = (
     "Create the federated identity credential that lets SERVICE_ACCOUNT act as IDENTITY "
     "(issuer = the cluster's OIDC issuer, subject = system:serviceaccount:NS:SA, audience = "
     "api://AzureADTokenExchange) and annotate the service account with the identity's client id "
     "and tenant id. IDENTITY is a name, a full resource id or a client id. Safe to re-run: "
-    "nothing changes when everything is already in place. Pods that will not see the identity "
-    "until restarted are listed (--restart rolls their Deployments)."
+    "nothing changes when everything is already in place, and a credential for another issuer "
+    "or service account is never changed (several clusters and namespaces can share one "
+    "identity). Everything is read first; nothing is written when a read, a permission or an "
+    "input is wrong. Pods that will not see the identity until restarted are listed (--restart "
+    "rolls their Deployments)."
 )
+
+
+RESULT = {  # (action, status) -> what the Result column says
+    ("create", "applied"): "created", ("update", "applied"): "updated",
+    ("delete", "applied"): "deleted", ("restart", "applied"): "restarted",
+    ("create", "not-run"): "would be created", ("update", "not-run"): "would be updated",
+    ("delete", "not-run"): "would be deleted", ("restart", "not-run"): "would be restarted",
+}
+
+
+def result_text(step: dict) -> str:
+    if step["status"] == "failed":
+        return "failed"
+    if step["action"] == "note":
+        return "note"
+    return RESULT.get((step["action"], step["status"]), "unchanged")
 
 
 def _steps_view(title: str):  # noqa: ANN202 - returns a renderer
     def view(result: CommandResult) -> None:
+        from rich.markup import escape
         from rich.table import Table
 
         from ..render import console
 
         data = result.data
-        out = console.out()
-        if "identity" in data:
-            ident = data["identity"]
-            console.err().print(
-                f"Identity [bold]{ident['name']}[/] (resource group {ident['resource_group']}, "
-                f"clientId {ident['client_id']}, principalId {ident['principal_id']})")
-            console.err().print(f"Issuer {data['issuer']} (from {data['issuer_source']})")
+        out, err = console.out(), console.err()
+        ident = data["identity"]
+        err.print(f"Identity [bold]{escape(ident['name'])}[/] (resource group "
+                  f"{escape(ident['resource_group'])}, clientId {ident['client_id']})")
+        issuers = ", ".join(data["issuers"]) or "none"
+        err.print(f"Issuer {escape(issuers)} (from {escape(data['issuer_source'])})")
         table = Table(title=title, title_justify="left")
         for col in ("Object", "Name", "Result", "Detail"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for step in data["steps"]:
-            table.add_row(step["object"], step["name"], step["action"], step["detail"])
+            table.add_row(step["object"], escape(step["name"]), result_text(step),
+                          escape(step["detail"]))
         out.print(table)
+        for note in data["notes"]:
+            err.print(f"[yellow]![/] {escape(note)}")
         if data.get("next"):
-            out.print(f"Next: [bold]{data['next']}[/]")
+            out.print(f"Next: [bold]{escape(data['next'])}[/]")
     return view
 
 
-def _clients(ctx: typer.Context):  # noqa: ANN202
-    from ..adapters.azure.clients import AzureClients
-    from ..adapters.kube.client import KubeClients
-    from ..core.cloud import resolve_cloud
+def _roles(role: list[str], scope: list[str]) -> list[tuple[str, str]]:
+    if len(role) != len(scope):
+        raise UsageError(f"--role and --scope pair by position: got {len(role)} --role and "
+                         f"{len(scope)} --scope.")
+    return list(zip(role, scope))
+
+
+def _target(ctx: typer.Context, cluster: str | None, resource_group: str | None,
+            issuer: str | None) -> "Target":
+    from ..core.bind import Target
 
     s = settings(ctx)
-    azure = AzureClients(resolve_cloud(s.cloud), s.subscription)
-    kube = KubeClients(s.kubeconfig, s.context)
-    return s, azure, kube
+    state_cluster = None
+    if s.state and s.state.cluster_name and s.state.resource_group:
+        state_cluster = (s.state.cluster_name, s.state.resource_group)
+    return Target(issuer, cluster, resource_group, state_cluster)
 
 
 @global_options
@@ -75,55 +107,88 @@ def bind(
                                                  help="Resource group of the AKS cluster."),
     issuer: Optional[str] = typer.Option(None, "--issuer", help="OIDC issuer URL, exactly as the "
                                                                "cluster puts it in tokens."),
-    name: Optional[str] = typer.Option(None, "--name", help="Name of the federated credential."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of a NEW federated credential "
+                                       "(default NS-SA, or NS-SA-HASH when that is taken); an "
+                                       "existing one keeps its name."),
     role: List[str] = typer.Option([], "--role", help="Role to assign to the identity (name or "
                                                       "id); pairs with --scope by position."),
     scope: List[str] = typer.Option([], "--scope", help="Scope of the matching --role."),
     restart: bool = typer.Option(False, "--restart", help="Roll the Deployments whose pods need "
                                                           "a restart to see the identity."),
+    replace: bool = typer.Option(False, "--replace", help="When the service account is bound to "
+                                 "another identity today, also delete THAT identity's credential "
+                                 "for this issuer and subject (after the new one is written)."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before changing more than "
+                                                        "one trust."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
 ) -> CommandResult:
     from ..core.bind import BindRequest, bind as do_bind, validate
+    from .wiring import bind_ports, consent
 
-    if len(role) != len(scope):
-        raise UsageError(f"--role and --scope pair by position: got {len(role)} --role and "
-                         f"{len(scope)} --scope.")
     req = BindRequest(service_account, identity, namespace, create, create_namespace,
                       identity_resource_group, cluster, resource_group, issuer, name,
-                      list(zip(role, scope)), restart, dry_run)
+                      _roles(role, scope), restart, dry_run, replace)
     validate(req)
-    s, azure, kube = _clients(ctx)
-    state_cluster = None
-    if s.state and s.state.cluster_name and s.state.resource_group:
-        state_cluster = (s.state.cluster_name, s.state.resource_group)
-    outcome = do_bind(req, azure, kube, state_cluster)
+    s = settings(ctx)
+    outcome = do_bind(req, bind_ports(s), _target(ctx, cluster, resource_group, issuer),
+                      consent(s, yes))
     return CommandResult("bind", outcome.to_json(),
                          human=_steps_view("wi bind (dry run)" if dry_run else "wi bind"))
+
+
+UNBIND_HELP = (
+    "Remove the trust 'wi bind' created: the federated credential of IDENTITY for this "
+    "cluster's issuer and SERVICE_ACCOUNT's subject (other clusters' credentials stay), and the "
+    "service account's client-id/tenant-id annotations when they name IDENTITY (the service "
+    "account stays). The issuer is found as 'wi bind' finds it (--issuer, --cluster/-g, the "
+    "'wi provision' state, else the current context's cluster); for an issuer that is not the "
+    "current context's cluster (a deleted cluster), only Azure is touched. --all-issuers removes "
+    "the subject's credentials for every issuer. --role/--scope (as given to bind) also remove "
+    "those role assignments of IDENTITY."
+)
 
 
 @global_options
 def unbind(
     ctx: typer.Context,
-    service_account: str = typer.Argument(..., metavar="SERVICE_ACCOUNT"),
-    identity: str = typer.Argument(..., metavar="IDENTITY"),
-    namespace: str = typer.Option("default", "-n", "--namespace"),
-    identity_resource_group: Optional[str] = typer.Option(None, "--identity-resource-group"),
+    service_account: str = typer.Argument(..., metavar="SERVICE_ACCOUNT",
+                                          help="The Kubernetes service account."),
+    identity: str = typer.Argument(..., metavar="IDENTITY",
+                                   help="Managed identity: name, resource id or client id."),
+    namespace: str = typer.Option("default", "-n", "--namespace",
+                                  help="The service account's namespace."),
+    identity_resource_group: Optional[str] = typer.Option(
+        None, "--identity-resource-group", help="Resource group of the identity (when the name "
+                                                "is not unique in the subscription)."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="AKS cluster whose trust to "
+                                                                  "remove."),
+    resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g",
+                                                 help="Resource group of the AKS cluster."),
+    issuer: Optional[str] = typer.Option(None, "--issuer", help="Remove the trust of this OIDC "
+                                         "issuer (e.g. a deleted cluster's)."),
+    all_issuers: bool = typer.Option(False, "--all-issuers", help="Remove the service account's "
+                                     "credentials for every issuer (every cluster)."),
+    role: List[str] = typer.Option([], "--role", help="Role assignment of the identity to "
+                                   "remove (name or id); pairs with --scope by position."),
+    scope: List[str] = typer.Option([], "--scope", help="Scope of the matching --role."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before removing more than "
+                                                        "one trust or shared role assignments."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
 ) -> CommandResult:
-    """Delete the federated credentials for SERVICE_ACCOUNT on IDENTITY and remove the
-    service account's workload identity annotations (the service account stays)."""
-    from ..core.bind import unbind as do_unbind
+    from ..core.bind import UnbindRequest, unbind as do_unbind, validate_unbind
+    from .wiring import bind_ports, consent
 
-    _, azure, kube = _clients(ctx)
-    steps = do_unbind(namespace, service_account, identity, azure, kube,
-                      identity_resource_group, dry_run)
-    return CommandResult("unbind", {"steps": [s.to_json() for s in steps], "dry_run": dry_run},
-                         human=_steps_view("wi unbind"))
+    req = UnbindRequest(service_account, identity, namespace, identity_resource_group, cluster,
+                        resource_group, issuer, all_issuers, _roles(role, scope), dry_run)
+    validate_unbind(req)
+    s = settings(ctx)
+    outcome = do_unbind(req, bind_ports(s), _target(ctx, cluster, resource_group, issuer),
+                        consent(s, yes))
+    return CommandResult("unbind", outcome.to_json(),
+                         human=_steps_view("wi unbind (dry run)" if dry_run else "wi unbind"))
 
 
 def register(app: typer.Typer) -> None:
     app.command("bind", help=HELP,
                 short_help="Trust a service account from a managed identity.")(bind)
-    app.command("unbind", short_help="Undo 'wi bind'.")(unbind)
-
-
+    app.command("unbind", help=UNBIND_HELP, short_help="Undo 'wi bind'.")(unbind)

@@ -49,11 +49,23 @@ def _findings_view(result: CommandResult) -> None:
         out.print(f"\n[bold underline]{layer}[/]")
         for finding in in_layer:
             print_finding(finding)
+    from rich.markup import escape
+
+    from ..doctor.runner import unreadable_sources
+
     counts = {s.value: sum(1 for f in result.findings if f.status == s) for s in Status}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    verdict = "[green]No problems found.[/]" if result.exit_code == 0 else \
-        "[red]Problems found: fix the ✗ items above (in order).[/]"
+    failed = counts[Status.FAIL.value] > 0
+    if failed:
+        verdict = "[red]Problems found: fix the ✗ items above (in order).[/]"
+    elif result.exit_code == 0:
+        verdict = "[green]No problems found.[/]"
+    else:
+        verdict = "[yellow]No problem found in what could be read, but some checks could not run.[/]"
     out.print(f"\n{summary}. {verdict}")
+    unreadable = unreadable_sources(result.findings)
+    if unreadable:
+        out.print("Not checked: " + "; ".join(escape(u) for u in unreadable) + ".")
 
 
 @global_options

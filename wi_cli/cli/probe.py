@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Optional
 
@@ -13,7 +14,7 @@ from .options import global_options, settings
 
 HELP = """Run a short-lived pod under a service account that reports its container, the tokens it got (decoded claims only, never the token) and the Azure permissions it really has.
 
-The pod (label azure.workload.identity/use=true, hardened, python3 only) runs a small agent from a ConfigMap; both are deleted afterwards unless --keep. Exit 0 when the pod's token exchange worked, 1 when it did not (or the pod failed or was refused), 4 when the cluster is unreachable or the pod timed out."""
+The pod (label azure.workload.identity/use=true, hardened, python3 only) runs a small agent from a ConfigMap; both are deleted afterwards unless --keep. Exit 0 when the pod's token exchange worked (or its credential is still propagating, a warning), 1 when it did not (or the pod failed or was refused), 4 when the cluster is unreachable or the pod timed out. While a fresh credential propagates the agent retries for up to WI_PROPAGATION_WAIT seconds (10)."""
 
 DEFAULT_IMAGE = "mcr.microsoft.com/azurelinux/distroless/python:3.12"
 
@@ -88,8 +89,10 @@ def _access_table(access: dict[str, Any]) -> Any:
                 "message": error.get("description"), "root cause": explanation.get("cause"),
                 "fix": explanation.get("fix")}
     if access.get("waited_seconds"):
-        rows["waited"] = (f"{access['waited_seconds']:g} s for a new federated credential to "
-                          "propagate (AADSTS70021)")
+        codes = ", ".join(str(c or "a token") for c in access.get("codes") or [])
+        rows["retried"] = (f"{access.get('attempts') or '?'} attempts over "
+                           f"{access['waited_seconds']:g} s while a new credential could be "
+                           f"propagating ({codes})")
     return _kv("Entra access token", rows)
 
 
@@ -165,7 +168,8 @@ def render(result: CommandResult) -> None:
     if data.get("checks"):
         out.print(_checks_table(data["checks"]))
     verdict = data["verdict"]
-    mark = "[green]✓[/]" if verdict["ok"] else "[red]✗[/]"
+    mark = {"ok": "[green]✓[/]", "warn": "[yellow]![/]"}.get(
+        verdict.get("status") or ("ok" if verdict["ok"] else "fail"), "[red]✗[/]")
     out.print(f"{mark} [bold]{escape(verdict['summary'])}[/]")
     for cause in verdict.get("causes") or []:
         out.print(f"  cause: {escape(cause)}")
@@ -195,10 +199,11 @@ def probe(
         None, "--check-storage", metavar="ACCOUNT/CONTAINER",
         help="Also list the blobs of this container from the pod."),
 ) -> CommandResult:
+    from ..core.models import propagation_budget
     from ..core.probe import ProbeRequest, validate
 
     req = ProbeRequest(namespace, service_account, image, timeout, keep, check_keyvault,
-                       check_storage)
+                       check_storage, propagation_budget(os.environ))
     validate(req)
     return _run(ctx, req)
 
@@ -220,8 +225,8 @@ def _run(ctx: typer.Context, req: Any) -> CommandResult:
             status.update(f"Probe pod in {req.namespace}: {phase}…")
 
         outcome = run_probe(req, cloud, azure, kube, on_phase)
-    return CommandResult("probe", outcome.to_json(),
-                         exit_code=ExitCode.OK if outcome.ok else ExitCode.PROBLEMS,
+    return CommandResult("probe", outcome.to_json(),  # a WARN (propagating) exits 0
+                         exit_code=ExitCode.PROBLEMS if outcome.status == "fail" else ExitCode.OK,
                          human=render)
 
 

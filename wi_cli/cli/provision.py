@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 HELP = """Create everything workload identity needs with Terraform: an AKS cluster with the OIDC issuer and workload identity on, a user-assigned managed identity, ACR, and sample targets (Key Vault, Storage) the probe can show permissions on. Shows live progress, merges the kubeconfig, and saves the values the other commands use as defaults.
 
+Before Terraform starts, a preflight reads from Azure what the bundled module needs: your permissions on the subscription (creating resources and role assignments: Owner, or Contributor plus User Access Administrator or Role Based Access Control Administrator), the registration of its resource providers, and the region. Anything missing stops the command (exit 4) with the fix, and nothing is created; --plan-only only reports it. The preflight does not run for --module (it knows the bundled module only), for --destroy, or with --skip-preflight.
+
 The module is copied to a working directory (default: wi's state directory) that re-runs reuse, with the variables of the last run: re-running after a failure or Ctrl-C resumes. --destroy removes everything and clears the state file."""
 
 DONE = {"create": "created", "update": "updated", "delete": "destroyed", "replace": "replaced",
@@ -199,6 +201,9 @@ def provision(
     yes: bool = typer.Option(False, "-y", "--yes", help="Apply without asking."),
     destroy: bool = typer.Option(False, "--destroy",
                                  help="Destroy what wi provision created and clear the state file."),
+    skip_preflight: bool = typer.Option(False, "--skip-preflight",
+                                        help="Do not check permissions, resource providers and "
+                                             "region before Terraform runs."),
 ) -> CommandResult:
     from ..adapters.kube.kubeconfig import default_path
     from ..core import provision as core
@@ -211,7 +216,8 @@ def provision(
     core.require_consent(yes, plan_only, _interactive(), s.json)
     workdir_path = Path(workdir).expanduser().resolve() if workdir else \
         state_dir(os.environ) / "terraform"
-    req = core.ProvisionRequest(variables, var_files, workdir_path, module_dir, plan_only, yes)
+    req = core.ProvisionRequest(variables, var_files, workdir_path, module_dir, plan_only, yes,
+                                skip_preflight)
     target = core.Target(s.cloud, s.subscription, os.environ.get("AZURE_TENANT_ID") or None,
                          default_path(s.kubeconfig), state_path(os.environ))
     if destroy:

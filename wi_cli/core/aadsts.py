@@ -38,12 +38,15 @@ _TABLE: dict[str, tuple[str, str]] = {
                "(system:serviceaccount:NAMESPACE:NAME; the match is case-sensitive).",
                "Create a federated credential for this exact namespace and service account: "
                "wi bind SA IDENTITY -n NS."),
-    "7002138": ("The federated credential's subject differs from the token's only in case.",
+    # AADSTS7002138: Azure/login#515
+    "7002138": ("The federated credential's subject differs from the token's only in case (the "
+                "match is case-sensitive).",
                 "Re-create the credential with the exact subject: wi bind SA IDENTITY -n NS."),
-    "70021": ("No federated identity record matches the token (issuer, subject or audience); "
-              "right after 'wi bind' this is the credential still propagating.",
-              "If the credential was just created, wait a few minutes and retry; otherwise run "
-              "wi doctor to see which part differs."),
+    "70021": ("No federated identity record matches the token (issuer, subject or audience): "
+              "Entra's legacy answer for a credential it does not see, also right after a "
+              "credential is created (it propagates for a few minutes).",
+              "If the credential was just created or changed, wait a few minutes and retry; "
+              "otherwise run wi doctor to see which part differs."),
     "70023": ("The token lives longer than Entra accepts (more than 1 day + 1 hour): usually "
               "the long-lived default service-account token instead of the projected one.",
               "Read the token from $AZURE_FEDERATED_TOKEN_FILE (WorkloadIdentityCredential)."),
@@ -53,14 +56,32 @@ _TABLE: dict[str, tuple[str, str]] = {
     "50166": ("Entra could not fetch the issuer's OIDC discovery document or its JWKS.",
               "AKS: 'az aks update' to reconcile the issuer; self-managed: publish "
               "<issuer>/.well-known/openid-configuration and the JWKS publicly."),
-    "90061": ("Entra could not reach the issuer's OIDC endpoints.",
-              "Check that <issuer>/.well-known/openid-configuration is public."),
+    # the same failure under other codes: 90061 (Azure/azure-workload-identity#605), 501661
+    # (Azure/AKS#4029, Azure/login#283)
+    "90061": ("Entra could not fetch the issuer's OIDC discovery document or its JWKS (the "
+              "issuer URL is not public, or its documents are missing).",
+              "AKS: 'az aks update' to reconcile the issuer; self-managed: publish "
+              "<issuer>/.well-known/openid-configuration and the JWKS publicly."),
+    "501661": ("Entra could not fetch the issuer's OIDC discovery document or its JWKS (the "
+               "issuer URL is not public, or its documents are missing).",
+               "AKS: 'az aks update' to reconcile the issuer; self-managed: publish "
+               "<issuer>/.well-known/openid-configuration and the JWKS publicly."),
+    # AADSTS7000272: Azure/azure-workload-identity#1232
+    "7000272": ("The key that signed the token (its kid) is not in the issuer's published JWKS: "
+                "the signing keys were rotated (twice within 24 h), or the token is older than "
+                "the keys.",
+                "Restart the pods to get fresh tokens; AKS: 'az aks update' to republish the "
+                "keys, and rotate signing keys at most once a day."),
     "700027": ("The token's signature does not verify with the issuer's published keys "
-               "(signing keys rotated, or the token comes from another issuer).",
-               "Restart the pod to get a fresh token; rotate signing keys at most once a day."),
+               "(the token comes from another issuer, or is not RS256-signed).",
+               "Use the projected token the webhook mounts; restart the pod to get a fresh one."),
     "90002": ("The tenant in the request does not exist in this cloud.",
               "Fix or remove the azure.workload.identity/tenant-id annotation (or "
               "AZURE_TENANT_ID)."),
+    # microsoft/ARI#247
+    "900023": ("The tenant in the request is neither a tenant GUID nor a valid domain name.",
+               "Set azure.workload.identity/tenant-id (or AZURE_TENANT_ID) to the tenant's GUID "
+               "or its verified domain (contoso.onmicrosoft.com)."),
     "50027": ("The token file does not hold a valid JWT.",
               "Point AZURE_FEDERATED_TOKEN_FILE at the projected token (let the webhook set it)."),
     "700222": ("An Entra-issued token was used as the federated assertion.",
@@ -71,8 +92,13 @@ _TABLE: dict[str, tuple[str, str]] = {
                 "explicitly."),
     "500011": ("The requested resource (scope) is not known in the tenant.",
                "Check the scope (e.g. https://management.azure.com/.default)."),
-    "70011": ("The requested scope is not valid.",
+    "70011": ("The requested scope is not valid (client credentials take one resource).",
               "Request exactly one '<resource>/.default' scope."),
+    # MicrosoftDocs/azure-docs#99862
+    "1002012": ("The scope lacks the '/.default' suffix, which client-credential (workload "
+                "identity) token requests need.",
+                "Request '<resource>/.default' (e.g. https://management.azure.com/.default), not "
+                "a named permission."),
 }
 
 

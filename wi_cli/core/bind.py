@@ -1,40 +1,117 @@
-"""`wi bind`: the federated credential on the identity plus the annotated service account."""
+"""`wi bind` / `wi unbind`: trust a service account from a managed identity, or undo it.
+
+Both plan first (every read, on both sides, before any write), then write only the trust, the
+annotations and the role assignments the command names (see ../shared/DESIGN.md §5): a credential
+is the trust (issuer, subject); one for another issuer or subject is never changed, and its name
+is only a handle. The rules themselves live in :mod:`wi_cli.core.models`."""
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, Protocol
 
-from ..adapters.azure.clients import AzureClients
-from ..adapters.azure.errors import AzureConflict, azure_errors
-from ..adapters.kube.client import KubeClients, kube_errors
+from . import plan
 from .errors import (
+    AzureForbidden,
     AzureNotFound,
     ConfigError,
     ConflictError,
     KubernetesError,
-    KubernetesNotFound,
     UsageError,
-    WiError,
 )
-from .names import (
+from .models import (
+    MAX_CREDENTIALS,
+    PermissionBlock,
     WI_CLIENT_ID,
     WI_TENANT_ID,
-    WI_USE_LABEL,
+    Cluster,
+    FederatedCredential,
+    Identity,
+    PodSummary,
+    ResourceId,
+    ServiceAccount,
+    ServiceAccountRef,
+    credential_name,
+    is_scope,
+    permits,
+    restart_reason,
+    trust_for,
+)
+from .names import (
     IdentityRef,
     check_fic_name,
     check_namespace,
     check_service_account,
-    default_fic_name,
-    is_guid,
     parse_identity,
 )
+from .plan import Consent, Step
 
-MAX_FICS = 20
-T = TypeVar("T")
+FIC_WRITE = "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write"
+FIC_DELETE = "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/delete"
+ROLE_WRITE = "Microsoft.Authorization/roleAssignments/write"
+ROLE_DELETE = "Microsoft.Authorization/roleAssignments/delete"
+FIC = "FederatedIdentityCredential"
+
+
+# -- the ports bind and unbind use (adapters implement them) -------------------------------------
+
+class Identities(Protocol):
+    def get(self, rid: ResourceId) -> Identity | None: ...
+    def list(self, subscription: str) -> list[Identity]: ...
+    def credentials(self, identity: Identity) -> list[FederatedCredential]: ...
+    def put_credential(self, identity: Identity, credential: FederatedCredential) -> None: ...
+    def delete_credential(self, identity: Identity, name: str) -> None: ...
+    def permissions(self, identity: Identity) -> list[PermissionBlock] | None: ...
+
+
+class Rbac(Protocol):
+    def role(self, role: str, scope: str) -> Any | None: ...
+    def assignments(self, principal_id: str, scope: str) -> list[Any]: ...
+    def assign(self, role: Any, principal_id: str, scope: str) -> None: ...
+    def unassign(self, assignment: Any, role_name: str) -> None: ...
+    def permissions(self, scope: str) -> list[PermissionBlock] | None: ...
+
+
+class Clusters(Protocol):
+    def get(self, resource_group: str, name: str) -> Cluster | None: ...
+
+
+class Workloads(Protocol):
+    def issuer(self) -> str | None: ...
+    def token_audience(self, namespace: str) -> tuple[str, str]: ...
+    def namespace_exists(self, namespace: str) -> bool: ...
+    def service_account(self, ref: ServiceAccountRef) -> ServiceAccount | None: ...
+    def create_namespace(self, namespace: str) -> None: ...
+    def create_service_account(self, ref: ServiceAccountRef,
+                               annotations: dict[str, str]) -> None: ...
+    def annotate(self, ref: ServiceAccountRef, annotations: dict[str, str | None]) -> None: ...
+    def pods_of(self, ref: ServiceAccountRef) -> list[PodSummary]: ...
+    def deployment_of(self, pod: PodSummary) -> str | None: ...
+    def restart_deployment(self, namespace: str, name: str) -> None: ...
+    def can(self, verb: str, resource: str, namespace: str | None = None,
+            group: str = "") -> bool: ...
+
+
+@dataclass
+class Ports:
+    identities: Identities
+    rbac: Rbac
+    clusters: Clusters
+    workloads: Workloads
+    subscription: str | None  # where identities given by name or client id are looked up
+
+
+# -- requests and outcomes ------------------------------------------------------------------------
+
+@dataclass
+class Target:
+    """Which issuer: given, an AKS cluster's, the `wi provision` state's, or the current
+    context's (in that order)."""
+
+    issuer: str | None = None
+    cluster: str | None = None
+    resource_group: str | None = None
+    state_cluster: tuple[str, str] | None = None  # (name, resource group) from `wi provision`
 
 
 @dataclass
@@ -52,48 +129,80 @@ class BindRequest:
     roles: list[tuple[str, str]] = field(default_factory=list)
     restart: bool = False
     dry_run: bool = False
+    replace: bool = False
+
+    @property
+    def ref(self) -> ServiceAccountRef:
+        return ServiceAccountRef(self.namespace, self.service_account)
 
 
 @dataclass
-class Step:
-    object: str  # kind
-    name: str
-    action: str  # created | updated | unchanged | needs restart | restarted | would create ...
-    detail: str = ""
+class UnbindRequest:
+    service_account: str
+    identity: str
+    namespace: str = "default"
+    identity_resource_group: str | None = None
+    cluster: str | None = None
+    resource_group: str | None = None
+    issuer: str | None = None
+    all_issuers: bool = False
+    roles: list[tuple[str, str]] = field(default_factory=list)
+    dry_run: bool = False
 
-    def to_json(self) -> dict[str, str]:
-        return {"object": self.object, "name": self.name, "action": self.action,
-                "detail": self.detail}
-
-
-@dataclass
-class Identity:
-    id: str
-    name: str
-    resource_group: str
-    client_id: str
-    principal_id: str
-    tenant_id: str
+    @property
+    def ref(self) -> ServiceAccountRef:
+        return ServiceAccountRef(self.namespace, self.service_account)
 
 
 @dataclass
-class BindOutcome:
+class Outcome:
+    command: str
     identity: Identity
-    issuer: str
-    issuer_source: str
     subject: str
+    issuers: list[str]
+    issuer_source: str
     audience: str
     steps: list[Step]
-    next_command: str
+    notes: list[str]
     dry_run: bool
+    next_command: str | None = None
+    audience_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        ident = self.identity
         return {
-            "identity": vars(self.identity), "issuer": self.issuer,
-            "issuer_source": self.issuer_source, "subject": self.subject,
-            "audience": self.audience, "dry_run": self.dry_run,
-            "steps": [s.to_json() for s in self.steps], "next": self.next_command,
+            "identity": {"id": str(ident.id), "name": ident.name,
+                         "resource_group": ident.resource_group,
+                         "subscription": ident.subscription, "client_id": ident.client_id,
+                         "principal_id": ident.principal_id, "tenant_id": ident.tenant_id},
+            "subject": self.subject,
+            "issuer": self.issuers[0] if len(self.issuers) == 1 else None,
+            "issuers": self.issuers, "issuer_source": self.issuer_source,
+            "audience": self.audience, "audience_source": self.audience_source,
+            "dry_run": self.dry_run,
+            "steps": [s.to_json() for s in self.steps], "notes": list(self.notes),
+            "next": self.next_command,
         }
+
+
+# -- validation (no I/O) ----------------------------------------------------------------------------
+
+def _check_target(cluster: str | None, resource_group: str | None, issuer: str | None) -> None:
+    if cluster and not resource_group:
+        raise UsageError("--cluster needs --resource-group.",
+                         ["Pass both, e.g. --cluster my-aks --resource-group my-rg."])
+    if issuer is not None and not issuer.startswith("https://"):
+        raise UsageError(f"The issuer must be an https URL, got {issuer!r}.")
+
+
+def _check_roles(roles: list[tuple[str, str]]) -> None:
+    for role, scope in roles:
+        if not role.strip():
+            raise UsageError("--role is empty.", ["Pass a role name or its GUID."])
+        if not is_scope(scope):
+            raise UsageError(f"--scope {scope!r} is not an Azure scope.",
+                             ["A scope is /subscriptions/ID, /subscriptions/ID/resourceGroups/RG "
+                              "or a resource id."])
 
 
 def validate(req: BindRequest) -> None:
@@ -102,98 +211,94 @@ def validate(req: BindRequest) -> None:
     parse_identity(req.identity)
     if req.fic_name:
         check_fic_name(req.fic_name)
-    if req.cluster and not req.resource_group:
-        raise UsageError("--cluster needs --resource-group.",
-                         ["Pass both, e.g. --cluster my-aks --resource-group my-rg."])
-    if req.issuer and not req.issuer.startswith("https://"):
-        raise UsageError(f"The issuer must be an https URL, got {req.issuer!r}.")
+    _check_target(req.cluster, req.resource_group, req.issuer)
+    _check_roles(req.roles)
 
 
-def retry_conflicts(fn: Callable[[], T], doing: str, attempts: int = 6, delay: float = 0.3) -> T:
-    """ARM refuses concurrent FIC writes to one identity with 409: wait and try again."""
-    for attempt in range(attempts):
-        try:
-            with azure_errors(doing):
-                return fn()
-        except AzureConflict:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(delay * (2 ** attempt))
-    raise AssertionError("unreachable")
+def validate_unbind(req: UnbindRequest) -> None:
+    check_namespace(req.namespace)
+    check_service_account(req.service_account)
+    parse_identity(req.identity)
+    _check_target(req.cluster, req.resource_group, req.issuer)
+    if req.all_issuers and (req.issuer or req.cluster):
+        raise UsageError("--all-issuers removes the credentials of every issuer: it does not go "
+                         "with --issuer or --cluster.")
+    _check_roles(req.roles)
 
 
-# -- identity -------------------------------------------------------------------------------------
+# -- reads ----------------------------------------------------------------------------------------
 
-def _identity(model: Any) -> Identity:
-    rg = model.id.split("/")[4]
-    return Identity(model.id, model.name, rg, model.client_id, model.principal_id, model.tenant_id)
+IDENTITY_TYPE = ("Microsoft.ManagedIdentity", "userAssignedIdentities")
 
 
-def resolve_identity(azure: AzureClients, ref: IdentityRef, resource_group: str | None) -> Identity:
-    msi = azure.msi.user_assigned_identities
-    direct = ((ref.resource_group, ref.name) if ref.kind == "id" else
-              (resource_group, ref.name) if ref.kind == "name" and resource_group else None)
-    if direct:
-        try:
-            with azure_errors("looking up the managed identity"):
-                return _identity(msi.get(*direct))
-        except AzureNotFound:
-            raise ConfigError(f"No user-assigned identity {direct[1]!r} in resource group "
-                              f"{direct[0]} of subscription {azure.subscription_id}.",
+def resolve_identity(ports: Ports, ref: IdentityRef, resource_group: str | None) -> Identity:
+    """A resource id is looked up in ITS subscription; a name or client id in --subscription."""
+    if ref.kind == "id":
+        rid = ResourceId.parse(ref.value)
+    elif ref.kind == "name" and resource_group:
+        rid = ResourceId(_subscription(ports), resource_group, *IDENTITY_TYPE, ref.value)
+    else:
+        rid = None
+    if rid is not None:
+        found = ports.identities.get(rid)
+        if found is None:
+            raise ConfigError(f"No user-assigned identity {rid.name!r} in resource group "
+                              f"{rid.resource_group} of subscription {rid.subscription}.",
                               ["Check the name and resource group ('az identity list -o "
-                               "table')."]) from None
-    with azure_errors("looking up the managed identity"):
-        everything = list(msi.list_by_subscription())
+                               "table')."])
+        return found
+    subscription = _subscription(ports)
+    everything = ports.identities.list(subscription)
     if ref.kind == "client_id":
-        found = [i for i in everything if (i.client_id or "").lower() == ref.value]
-        if not found:
-            by_principal = [i for i in everything if (i.principal_id or "").lower() == ref.value]
+        hits = [i for i in everything if i.client_id.lower() == ref.value]
+        if not hits:
+            by_principal = [i for i in everything if i.principal_id.lower() == ref.value]
             hint = (f"{ref.value} is the principalId of '{by_principal[0].name}'; pass its "
                     f"clientId {by_principal[0].client_id} (or its name)."
-                    if by_principal else "Check the client id ('az identity list').")
+                    if by_principal else "Check the client id ('az identity list'), or pass "
+                    "--subscription, or the identity's resource id.")
             raise ConfigError(f"No user-assigned identity with client id {ref.value} in "
-                              f"subscription {azure.subscription_id}.", [hint])
-        return _identity(found[0])
-    found = [i for i in everything if i.name.lower() == ref.value.lower()]
-    if not found:
+                              f"subscription {subscription}.", [hint])
+        return hits[0]
+    hits = [i for i in everything if i.name.lower() == ref.value.lower()]
+    if not hits:
         raise ConfigError(f"No user-assigned identity named {ref.value!r} in subscription "
-                          f"{azure.subscription_id}.",
-                          ["Check the name ('az identity list -o table'), or pass the full "
-                           "resource id."])
-    if len(found) > 1:
-        groups = ", ".join(sorted(i.id.split("/")[4] for i in found))
-        raise UsageError(f"{len(found)} identities are named {ref.value!r} (resource groups: "
-                         f"{groups}).",
-                         ["Pick one with --identity-resource-group RG."])
-    return _identity(found[0])
+                          f"{subscription}.",
+                          ["Check the name ('az identity list -o table'), pass --subscription, "
+                           "or pass the identity's full resource id."])
+    if len(hits) > 1:
+        groups = ", ".join(sorted(i.resource_group for i in hits))
+        raise UsageError(f"{len(hits)} identities are named {ref.value!r} (resource groups: "
+                         f"{groups}).", ["Pick one with --identity-resource-group RG."])
+    return hits[0]
 
 
-# -- issuer ---------------------------------------------------------------------------------------
+def _subscription(ports: Ports) -> str:
+    if not ports.subscription:
+        raise ConfigError("No Azure subscription is selected.",
+                          ["Pass --subscription ID or set AZURE_SUBSCRIPTION_ID."])
+    return ports.subscription
 
-def resolve_issuer(req: BindRequest, azure: AzureClients, kube: KubeClients,
-                   state_cluster: tuple[str, str] | None) -> tuple[str, str]:
-    if req.issuer:
-        return req.issuer, "--issuer"
-    cluster = (req.cluster, req.resource_group) if req.cluster else state_cluster
-    if cluster:
-        name, rg = cluster
-        with azure_errors(f"reading AKS cluster {name}"):
-            mc = azure.containerservice.managed_clusters.get(rg, name)
-        profile = mc.oidc_issuer_profile
-        if not profile or not profile.enabled or not profile.issuer_url:
+
+def resolve_issuer(ports: Ports, target: Target) -> tuple[str, str]:
+    """(issuer, where it came from)."""
+    if target.issuer:
+        return target.issuer, "--issuer"
+    named = ((target.cluster, target.resource_group) if target.cluster
+             else target.state_cluster)
+    if named:
+        name, rg = named
+        cluster = ports.clusters.get(rg, name)
+        if cluster is None:
+            raise ConfigError(f"No AKS cluster {name!r} in resource group {rg}.",
+                              ["Check --cluster and --resource-group ('az aks list -o table')."])
+        if not cluster.issuer_url:
             raise ConflictError(f"The OIDC issuer of AKS cluster {name} is off, so Entra cannot "
                                 "trust its service-account tokens.",
                                 [f"az aks update -g {rg} -n {name} --enable-oidc-issuer "
                                  "--enable-workload-identity"])
-        return profile.issuer_url, f"AKS cluster {name}"
-    with kube_errors("reading the cluster's OIDC discovery document"):
-        raw = kube.well_known.get_service_account_issuer_open_id_configuration(
-            _preload_content=False)
-        try:
-            doc = json.loads(raw.data)
-        except ValueError:
-            doc = {}
-    issuer = doc.get("issuer") if isinstance(doc, dict) else None
+        return cluster.issuer_url, f"AKS cluster {name}"
+    issuer = ports.workloads.issuer()
     if not issuer:
         raise ConfigError("The cluster does not publish an OIDC issuer.",
                           ["Pass --issuer URL, or name the AKS cluster with --cluster and "
@@ -201,271 +306,331 @@ def resolve_issuer(req: BindRequest, azure: AzureClients, kube: KubeClients,
     return issuer, "the API server's discovery document"
 
 
-# -- federated credential ---------------------------------------------------------------------------
+def _role(ports: Ports, role: str, scope: str) -> Any:
+    try:
+        found = ports.rbac.role(role, scope)
+    except AzureNotFound:
+        raise ConfigError(f"The scope {scope} does not exist.",
+                          ["Check the --scope resource id ('az resource show --ids ...')."]) \
+            from None
+    if found is None:
+        raise ConfigError(f"No role named {role!r} at {scope}.",
+                          ["Check the name ('az role definition list --name ROLE') or pass the "
+                           "role's GUID."])
+    return found
 
-def _ensure_fic(req: BindRequest, azure: AzureClients, ident: Identity, issuer: str,
-                subject: str, audience: str) -> Step:
-    fics_api = azure.msi.federated_identity_credentials
-    with azure_errors(f"listing the federated credentials of {ident.name}"):
-        existing = list(fics_api.list(ident.resource_group, ident.name))
-    for fic in existing:
-        if fic.issuer == issuer and fic.subject == subject and list(fic.audiences or []) == [audience]:
-            return Step("FederatedIdentityCredential", fic.name, "unchanged",
-                        f"{issuer} → {subject}")
-    same_pair = [f for f in existing if f.issuer == issuer and f.subject == subject]
-    name = (same_pair[0].name if same_pair else
-            req.fic_name or default_fic_name(req.cluster, req.namespace, req.service_account))
-    updating = any(f.name.lower() == name.lower() for f in existing)
-    if not updating and len(existing) >= MAX_FICS:
-        names = ", ".join(sorted(f.name for f in existing))
+
+# -- permission pre-checks -----------------------------------------------------------------------
+
+def _require_azure(blocks: list[PermissionBlock] | None, action: str, where: str,
+                   command: str) -> None:
+    """Refuse before writing when ARM's permissions API says the operator may not do it; when
+    ARM will not say (None), the write itself will tell."""
+    if blocks is not None and not permits(blocks, action):
+        raise AzureForbidden(f"The operator lacks permission '{action}' on {where}, so '{command}' "
+                             "would fail there; nothing was changed.",
+                             [f"Ask an Owner to grant a role that includes {action} at that scope "
+                              "(or above), then run the command again."], status=403)
+
+
+def _require_kube(ports: Ports, checks: list[tuple[str, str, str | None, str]],
+                  command: str) -> None:
+    for verb, resource, namespace, group in checks:
+        try:
+            allowed = ports.workloads.can(verb, resource, namespace, group)
+        except KubernetesError as exc:
+            if exc.status in (403, 404):  # the review API itself is closed: the write will tell
+                continue
+            raise
+        if not allowed:
+            where = f" in namespace {namespace}" if namespace else ""
+            raise KubernetesError(f"The kubeconfig's user may not {verb} {resource}{where}, so "
+                                  f"'{command}' would fail there; nothing was changed.",
+                                  [f"Ask a cluster admin for RBAC that allows {verb} on "
+                                   f"{resource}{where} ('kubectl auth can-i {verb} {resource}"
+                                   f"{' -n ' + namespace if namespace else ''}')."],
+                                  status=403, reason="Forbidden")
+
+
+# -- wi bind ----------------------------------------------------------------------------------------
+
+def _credential_step(req: BindRequest, ports: Ports, ident: Identity, issuer: str,
+                     audience: str, existing: list[FederatedCredential],
+                     notes: list[str]) -> Step:
+    subject = req.ref.subject
+    detail = f"{issuer} → {subject}"
+    trust = trust_for(existing, issuer, subject)
+    if trust is not None:
+        if req.fic_name and req.fic_name.lower() != trust.name.lower():
+            notes.append(f"The credential for this issuer and subject is named {trust.name}; "
+                         f"names cannot be changed, so --name {req.fic_name} is ignored.")
+        if audience in trust.audiences:
+            return Step(FIC, trust.name, "keep", detail, trust=True)
+        fixed = FederatedCredential(trust.name, issuer, subject, (audience,))
+        return Step(FIC, trust.name, "update", f"{detail} (audience → {audience})",
+                    trust=True, run=lambda: ports.identities.put_credential(ident, fixed))
+    taken = [c.name for c in existing]
+    if req.fic_name:
+        holder = next((c for c in existing if c.name.lower() == req.fic_name.lower()), None)
+        if holder is not None:
+            raise ConflictError(f"Credential name {holder.name} on {ident.name} already holds "
+                                f"another trust ({holder.issuer} → {holder.subject}).",
+                                ["Pick another --name, or leave --name out (wi picks a free "
+                                 "one)."])
+        name = req.fic_name
+    else:
+        name = credential_name(req.ref, issuer, taken)
+    if len(existing) >= MAX_CREDENTIALS:
+        names = ", ".join(sorted(c.name for c in existing))
         raise ConflictError(f"Identity {ident.name} already has {len(existing)} federated "
                             f"credentials, the most Azure allows: {names}.",
-                            ["Remove one ('wi unbind' or 'az identity federated-credential "
-                             "delete'), or use another identity."])
-    action = "updated" if updating else "created"
-    if req.dry_run:
-        return Step("FederatedIdentityCredential", name, f"would be {action}",
-                    f"{issuer} → {subject}")
-    from azure.mgmt.msi.models import FederatedIdentityCredential
-
-    body = FederatedIdentityCredential(issuer=issuer, subject=subject, audiences=[audience])
-    retry_conflicts(lambda: fics_api.create_or_update(ident.resource_group, ident.name, name, body),
-                    f"writing federated credential {name} on {ident.name}")
-    return Step("FederatedIdentityCredential", name, action, f"{issuer} → {subject}")
+                            ["Remove one no longer used ('wi unbind SA IDENTITY -n NS --issuer "
+                             "ISSUER'), or bind to another identity."])
+    new = FederatedCredential(name, issuer, subject, (audience,))
+    return Step(FIC, name, "create", detail, trust=True,
+                run=lambda: ports.identities.put_credential(ident, new))
 
 
-# -- service account and pods ---------------------------------------------------------------------
-
-def _namespace_exists(req: BindRequest, kube: KubeClients) -> bool:
-    try:
-        with kube_errors(f"reading namespace {req.namespace}"):
-            kube.core.read_namespace(req.namespace)
-        return True
-    except KubernetesNotFound:
-        return False
-
-
-def _read_service_account(req: BindRequest, kube: KubeClients) -> Any | None:
-    try:
-        with kube_errors(f"reading service account {req.namespace}/{req.service_account}"):
-            return kube.core.read_namespaced_service_account(req.service_account, req.namespace)
-    except KubernetesNotFound:
-        return None
-
-
-def _check_preconditions(req: BindRequest, kube: KubeClients) -> tuple[bool, Any | None]:
-    """Read-only checks done before anything is written: namespace and service account."""
-    ns_exists = _namespace_exists(req, kube)
-    if not ns_exists and not req.create_namespace:
-        raise ConflictError(f"Namespace {req.namespace} does not exist.",
-                            ["Create it, or pass --create-namespace --create."])
-    sa = _read_service_account(req, kube) if ns_exists else None
-    if sa is None and not req.create:
-        raise ConflictError(f"Service account {req.namespace}/{req.service_account} does not "
-                            "exist.",
-                            [f"Create it ('kubectl create serviceaccount {req.service_account} "
-                             f"-n {req.namespace}') or pass --create."])
-    return ns_exists, sa
-
-
-def _ensure_namespace(req: BindRequest, kube: KubeClients) -> Step:
-    if req.dry_run:
-        return Step("Namespace", req.namespace, "would be created")
-    with kube_errors(f"creating namespace {req.namespace}"):
-        kube.core.create_namespace({"apiVersion": "v1", "kind": "Namespace",
-                                    "metadata": {"name": req.namespace}})
-    return Step("Namespace", req.namespace, "created")
-
-
-def _ensure_service_account(req: BindRequest, kube: KubeClients, ident: Identity,
-                            sa: Any | None) -> tuple[Step, bool]:
+def _service_account_steps(req: BindRequest, ports: Ports, ident: Identity,
+                           ns_exists: bool, sa: ServiceAccount | None) -> list[Step]:
+    ref = req.ref
     wanted = {WI_CLIENT_ID: ident.client_id, WI_TENANT_ID: ident.tenant_id}
-    sa_name = f"{req.namespace}/{req.service_account}"
+    steps = []
+    if not ns_exists:
+        steps.append(Step("Namespace", ref.namespace, "create",
+                          run=lambda: ports.workloads.create_namespace(ref.namespace)))
     if sa is None:
-        if req.dry_run:
-            return Step("ServiceAccount", sa_name, "would be created", "annotated"), True
-        body = {"apiVersion": "v1", "kind": "ServiceAccount",
-                "metadata": {"name": req.service_account, "namespace": req.namespace,
-                             "annotations": wanted}}
-        with kube_errors(f"creating service account {sa_name}"):
-            kube.core.create_namespaced_service_account(req.namespace, body)
-        return Step("ServiceAccount", sa_name, "created", "annotated with client-id and tenant-id"), True
-    current = dict(sa.metadata.annotations or {})
-    if all(current.get(k) == v for k, v in wanted.items()):
-        return Step("ServiceAccount", sa_name, "unchanged", "annotations already set"), False
-    if req.dry_run:
-        return Step("ServiceAccount", sa_name, "would be updated", "client-id/tenant-id"), True
-    with kube_errors(f"annotating service account {sa_name}"):
-        kube.core.patch_namespaced_service_account(
-            req.service_account, req.namespace, {"metadata": {"annotations": wanted}})
-    return Step("ServiceAccount", sa_name, "updated", "annotated with client-id and tenant-id"), True
+        steps.append(Step("ServiceAccount", ref.label, "create",
+                          "annotated with client-id and tenant-id",
+                          run=lambda: ports.workloads.create_service_account(ref, wanted)))
+    elif all(sa.annotations.get(k) == v for k, v in wanted.items()):
+        steps.append(Step("ServiceAccount", ref.label, "keep", "annotations already set"))
+    else:
+        steps.append(Step("ServiceAccount", ref.label, "update",
+                          "annotated with client-id and tenant-id",
+                          run=lambda: ports.workloads.annotate(ref, dict(wanted))))
+    return steps
 
 
-def _pod_needs_restart(pod: Any, client_id: str, sa_changed: bool) -> str | None:
-    labels = pod.metadata.labels or {}
-    if labels.get(WI_USE_LABEL) != "true":
-        return f"missing the pod label {WI_USE_LABEL}: \"true\""
-    if sa_changed:
-        return "created before the service account was annotated"
-    for c in pod.spec.containers or []:
-        env = {e.name: e.value for e in (c.env or [])}
-        if "AZURE_CLIENT_ID" not in env:
-            return f"container {c.name} has no AZURE_CLIENT_ID"
-        if env["AZURE_CLIENT_ID"] != client_id:
-            return f"container {c.name} has a stale AZURE_CLIENT_ID"
+def _previous_identity(ports: Ports, sa: ServiceAccount | None, ident: Identity) -> Identity | None:
+    """The identity the service account's client-id annotation names today, if another."""
+    if sa is None or not sa.client_id or sa.client_id.lower() == ident.client_id.lower():
+        return None
+    for subscription in dict.fromkeys(s for s in (ports.subscription, ident.subscription) if s):
+        hit = next((i for i in ports.identities.list(subscription)
+                    if i.client_id.lower() == sa.client_id.lower()), None)
+        if hit is not None:
+            return hit
     return None
 
 
-def _deployment_of(kube: KubeClients, pod: Any) -> str | None:
-    for ref in pod.metadata.owner_references or []:
-        if ref.kind == "ReplicaSet":
-            with kube_errors(f"reading replica set {ref.name}"):
-                rs = kube.apps.read_namespaced_replica_set(ref.name, pod.metadata.namespace)
-            for owner in rs.metadata.owner_references or []:
-                if owner.kind == "Deployment":
-                    return owner.name
-    return None
+def _replace_steps(req: BindRequest, ports: Ports, sa: ServiceAccount | None, ident: Identity,
+                   issuer: str, notes: list[str]) -> list[Step]:
+    if sa is None or not sa.client_id or sa.client_id.lower() == ident.client_id.lower():
+        return []
+    old = _previous_identity(ports, sa, ident)
+    if old is None:
+        notes.append(f"{req.ref.label} was annotated with client id {sa.client_id}, which names "
+                     "no user-assigned identity wi can read: any trust it holds is left as it is.")
+        return []
+    stale = trust_for(ports.identities.credentials(old), issuer, req.ref.subject)
+    if stale is None:
+        return []
+    if not req.replace:
+        notes.append(f"Identity {old.name} (the service account's previous client id) still "
+                     f"trusts {req.ref.subject} from this issuer (credential {stale.name}); pass "
+                     "--replace to remove that trust.")
+        return []
+    _require_azure(ports.identities.permissions(old), FIC_DELETE, old.name, "wi bind")
+    return [Step(FIC, f"{stale.name} (on {old.name})", "delete",
+                 f"{issuer} → {req.ref.subject}; replaced by {ident.name}", trust=True,
+                 run=lambda: ports.identities.delete_credential(old, stale.name))]
 
 
-def _pods(req: BindRequest, kube: KubeClients, ident: Identity, sa_changed: bool) -> list[Step]:
-    with kube_errors(f"listing pods of {req.namespace}/{req.service_account}"):
-        pods = kube.core.list_namespaced_pod(
-            req.namespace, field_selector=f"spec.serviceAccountName={req.service_account}").items
+def _role_steps(ports: Ports, ident: Identity, roles: list[tuple[str, str]]) -> list[Step]:
+    steps = []
+    for role, scope in roles:
+        rd = _role(ports, role, scope)
+        label = f"{rd.name} @ {scope}"
+        if any(a.role_guid == rd.guid for a in ports.rbac.assignments(ident.principal_id, scope)):
+            steps.append(Step("RoleAssignment", label, "keep"))
+            continue
+        steps.append(Step("RoleAssignment", label, "create",
+                          run=lambda rd=rd, scope=scope: ports.rbac.assign(
+                              rd, ident.principal_id, scope)))
+    return steps
+
+
+def _pod_steps(req: BindRequest, ports: Ports, ident: Identity, sa: ServiceAccount | None,
+               annotation_changes: bool) -> list[Step]:
+    if sa is None:
+        return []
     steps: list[Step] = []
-    restarted: set[str] = set()
-    for pod in pods:
-        why = _pod_needs_restart(pod, ident.client_id, sa_changed)
+    restarting: set[str] = set()
+    for pod in ports.workloads.pods_of(req.ref):
+        why = restart_reason(pod, ident.client_id, annotation_changes)
         if not why:
             continue
-        deployment = _deployment_of(kube, pod)
-        if req.restart and deployment and not req.dry_run and "label" not in why:
-            if deployment not in restarted:
-                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                patch = {"spec": {"template": {"metadata": {"annotations": {
-                    "kubectl.kubernetes.io/restartedAt": stamp}}}}}
-                with kube_errors(f"restarting deployment {deployment}"):
-                    kube.apps.patch_namespaced_deployment(deployment, req.namespace, patch)
-                restarted.add(deployment)
-                steps.append(Step("Deployment", f"{req.namespace}/{deployment}", "restarted", why))
+        deployment = ports.workloads.deployment_of(pod)
+        if req.restart and deployment and "label" not in why:
+            if deployment not in restarting:
+                restarting.add(deployment)
+                steps.append(Step("Deployment", f"{req.namespace}/{deployment}", "restart", why,
+                                  run=lambda d=deployment: ports.workloads.restart_deployment(
+                                      req.namespace, d)))
             continue
         target = f"deployment {deployment}" if deployment else "bare pod: delete and re-create it"
-        steps.append(Step("Pod", f"{req.namespace}/{pod.metadata.name}", "needs restart",
-                          f"{why} ({target})"))
+        steps.append(Step("Pod", f"{req.namespace}/{pod.name}", "note",
+                          f"needs restart: {why} ({target})"))
     return steps
 
 
-# -- role assignments ---------------------------------------------------------------------------------
-
-def _role_definition_id(azure: AzureClients, role: str, scope: str) -> tuple[str, str]:
-    rds = azure.authorization.role_definitions
-    with azure_errors(f"looking up role {role!r}"):
-        if is_guid(role):
-            rd = rds.get(scope, role)
-            return rd.id, rd.role_name
-        found = list(rds.list(scope, filter=f"roleName eq '{role}'"))
-    if not found:
-        raise ConfigError(f"No role named {role!r} at {scope}.",
-                          ["Check the name ('az role definition list --name ROLE') or pass "
-                           "the role's GUID."])
-    return found[0].id, found[0].role_name
+def _kube_checks(steps: list[Step], namespace: str) -> list[tuple[str, str, str | None, str]]:
+    wanted = {("Namespace", "create"): ("create", "namespaces", None, ""),
+              ("ServiceAccount", "create"): ("create", "serviceaccounts", namespace, ""),
+              ("ServiceAccount", "update"): ("patch", "serviceaccounts", namespace, ""),
+              ("Deployment", "restart"): ("patch", "deployments", namespace, "apps")}
+    return list(dict.fromkeys(wanted[(s.object, s.action)] for s in steps
+                              if (s.object, s.action) in wanted))
 
 
-def _ensure_role(req: BindRequest, azure: AzureClients, ident: Identity, role: str,
-                 scope: str) -> Step:
-    rd_id, role_name = _role_definition_id(azure, role, scope)
-    guid = rd_id.rstrip("/").rsplit("/", 1)[-1].lower()
-    with azure_errors(f"listing role assignments at {scope}"):
-        current = list(azure.authorization.role_assignments.list_for_scope(
-            scope, filter=f"principalId eq '{ident.principal_id}'"))
-    for ra in current:
-        if ra.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() == guid and \
-                ra.scope.rstrip("/").lower() == scope.rstrip("/").lower():
-            return Step("RoleAssignment", f"{role_name} @ {scope}", "unchanged")
-    if req.dry_run:
-        return Step("RoleAssignment", f"{role_name} @ {scope}", "would be created")
-    from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
-
-    params = RoleAssignmentCreateParameters(role_definition_id=rd_id,
-                                            principal_id=ident.principal_id,
-                                            principal_type="ServicePrincipal")
-    with azure_errors(f"assigning {role_name} at {scope}"):
-        azure.authorization.role_assignments.create(scope, str(uuid.uuid4()), params)
-    return Step("RoleAssignment", f"{role_name} @ {scope}", "created")
-
-
-# -- the command ------------------------------------------------------------------------------------
-
-def bind(req: BindRequest, azure: AzureClients, kube: KubeClients,
-         state_cluster: tuple[str, str] | None = None) -> BindOutcome:
+def bind(req: BindRequest, ports: Ports, target: Target, consent: Consent) -> Outcome:
     validate(req)
-    ident = resolve_identity(azure, parse_identity(req.identity), req.identity_resource_group)
-    issuer, issuer_source = resolve_issuer(req, azure, kube, state_cluster)
-    subject = f"system:serviceaccount:{req.namespace}:{req.service_account}"
-    audience = azure.cloud.fic_audience
-    ns_exists, sa = _check_preconditions(req, kube)
-    steps: list[Step] = []
-    steps.append(_ensure_fic(req, azure, ident, issuer, subject, audience))
-    try:
-        if not ns_exists:
-            steps.append(_ensure_namespace(req, kube))
-        sa_step, sa_changed = _ensure_service_account(req, kube, ident, sa)
-        steps.append(sa_step)
-        steps.extend(_pods(req, kube, ident, sa_changed))
-    except WiError as exc:
-        if steps[0].action in ("created", "updated") and isinstance(exc, (KubernetesError,
-                                                                          ConflictError,
-                                                                          ConfigError)):
-            raise KubernetesError(
-                f"The federated credential {steps[0].name} was written, but the service "
-                f"account could not be set up: {exc.message}",
-                [*exc.remediation, "Run the same 'wi bind' command again to finish: it keeps "
-                 "what is already done."]) from None
-        raise
-    for role, scope in req.roles:
-        steps.append(_ensure_role(req, azure, ident, role, scope))
-    return BindOutcome(ident, issuer, issuer_source, subject, audience, steps,
-                       f"wi doctor -n {req.namespace} --service-account {req.service_account}",
-                       req.dry_run)
+    ref = req.ref
+    ident = resolve_identity(ports, parse_identity(req.identity), req.identity_resource_group)
+    issuer, source = resolve_issuer(ports, target)
+    # Kubernetes reads first: an unreachable API server stops the command before anything else
+    ns_exists = ports.workloads.namespace_exists(ref.namespace)
+    if not ns_exists and not req.create_namespace:
+        raise ConfigError(f"Namespace {ref.namespace} does not exist.",
+                          ["Create it, or pass --create-namespace --create."])
+    sa = ports.workloads.service_account(ref) if ns_exists else None
+    if sa is None and not req.create:
+        raise ConfigError(f"Service account {ref.label} does not exist.",
+                          [f"Create it ('kubectl create serviceaccount {ref.name} -n "
+                           f"{ref.namespace}') or pass --create."])
+    audience, audience_source = ports.workloads.token_audience(ref.namespace)
+    notes: list[str] = []
+    existing = ports.identities.credentials(ident)
+    steps = [_credential_step(req, ports, ident, issuer, audience, existing, notes)]
+    steps += _service_account_steps(req, ports, ident, ns_exists, sa)
+    steps += _role_steps(ports, ident, req.roles)
+    steps += _replace_steps(req, ports, sa, ident, issuer, notes)
+    annotation_changes = any(s.object == "ServiceAccount" and s.writes for s in steps)
+    steps += _pod_steps(req, ports, ident, sa, annotation_changes)
+
+    command = "wi bind"
+    if steps[0].writes:
+        _require_azure(ports.identities.permissions(ident), FIC_WRITE, ident.name, command)
+    for (role, scope), s in zip(req.roles, [s for s in steps if s.object == "RoleAssignment"]):
+        if s.writes:
+            _require_azure(ports.rbac.permissions(scope), ROLE_WRITE, scope, command)
+    _require_kube(ports, _kube_checks(steps, ref.namespace), command)
+
+    outcome = Outcome("bind", ident, ref.subject, [issuer], source, audience, steps, notes,
+                      req.dry_run, f"wi doctor -n {ref.namespace} --service-account {ref.name}",
+                      audience_source)
+    if req.dry_run:
+        _mark_dry_run(steps)
+        return outcome
+    plan.confirm(steps, consent, "Apply these changes?")
+    plan.apply(steps, outcome.to_json, "wi bind")
+    return outcome
 
 
-def unbind(namespace: str, service_account: str, identity: str, azure: AzureClients,
-           kube: KubeClients, identity_resource_group: str | None = None,
-           dry_run: bool = False) -> list[Step]:
-    check_namespace(namespace)
-    check_service_account(service_account)
-    ident = resolve_identity(azure, parse_identity(identity), identity_resource_group)
-    subject = f"system:serviceaccount:{namespace}:{service_account}"
-    fics_api = azure.msi.federated_identity_credentials
-    steps: list[Step] = []
-    with azure_errors(f"listing the federated credentials of {ident.name}"):
-        existing = list(fics_api.list(ident.resource_group, ident.name))
-    for fic in existing:
-        if fic.subject != subject:
-            continue
-        if not dry_run:
-            retry_conflicts(lambda n=fic.name: fics_api.delete(ident.resource_group,
-                                                                ident.name, n),
-                            f"deleting federated credential {fic.name}")
-        steps.append(Step("FederatedIdentityCredential", fic.name,
-                          "would be deleted" if dry_run else "deleted", fic.issuer))
-    sa_name = f"{namespace}/{service_account}"
-    try:
-        with kube_errors(f"reading service account {sa_name}"):
-            sa = kube.core.read_namespaced_service_account(service_account, namespace)
-    except KubernetesNotFound:
-        steps.append(Step("ServiceAccount", sa_name, "unchanged", "not found"))
-        return steps
-    annotations = sa.metadata.annotations or {}
-    if any(k in annotations for k in (WI_CLIENT_ID, WI_TENANT_ID)):
-        if not dry_run:
-            patch = {"metadata": {"annotations": {WI_CLIENT_ID: None, WI_TENANT_ID: None}}}
-            with kube_errors(f"removing annotations from {sa_name}"):
-                kube.core.patch_namespaced_service_account(service_account, namespace, patch)
-        steps.append(Step("ServiceAccount", sa_name,
-                          "would be updated" if dry_run else "updated",
-                          "client-id/tenant-id annotations removed"))
+def _mark_dry_run(steps: list[Step]) -> None:
+    for s in steps:
+        if not s.writes:
+            s.status = plan.UNCHANGED
+
+
+# -- wi unbind --------------------------------------------------------------------------------------
+
+def unbind(req: UnbindRequest, ports: Ports, target: Target, consent: Consent) -> Outcome:
+    validate_unbind(req)
+    ref = req.ref
+    ident = resolve_identity(ports, parse_identity(req.identity), req.identity_resource_group)
+    creds = ports.identities.credentials(ident)
+    notes: list[str] = []
+    if req.all_issuers:
+        doomed = [c for c in creds if c.subject == ref.subject]
+        issuers, source, on_cluster = [c.issuer for c in doomed], "--all-issuers", True
     else:
-        steps.append(Step("ServiceAccount", sa_name, "unchanged", "no workload identity annotations"))
+        issuer, source = resolve_issuer(ports, target)
+        found = trust_for(creds, issuer, ref.subject)
+        doomed = [found] if found is not None else []
+        issuers = [issuer]
+        on_cluster = source == "the API server's discovery document"
+        if not on_cluster:
+            current = ports.workloads.issuer()
+            on_cluster = current == issuer
+            if not on_cluster:
+                notes.append(f"{issuer} is not the issuer of the current context's cluster "
+                             f"({current or 'none published'}): only Azure is touched; service "
+                             "accounts are left as they are.")
+        if not doomed:
+            notes.append(f"No credential on {ident.name} trusts {ref.subject} from {issuer}.")
+    steps = [Step(FIC, c.name, "delete", f"{c.issuer} → {c.subject}", trust=True,
+                  run=lambda c=c: ports.identities.delete_credential(ident, c.name))
+             for c in doomed]
+    if on_cluster:
+        steps.append(_annotation_step(ports, ref, ident))
+    remaining = [c for c in creds if c not in doomed]
+    role_steps = _unassign_steps(ports, ident, req.roles)
+    steps += role_steps
+    if role_steps and any(s.writes for s in role_steps) and remaining:
+        notes.append(f"{ident.name} keeps {len(remaining)} other federated credential(s) "
+                     f"({', '.join(sorted(c.name for c in remaining))}) whose workloads may rely "
+                     "on the role assignments being removed.")
+
+    command = "wi unbind"
+    if doomed:
+        _require_azure(ports.identities.permissions(ident), FIC_DELETE, ident.name, command)
+    for (role, scope), s in zip(req.roles, role_steps):
+        if s.writes:
+            _require_azure(ports.rbac.permissions(scope), ROLE_DELETE, scope, command)
+    _require_kube(ports, [("patch", "serviceaccounts", ref.namespace, "")]
+                  if any(s.object == "ServiceAccount" and s.writes for s in steps) else [],
+                  command)
+
+    outcome = Outcome("unbind", ident, ref.subject, issuers, source, "", steps, notes,
+                      req.dry_run)
+    if req.dry_run:
+        _mark_dry_run(steps)
+        return outcome
+    reasons = []
+    if remaining and any(s.writes for s in role_steps):
+        reasons.append(f"{len(remaining)} other credential(s) of {ident.name} may rely on the "
+                       "role assignments it removes")
+    plan.confirm(steps, consent, "Remove these?", reasons)
+    plan.apply(steps, outcome.to_json, "wi unbind")
+    return outcome
+
+
+def _annotation_step(ports: Ports, ref: ServiceAccountRef, ident: Identity) -> Step:
+    sa = ports.workloads.service_account(ref)
+    if sa is None:
+        return Step("ServiceAccount", ref.label, "keep", "not found")
+    if not sa.client_id:
+        return Step("ServiceAccount", ref.label, "keep", "no workload identity annotations")
+    if sa.client_id.lower() != ident.client_id.lower():
+        return Step("ServiceAccount", ref.label, "keep",
+                    f"annotated for another identity (client id {sa.client_id}): left as it is")
+    return Step("ServiceAccount", ref.label, "update", "client-id/tenant-id annotations removed",
+                run=lambda: ports.workloads.annotate(ref, {WI_CLIENT_ID: None,
+                                                           WI_TENANT_ID: None}))
+
+
+def _unassign_steps(ports: Ports, ident: Identity, roles: list[tuple[str, str]]) -> list[Step]:
+    steps = []
+    for role, scope in roles:
+        rd = _role(ports, role, scope)
+        label = f"{rd.name} @ {scope}"
+        found = [a for a in ports.rbac.assignments(ident.principal_id, scope)
+                 if a.role_guid == rd.guid]
+        if not found:
+            steps.append(Step("RoleAssignment", label, "keep", "not assigned"))
+        for a in found:
+            steps.append(Step("RoleAssignment", label, "delete",
+                              run=lambda a=a, n=rd.name: ports.rbac.unassign(a, n)))
     return steps
-
-

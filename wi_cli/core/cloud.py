@@ -18,16 +18,12 @@ from urllib.request import Request, urlopen
 
 from .errors import ConfigError, RemoteError
 
-FIC_AUDIENCE = "api://AzureADTokenExchange"
-
-
 @dataclass(frozen=True)
 class Cloud:
     name: str
     arm_endpoint: str  # https://management.azure.com/
     authority_host: str  # https://login.microsoftonline.com/
     arm_scope: str  # https://management.azure.com/.default
-    fic_audience: str = FIC_AUDIENCE
     well_known_authority: bool = True  # False: MSAL instance discovery must be turned off
 
     @property
@@ -41,8 +37,7 @@ KNOWN_CLOUDS: dict[str, Cloud] = {
                         "https://management.azure.com/.default"),
     "azurechinacloud": Cloud("AzureChinaCloud", "https://management.chinacloudapi.cn/",
                              "https://login.chinacloudapi.cn/",
-                             "https://management.chinacloudapi.cn/.default",
-                             fic_audience="api://AzureADTokenExchangeChina"),
+                             "https://management.chinacloudapi.cn/.default"),
     "azureusgovernment": Cloud("AzureUSGovernment", "https://management.usgovcloudapi.net/",
                                "https://login.microsoftonline.us/",
                                "https://management.core.usgovcloudapi.net/.default"),
@@ -86,7 +81,6 @@ def cloud_from_metadata(doc: Any, url: str) -> Cloud:
         arm_endpoint=_with_slash(arm),
         authority_host=_with_slash(login),
         arm_scope=audience + "/.default",
-        fic_audience=FIC_AUDIENCE,
         well_known_authority=urlsplit(login).hostname in _WELL_KNOWN_LOGIN_HOSTS,
     )
 

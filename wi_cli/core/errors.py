@@ -21,6 +21,7 @@ class WiError(Exception):
     """An error with a one-sentence message and the lines that say how to fix it."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
+    data: object = None  # what -o json shows as the envelope's data (e.g. a refused preflight)
 
     def __init__(self, message: str, remediation: Iterable[str] = ()) -> None:
         super().__init__(message)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
 from .errors import UsageError
+from .models import WI_CLIENT_ID, WI_TENANT_ID, WI_USE_LABEL  # noqa: F401 - re-exported
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -15,10 +15,6 @@ _IDENTITY_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$")
 _IDENTITY_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
     r"Microsoft\.ManagedIdentity/userAssignedIdentities/(?P<name>[^/]+)/?$", re.IGNORECASE)
-
-WI_CLIENT_ID = "azure.workload.identity/client-id"
-WI_TENANT_ID = "azure.workload.identity/tenant-id"
-WI_USE_LABEL = "azure.workload.identity/use"
 
 
 def is_guid(value: str) -> bool:
@@ -49,19 +45,6 @@ def check_fic_name(value: str) -> str:
                          ["3-120 characters: letters, digits, '-' and '_', starting with a "
                           "letter or digit."])
     return value
-
-
-def default_fic_name(cluster: str | None, namespace: str, service_account: str) -> str:
-    """Derived from cluster/namespace/SA and always valid for ARM's FIC name rule."""
-    raw = "-".join(p for p in (cluster, namespace, service_account) if p)
-    name = re.sub(r"[^a-zA-Z0-9_-]", "-", raw)
-    if not name[:1].isalnum():
-        name = "wi" + name
-    name = name.ljust(3, "0")
-    if len(name) > 120:
-        digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
-        name = f"{name[:111]}-{digest}"
-    return name
 
 
 @dataclass(frozen=True)

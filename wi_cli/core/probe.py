@@ -22,6 +22,16 @@ from ..adapters.azure.errors import azure_errors
 from ..adapters.kube.client import KubeClients, kube_errors
 from .aadsts import explain
 from .cloud import Cloud
+from .models import (
+    IDENTITY_PROPAGATION_CODES,
+    PROPAGATION_CODES,
+    PROPAGATION_WAIT_SECONDS,
+    PROPAGATION_WINDOW_SECONDS,
+    Propagation,
+    age_since,
+    propagation_of,
+    propagation_waits,
+)
 from .errors import (
     ConfigError,
     ConflictError,
@@ -64,6 +74,7 @@ class ProbeRequest:
     keep: bool = False
     keyvault: str | None = None  # vault name or resource id
     storage: str | None = None  # ACCOUNT/CONTAINER
+    propagation_wait: float = PROPAGATION_WAIT_SECONDS  # seconds the agent may wait for Entra
 
 
 @dataclass
@@ -86,6 +97,73 @@ class Targets:
 
 
 @dataclass
+class ArmView:
+    """What ARM says about the identity the service account names and its credentials (read by
+    `wi probe` with the operator's credentials; the agent in the pod cannot)."""
+
+    readable: bool = False
+    identity: str | None = None
+    identity_age: float | None = None
+    # {name, issuer, subject, audiences, age (None: not reported), changed}
+    fics: list[dict[str, Any]] = field(default_factory=list)
+
+    def retry_codes(self, subject: str) -> list[str] | None:
+        """The refusals the agent should retry for this subject: a credential for it is young
+        or of unknown age (the matching codes), the identity is young (700016); None when ARM
+        could not tell (the agent then retries its default set)."""
+        if not self.readable or self.identity is None:
+            return None
+        codes = []
+        if any(f["subject"] == subject and (f["age"] is None
+                                            or f["age"] < PROPAGATION_WINDOW_SECONDS)
+               for f in self.fics):
+            codes += sorted(PROPAGATION_CODES)
+        if self.identity_age is not None and self.identity_age < PROPAGATION_WINDOW_SECONDS:
+            codes += sorted(IDENTITY_PROPAGATION_CODES)
+        return codes
+
+    def propagation(self, claims: dict[str, Any], code: str | None) -> Propagation | None:
+        """The shared rule (core.models.propagation_of) for what the agent got."""
+        if not self.readable or self.identity is None:
+            return None
+        aud = claims.get("aud")
+        audiences = set(aud if isinstance(aud, list) else [aud])
+        exact = next((f for f in self.fics if f["issuer"] == claims.get("iss")
+                      and f["subject"] == claims.get("sub")
+                      and audiences.intersection(f["audiences"])), None)
+        return propagation_of(code, credential_age=exact["age"] if exact else None,
+                              exact_match=exact is not None, identity_age=self.identity_age,
+                              changed=bool(exact and exact["changed"]))
+
+
+def read_arm_view(azure: AzureClients | None, client_id: str | None) -> ArmView:
+    """The identity with this client id and its credentials, with their ages."""
+    if azure is None or not client_id:
+        return ArmView()
+    now = time.time()
+    try:
+        ident = _identity_with_client_id(azure, client_id)
+        if ident is None:
+            return ArmView(readable=True)
+        with azure_errors(f"listing the federated credentials of {ident.name}"):
+            fics = list(azure.msi.federated_identity_credentials.list(ident.id.split("/")[4],
+                                                                      ident.name))
+    except WiError:
+        return ArmView()
+    system = getattr(ident, "system_data", None)
+    view = ArmView(True, ident.name, age_since(getattr(system, "created_at", None), None,
+                                               now)[0])
+    for fic in fics:
+        fic_system = getattr(fic, "system_data", None)
+        age, changed = age_since(getattr(fic_system, "created_at", None),
+                                 getattr(fic_system, "last_modified_at", None), now)
+        view.fics.append({"name": fic.name, "issuer": fic.issuer, "subject": fic.subject,
+                          "audiences": list(fic.audiences or []), "age": age,
+                          "changed": changed})
+    return view
+
+
+@dataclass
 class ProbeOutcome:
     request: ProbeRequest
     pod_name: str
@@ -99,6 +177,11 @@ class ProbeOutcome:
     @property
     def ok(self) -> bool:
         return bool(self.verdict.get("ok"))
+
+    @property
+    def status(self) -> str:
+        """ok, warn (e.g. a fresh credential still propagating) or fail."""
+        return str(self.verdict.get("status") or ("ok" if self.ok else "fail"))
 
     def to_json(self) -> dict[str, Any]:
         report = self.report or {}
@@ -171,12 +254,17 @@ def _arm_find(azure: AzureClients, rtype: str, api_version: str, ref: str,
                        "full resource id."])
 
 
-def _identity_resource_group(azure: AzureClients, client_id: str) -> str | None:
+def _identity_with_client_id(azure: AzureClients, client_id: str) -> Any | None:
     with azure_errors("looking up the service account's managed identity"):
         for ident in azure.msi.user_assigned_identities.list_by_subscription():
             if (ident.client_id or "").lower() == client_id.lower():
-                return "/".join(ident.id.split("/")[:5])
+                return ident
     return None
+
+
+def _identity_resource_group(azure: AzureClients, client_id: str) -> str | None:
+    ident = _identity_with_client_id(azure, client_id)
+    return "/".join(ident.id.split("/")[:5]) if ident is not None else None
 
 
 def resolve_targets(req: ProbeRequest, azure: AzureClients | None,
@@ -232,7 +320,8 @@ def configmap_body(name: str, namespace: str) -> dict[str, Any]:
             "data": {"agent.py": agent_source()}}
 
 
-def agent_env(cloud: Cloud, targets: Targets) -> list[dict[str, Any]]:
+def agent_env(cloud: Cloud, targets: Targets, waits: list[float] | None = None,
+              retry_codes: list[str] | None = None) -> list[dict[str, Any]]:
     def field_ref(path: str) -> dict[str, Any]:
         return {"valueFrom": {"fieldRef": {"fieldPath": path}}}
 
@@ -245,6 +334,10 @@ def agent_env(cloud: Cloud, targets: Targets) -> list[dict[str, Any]]:
         {"name": "WI_SCOPES", "value": " ".join(targets.scopes)},
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
     ]
+    if waits is not None:  # the agent's retries while a fresh credential propagates
+        env.append({"name": "WI_PROPAGATION_WAITS", "value": ",".join(f"{w:g}" for w in waits)})
+    if retry_codes is not None:  # ... and for which refusals
+        env.append({"name": "WI_PROPAGATION_CODES", "value": ",".join(retry_codes)})
     if cloud.name in KEYVAULT_SCOPES:
         env.append({"name": "WI_KEYVAULT_SCOPE", "value": KEYVAULT_SCOPES[cloud.name]})
     if targets.keyvault_uri:
@@ -409,6 +502,9 @@ def probe(req: ProbeRequest, cloud: Cloud, azure: AzureClients | None, kube: Kub
     validate(req)
     client_id = _preconditions(req, kube)
     targets = resolve_targets(req, azure, client_id)
+    arm = read_arm_view(azure, client_id)
+    retry_codes = arm.retry_codes(f"system:serviceaccount:{req.namespace}:{req.service_account}")
+    waits = propagation_waits(req.propagation_wait) if retry_codes != [] else []
     name = f"wi-probe-{secrets.token_hex(3)}"
     on_phase("Creating")
     created = False
@@ -420,15 +516,16 @@ def probe(req: ProbeRequest, cloud: Cloud, azure: AzureClients | None, kube: Kub
         created = True
         try:
             with kube_errors(f"creating pod {req.namespace}/{name}", kube.server):
-                kube.core.create_namespaced_pod(req.namespace,
-                                                pod_body(name, req, agent_env(cloud, targets)))
+                kube.core.create_namespaced_pod(
+                    req.namespace,
+                    pod_body(name, req, agent_env(cloud, targets, waits, retry_codes)))
         except KubernetesError as exc:
             if not _admission_refusal(exc):
                 raise
             outcome = _refused(req, name, targets, exc)
             return outcome
         state, pod, event = _wait(req, kube, name, on_phase)
-        outcome = _outcome(req, kube, name, targets, state, pod, event)
+        outcome = _outcome(req, kube, name, targets, state, pod, event, arm)
         return outcome
     finally:
         if created and not req.keep:
@@ -449,7 +546,7 @@ def _refused(req: ProbeRequest, name: str, targets: Targets,
 
 
 def _outcome(req: ProbeRequest, kube: KubeClients, name: str, targets: Targets, state: str,
-             pod: Any, event: dict[str, Any] | None) -> ProbeOutcome:
+             pod: Any, event: dict[str, Any] | None, arm: ArmView) -> ProbeOutcome:
     info: dict[str, Any] = {"phase": pod.status.phase, "reason": pod.status.reason,
                             **_terminated(pod)}
     if state == "stuck" and event:
@@ -472,11 +569,13 @@ def _outcome(req: ProbeRequest, kube: KubeClients, name: str, targets: Targets, 
                    "warnings": []}
         return ProbeOutcome(req, name, "failed", None, targets, verdict, pod=info)
     explain_checks(report, targets)
-    return ProbeOutcome(req, name, "completed", report, targets, verdict_of(report, req), pod=info)
+    return ProbeOutcome(req, name, "completed", report, targets, verdict_of(report, req, arm),
+                        pod=info)
 
 
 # -- what it means --------------------------------------------------------------------------------
-def verdict_of(report: dict[str, Any], req: ProbeRequest) -> dict[str, Any]:
+def verdict_of(report: dict[str, Any], req: ProbeRequest,
+               arm: ArmView | None = None) -> dict[str, Any]:
     ns, sa = req.namespace, req.service_account
     doctor = f"Run wi doctor -n {ns} --service-account {sa} to check every link of the chain."
     warnings = _warnings(report)
@@ -511,9 +610,19 @@ def verdict_of(report: dict[str, Any], req: ProbeRequest) -> dict[str, Any]:
         code = error.get("code")
         if code:
             cause, fix = explain(code)
+            fresh = (arm or ArmView()).propagation(sa_token.get("claims") or {}, code)
+            if fresh is not None:
+                verdict = _propagating(fresh, code, access, arm or ArmView(), warnings)
+                error["explanation"] = {"cause": verdict["causes"][0],
+                                        "fix": verdict["fixes"][0]}
+                return verdict
             error["explanation"] = {"cause": cause, "fix": fix}
-            return _verdict(False, f"Entra refused the token exchange: {code}.",
-                            [cause, error.get("description") or ""], [fix, doctor], warnings)
+            causes = [cause, error.get("description") or ""]
+            if code in PROPAGATION_CODES and not (arm and arm.readable):
+                causes.append("If the credential was created or changed in the last few "
+                              "minutes, Entra may not see it yet: re-run in a few minutes.")
+            return _verdict(False, f"Entra refused the token exchange: {code}.", causes,
+                            [fix, doctor], warnings)
         return _verdict(False, "The token exchange did not complete: "
                                f"{error.get('description') or 'no answer'}.",
                         ["The pod could not reach Entra ID or got an unexpected answer."],
@@ -532,9 +641,27 @@ def verdict_of(report: dict[str, Any], req: ProbeRequest) -> dict[str, Any]:
 
 
 def _verdict(ok: bool, summary: str, causes: list[str], fixes: list[str],
-             warnings: list[str]) -> dict[str, Any]:
-    return {"ok": ok, "summary": summary, "causes": [c for c in causes if c],
-            "fixes": fixes, "warnings": warnings}
+             warnings: list[str], status: str | None = None) -> dict[str, Any]:
+    return {"ok": ok, "status": status or ("ok" if ok else "fail"), "summary": summary,
+            "causes": [c for c in causes if c], "fixes": fixes, "warnings": warnings}
+
+
+def _propagating(fresh: Propagation, code: str, access: dict[str, Any], arm: ArmView,
+                 warnings: list[str]) -> dict[str, Any]:
+    """A WARN, never a FAIL: the credential matches exactly and Entra does not see it yet."""
+    if fresh.what == "identity":
+        what = f"identity {arm.identity} was {fresh.age}: Entra does not know its client id yet"
+    else:
+        what = (f"the credential on {arm.identity} that matches the pod's token exactly was "
+                f"{fresh.age}: Entra does not see it yet")
+    waited = access.get("waited_seconds")
+    tried = f" (still after {waited:g} s of retries)" if waited else ""
+    return _verdict(False, f"Entra refused the token exchange with {code}{tried}, but {what}. "
+                           "Re-run in a few minutes.",
+                    ["A new federated credential takes a few minutes to propagate in Entra; "
+                     "meanwhile it answers as if the credential did not exist."],
+                    ["Nothing to change: re-run wi probe in a few minutes (SDKs in the pods "
+                     "retry on their own)."], warnings, status="warn")
 
 
 def _warnings(report: dict[str, Any]) -> list[str]:

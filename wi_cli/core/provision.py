@@ -11,11 +11,12 @@ import json
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ContextManager, Iterator, Mapping, Protocol, Sequence
 
 from ..adapters import terraform as tf
+from . import preflight as pf
 from .config import State, load_state, save_state
 from .errors import ConfigError, ConflictError, Interrupted, TerraformError, UsageError
 
@@ -31,6 +32,7 @@ class ProvisionRequest:
     module: Path | None = None
     plan_only: bool = False
     assume_yes: bool = False
+    skip_preflight: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,11 @@ class ProvisionOutcome:
     kubeconfig: Path | None = None
     kube_context: str | None = None
     next: list[str] = field(default_factory=list)
+    preflight: pf.PreflightReport | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "preflight": self.preflight.to_json() if self.preflight else None,
             "plan": plan_json(self.plan), "plan_only": self.plan_only, "applied": self.applied, "workdir": str(self.workdir),
             "outputs": self.outputs,
             "state_path": str(self.state_path) if self.state_path else None,
@@ -261,11 +265,12 @@ def _apply(runner: tf.Runner, summary: tf.PlanSummary, display: Display) -> None
 
 def provision(req: ProvisionRequest, target: Target, display: Display) -> ProvisionOutcome:
     inputs = _resolve_inputs(req)
+    target, report = preflight(req, inputs, target, display)  # before Terraform starts
     runner = _runner(req, inputs.module, target)
     with terraform_errors():
         runner.prepare()
     summary = _plan(runner, inputs, display, destroy=False)
-    outcome = ProvisionOutcome(summary, runner.workdir, req.plan_only)
+    outcome = ProvisionOutcome(summary, runner.workdir, req.plan_only, preflight=report)
     if req.plan_only:
         return outcome
     if summary.has_changes:
@@ -279,6 +284,65 @@ def provision(req: ProvisionRequest, target: Target, display: Display) -> Provis
         outcome.outputs = tf.public_outputs(runner.outputs())
     _record(outcome, target, display)
     return outcome
+
+
+# -- preflight (the bundled module's needs against the subscription, before Terraform) ---------------
+
+def _is_bundled(module: Path) -> bool:
+    try:
+        return module.resolve() == tf.bundled_module_dir().resolve()
+    except tf.TerraformError:
+        return False
+
+
+def preflight(req: ProvisionRequest, inputs: "_Inputs", target: Target,
+              display: Display) -> tuple[Target, pf.PreflightReport]:
+    """Check permissions, resource providers and region; refuse (exit 4) on anything missing.
+
+    Only the bundled module's needs are known, so another module (--module) is not checked. With
+    --plan-only the findings are shown and the plan goes on (a plan changes nothing). Returns the
+    target with the subscription the check used (the only visible one when none was set)."""
+    if req.skip_preflight:
+        report = pf.PreflightReport(skipped="--skip-preflight was given")
+    elif not _is_bundled(inputs.module):
+        report = pf.PreflightReport(
+            skipped=f"{inputs.module} is not the module bundled with wi, whose needs are the "
+                    "only ones the preflight knows")
+    else:
+        target, report = _check_subscription(inputs, target, display)
+    if report.skipped is None and not report.ok and not req.plan_only:
+        raise pf.PreflightRefused(report)
+    display.note(report.summary())
+    if report.skipped is None and not report.ok:
+        display.note("--plan-only goes on (a plan changes nothing), but applying it would fail: "
+                     + " ".join(report.remediation()[:-1]))
+    return target, report
+
+
+def _check_subscription(inputs: "_Inputs", target: Target,
+                        display: Display) -> tuple[Target, pf.PreflightReport]:
+    from ..adapters.azure import preflight as arm
+    from ..adapters.azure.clients import AzureClients
+    from .cloud import resolve_cloud
+
+    cloud = resolve_cloud(target.cloud)
+    if not target.subscription:
+        visible = arm.enabled_subscriptions(AzureClients(cloud, None))
+        if len(visible) != 1:
+            raise ConfigError(
+                f"No subscription is selected and the credential sees {len(visible)} enabled "
+                "subscriptions, so the preflight cannot tell which one Terraform would use.",
+                ["Pass --subscription ID (or set AZURE_SUBSCRIPTION_ID)."])
+        target = replace(target, subscription=visible[0])
+        display.note(f"Using subscription {visible[0]}, the only one the credential can see.")
+    subscription = str(target.subscription)
+    azure = AzureClients(cloud, subscription)
+    needs = pf.requirements(pf.module_resource_types(inputs.module))
+    location = pf.resolve_location(inputs.variables, inputs.var_files, os.environ, inputs.module)
+    blocks = arm.permissions_at(azure, f"/subscriptions/{subscription}")
+    states = arm.provider_states(azure, subscription, needs.providers)
+    regions = arm.location_names(azure, subscription) if location else None
+    return target, pf.evaluate(needs, subscription, blocks, states, location, regions)
 
 
 def state_from_outputs(outputs: Mapping[str, Any], target: Target) -> State:

@@ -41,7 +41,7 @@ def _run_one(check: Check, facts: Facts, results: dict[str, list[Finding]]) -> l
         check.fn(facts, report)
     except FactError as exc:
         report.made.clear()
-        report._make(Status.ERROR, f"Could not check: {exc}")
+        report._make(Status.ERROR, f"Could not check: {exc}").unreadable = True
     except Exception as exc:  # noqa: BLE001 - one broken check must not stop the others
         report.made.clear()
         report._make(Status.ERROR, f"The check itself failed: {type(exc).__name__}: {exc}")
@@ -76,5 +76,18 @@ def run(ctx: Context, only: Iterable[str] = ()) -> tuple[list[Finding], Facts]:
 
 
 def exit_code(findings: list[Finding]) -> ExitCode:
-    bad = any(f.status in (Status.FAIL, Status.ERROR) for f in findings)
-    return ExitCode.PROBLEMS if bad else ExitCode.OK
+    """1 when a check found a problem in what it could read; else 4 when Azure or Kubernetes
+    could not be read for some check (no verdict there); 1 for a check that crashed; else 0."""
+    if any(f.status == Status.FAIL for f in findings):
+        return ExitCode.PROBLEMS
+    if any(f.status == Status.ERROR and f.unreadable for f in findings):
+        return ExitCode.REMOTE
+    if any(f.status == Status.ERROR for f in findings):
+        return ExitCode.PROBLEMS
+    return ExitCode.OK
+
+
+def unreadable_sources(findings: list[Finding]) -> list[str]:
+    """What could not be read, once each ("could not read identities: ..."), in order."""
+    said = (f.summary.removeprefix("Could not check: ") for f in findings if f.unreadable)
+    return list(dict.fromkeys(said))

@@ -10,14 +10,18 @@ from urllib.parse import urlsplit
 from ..adapters.azure.errors import azure_errors
 from ..adapters.kube.client import kube_errors
 from ..core.errors import AzureNotFound, KubernetesNotFound
+from ..core.models import (
+    WEBHOOK_DEPLOYMENT,
+    WEBHOOK_NAMESPACES,
+    WI_TOKEN_VOLUMES,
+    expected_audience,
+)
 from ..core.names import WI_CLIENT_ID, WI_USE_LABEL
 from .facts import Facts, fact
 
 WEBHOOK_CONFIG = "azure-wi-webhook-mutating-webhook-configuration"
-WEBHOOK_DEPLOYMENT = "azure-wi-webhook-controller-manager"
 WEBHOOK_SERVICE = "azure-wi-webhook-webhook-service"
 WEBHOOK_CONFIGMAP = "azure-wi-webhook-config"
-WEBHOOK_NAMESPACES = ("kube-system", "azure-workload-identity-system")
 
 
 # -- reachability ------------------------------------------------------------------------------------
@@ -211,6 +215,28 @@ def webhook(facts: Facts) -> dict[str, Any]:
 
     facts.map(read, WEBHOOK_NAMESPACES)
     return out
+
+
+@fact("token_audience")
+def token_audience(facts: Facts) -> dict[str, str]:
+    """The audience this cluster's projected tokens carry, so credentials are compared with what
+    the pods really present: {"audience", "source"}."""
+    webhook = facts.get("webhook") or {}
+    args = [list(c.args or []) for dep in (webhook.get("deployments") or {}).values()
+            for c in (dep.spec.template.spec.containers or [])]
+    audiences = [src.service_account_token.audience
+                 for pod in facts.get("pods") or []
+                 if (pod.metadata.labels or {}).get(WI_USE_LABEL) == "true"
+                 for vol in pod.spec.volumes or []
+                 if vol.projected and (vol.name == WI_TOKEN_VOLUMES[0]
+                                       or vol.name.startswith(WI_TOKEN_VOLUMES[1]))
+                 for src in vol.projected.sources or [] if src.service_account_token]
+    audience, source = expected_audience(args, audiences)
+    return {"audience": audience, "source": source}
+
+
+def audience_of(facts: Facts) -> str:
+    return facts["token_audience"]["audience"]
 
 
 # -- identities, federated credentials, role assignments -------------------------------------------

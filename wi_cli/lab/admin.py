@@ -7,7 +7,12 @@ service principals are listed by ids and names only.
   their FICs, role assignments, clusters, server URLs and knobs.
 * ``POST /_lab/faults``: ``{"server": "arm", "latency": 0.2, "fail_next": {"prefix": "/subscriptions/..",
   "count": 2, "status": 429, "retry_after": 1}}`` or ``{"server": "arm", "clear": true}``
-  (no ``server``: every server).
+  (no ``server``: every server). Entra's propagation of new federated credentials:
+  ``{"fic_propagation": {"seconds": 120, "seed": 7}}`` (a window in which refusals thin out;
+  ``seed`` makes them repeatable) and ``{"refuse_next": {"identity": ID, "fic": NAME, "count":
+  3, "code": 70021}}`` (refuse the next 3 exchanges that need that credential, or any of the
+  identity's without ``fic``; ``identity`` is a resource id or client id; ``code`` optional;
+  count 0 clears). ``clear`` without ``server`` (or for ``entra``) also clears these.
 * ``POST /_lab/seed``: any of ``resource_group``, ``identity``, ``fic``, ``role_assignment``
   (objects, see :func:`_seed_one`); answers what was created.
 """
@@ -61,6 +66,8 @@ def state_summary(lab: "Lab") -> dict[str, Any]:
                           "workloadIdentityEnabled": c.workload_identity_enabled}
                          for c in az.clusters.values()],
             "knobs": {"fic_propagation_seconds": az.fic_propagation_seconds,
+                      "fic_refusals": {key: {"count": left, "code": code}
+                                       for key, (left, code) in az.refusals.items()},
                       "fic_write_seconds": az.fic_write_seconds, "page_size": az.page_size},
         }
 
@@ -80,7 +87,44 @@ def apply_faults(lab: "Lab", spec: dict[str, Any]) -> list[str]:
             server.faults.fail_next(str(rule["prefix"]), int(rule.get("count", 1)),
                                     int(rule.get("status", 429)),
                                     None if retry_after is None else int(retry_after))
+    if spec.get("clear") and name in (None, "entra"):
+        with lab.azure.lock:
+            lab.azure.refusals.clear()
+            lab.azure.fic_propagation_seconds = 0.0
+    _apply_propagation(lab.azure, spec)
     return [s.name for s in servers]
+
+
+def _apply_propagation(az: "AzureState", spec: dict[str, Any]) -> None:
+    window = spec.get("fic_propagation")
+    if window is not None:
+        seconds = float(window["seconds"])
+        if seconds < 0:
+            raise ValueError("fic_propagation.seconds must be >= 0")
+        with az.lock:
+            az.fic_propagation_seconds = seconds
+            if window.get("seed") is not None:
+                az.propagation_rng.seed(int(window["seed"]))
+    refuse = spec.get("refuse_next")
+    if refuse is not None:
+        ident = _identity_named(az, str(refuse["identity"]))
+        code = refuse.get("code")
+        if code is not None and int(code) not in (70021, 700016):
+            raise ValueError("refuse_next.code is 70021 or 700016 (default: what Entra answers "
+                             "without the credential)")
+        fic = refuse.get("fic")
+        if fic is not None and str(fic).lower() not in ident.fics:
+            raise KeyError(f"federated credential {fic} on {ident.id}")
+        az.refuse_next(ident, int(refuse.get("count", 1)), None if fic is None else str(fic),
+                       None if code is None else int(code))
+
+
+def _identity_named(az: "AzureState", ref: str) -> Any:
+    with az.lock:
+        ident = az.identities.get(ref.lower()) or az.identity_by_client_id(ref)
+    if ident is None:
+        raise KeyError(f"identity {ref}")
+    return ident
 
 
 def _seed_resource_group(az: "AzureState", spec: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
                  "2024-11-01"),
     "storage": ("2021-09-01", "2022-09-01", "2023-01-01", "2023-05-01", "2024-01-01",
                 "2025-01-01"),
+    "resources": ("2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01"),
 }
 METADATA_OBJECT_SINCE = "2022-09-01"  # older api-versions answer the list form
 METADATA_VERSIONS = ("2015-01-01", "2018-01-01", "2019-05-01", "2020-06-01", "2022-09-01")
@@ -160,6 +161,9 @@ class Arm:
         add = self._add_op(r)
         add("GET", r"/subscriptions", "subscriptions", self.list_subscriptions)
         add("GET", _SUB, "subscriptions", self.get_subscription)
+        from .arm_providers import Providers  # resource providers and locations
+
+        Providers(self).routes(add)
         # Microsoft.Authorization first: its scopes may be any resource id
         add("GET", _AUTHZ + r"/roleAssignments", "authorization", self.list_role_assignments)
         add("*", _AUTHZ + r"/roleAssignments/(?P<name>[^/]+)", "authorization",
@@ -613,6 +617,9 @@ class Arm:
             "tags": dict(ident.tags),
             "properties": {"tenantId": ident.tenant_id, "principalId": ident.principal_id,
                            "clientId": ident.client_id, "isolationScope": "None"},
+            # ARM's common systemData (optional in real responses); wi reads the age from it
+            "systemData": {"createdAt": iso(ident.created_at),
+                           "lastModifiedAt": iso(ident.created_at)},
         }
 
     def list_identities(self, call: Call) -> Response:
@@ -665,7 +672,7 @@ class Arm:
         fid = f"{msi_id(ident.id)}/federatedIdentityCredentials/{fic.name}"
         system = self._fic_system.get(fid.lower()) or {
             "createdAt": iso(fic.created_at), "lastModifiedAt": iso(fic.created_at)}
-        return {
+        body = {
             "id": fid,
             "name": fic.name,
             "type": FIC,
@@ -673,6 +680,9 @@ class Arm:
                            "audiences": list(fic.audiences)},
             "systemData": dict(system),
         }
+        if not self.state.system_data:  # optional in real responses (the spec examples lack it)
+            del body["systemData"]
+        return body
 
     def _parent_identity(self, call: Call, action: str) -> UserAssignedIdentity:
         p = call.req.params
@@ -717,9 +727,10 @@ class Arm:
         with self.state.lock:
             ident = self._parent_identity(call, f"{FIC}/write")
         if ident.location.replace(" ", "").lower() in FIC_UNSUPPORTED_REGIONS:
+            # the text of entra-docs workload-identity-federation-considerations.md (error table)
             raise ArmError(405, "MethodNotAllowed",
-                           "Federated Identity Credentials are not supported for user-assigned "
-                           f"identities in the region '{ident.location}'.")
+                           "The request format was unexpected: Support for federated identity "
+                           "credentials not enabled.")
         with self._fic_write_window(ident):
             issuer, subject, audiences = self._validate_fic(name, self._json_body(call))
             with self.state.lock:
@@ -796,7 +807,7 @@ class Arm:
                 return Response(200)
 
     def _fic_write_window(self, ident: UserAssignedIdentity) -> "_WriteWindow":
-        return _WriteWindow(self, ident.id.lower(), float(self.state.fic_write_seconds))
+        return _WriteWindow(self, ident, float(self.state.fic_write_seconds))
 
     # ----------------------------------------------------------------------------- role assignments
     def assignment_body(self, ra: RoleAssignment) -> dict[str, Any]:
@@ -982,15 +993,20 @@ class _WriteWindow:
     """Holds an identity's FIC write window for the length of one write; a second write to the
     same identity meanwhile is refused with 409, as the MSI resource provider does."""
 
-    def __init__(self, arm: Arm, key: str, seconds: float) -> None:
-        self.arm, self.key, self.seconds = arm, key, seconds
+    def __init__(self, arm: Arm, identity: UserAssignedIdentity, seconds: float) -> None:
+        self.arm, self.identity, self.seconds = arm, identity, seconds
+        self.key = identity.id.lower()
 
     def __enter__(self) -> None:
         with self.arm._fic_lock:
             if self.arm._fic_writes.get(self.key, 0.0) > time.monotonic():
-                raise ArmError(409, "Conflict",
-                               "Concurrent write request to federated identity credential resources "
-                               "under the same user-assigned identity has been denied.")
+                # the observed body: Azure/bicep-registry-modules#1447,
+                # kubernetes-sigs/cluster-api-provider-azure#5397 (the id in lower case but names)
+                raise ArmError(409, "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity",
+                               "Too many Federated Identity Credentials are written concurrently "
+                               f"for the managed identity '{_observed_id(self.identity)}'. "
+                               "Concurrent Federated Identity Credentials writes under the same "
+                               "managed identity are not supported.")
             self.arm._fic_writes[self.key] = time.monotonic() + self.seconds + 60
         if self.seconds > 0:
             time.sleep(self.seconds)
@@ -998,6 +1014,11 @@ class _WriteWindow:
     def __exit__(self, *exc: object) -> None:
         with self.arm._fic_lock:
             self.arm._fic_writes.pop(self.key, None)
+
+
+def _observed_id(ident: UserAssignedIdentity) -> str:
+    return (f"/subscriptions/{ident.subscription_id}/resourcegroups/{ident.resource_group}"
+            f"/providers/microsoft.managedidentity/userassignedidentities/{ident.name}")
 
 
 # --------------------------------------------------------------------------------- $filter parsing

@@ -9,6 +9,7 @@ case-insensitive, as ARM's are; FIC issuer/subject/audience are kept exactly as 
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import threading
 import time
@@ -82,6 +83,7 @@ class UserAssignedIdentity:
     principal_id: str
     tags: dict[str, str] = field(default_factory=dict)
     fics: dict[str, FederatedCredential] = field(default_factory=dict)  # key: name.lower()
+    created_at: float = field(default_factory=time.time)
 
     @property
     def id(self) -> str:
@@ -182,6 +184,7 @@ class AzureState:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.tenants: set[str] = set()
+        self.tenant_domains: dict[str, str] = {}  # verified domain (lower) -> tenant id
         self.subscriptions: dict[str, Subscription] = {}  # key: id lower
         self.resource_groups: dict[str, ResourceGroup] = {}  # key: "sub/rg" lower
         self.principals: dict[str, ServicePrincipal] = {}  # key: client_id lower
@@ -191,21 +194,41 @@ class AzureState:
         }
         self.role_assignments: dict[str, RoleAssignment] = {}  # key: name lower
         self.clusters: dict[str, ManagedCluster] = {}  # key: resource id lower
-        # seconds a new FIC does not match yet at the token endpoint (AADSTS70021); 0 = off
+        # Entra's propagation window for a new or changed FIC (0 = off): an exchange that needs
+        # a FIC of age t in the window does not see it with probability
+        # refusal_probability(t, window), drawn from ``propagation_rng`` (seed it for tests)
         self.fic_propagation_seconds = 0.0
+        self.propagation_rng = random.Random()
+        # deterministic refusals: "identity id lower" or "identity id lower/fic name lower" ->
+        # [exchanges left to refuse, forced AADSTS code or None]; see refuse_next
+        self.refusals: dict[str, list[Any]] = {}
+        # ARM sends systemData (createdAt, lastModifiedAt) on FICs; real responses may omit it
+        self.system_data = True
         # ARM: items per list page (nextLink beyond), and how long one FIC write holds its
         # identity (another write to that identity meanwhile gets 409 Conflict)
         self.page_size = 100
         self.fic_write_seconds = 0.05
         # generic per-type resources the data-plane checks need (Key Vault, Storage), by id lower
         self.resources: dict[str, dict[str, Any]] = {}
+        # resource provider registration per subscription: sub lower -> namespace lower -> state
+        # (NotRegistered, Registering, Registered, Unregistering); unset means Registered
+        self.provider_states: dict[str, dict[str, str]] = {}
 
     # -- seeding ------------------------------------------------------------------------------
-    def add_tenant(self, tenant_id: str | None = None) -> str:
+    def add_tenant(self, tenant_id: str | None = None, domain: str | None = None) -> str:
+        """A tenant and its initial verified domain (``NAME.onmicrosoft.com``, which Entra
+        accepts wherever the tenant GUID goes)."""
         tid = tenant_id or new_guid()
         with self.lock:
             self.tenants.add(tid.lower())
+            self.tenant_domains[(domain or f"wilab{tid[:8]}.onmicrosoft.com").lower()] = \
+                tid.lower()
         return tid
+
+    def tenant_domain(self, tenant_id: str) -> str:
+        """The tenant's first verified domain."""
+        with self.lock:
+            return next(d for d, t in self.tenant_domains.items() if t == tenant_id.lower())
 
     def add_subscription(self, tenant_id: str, subscription_id: str | None = None,
                          display_name: str = "wi lab subscription") -> Subscription:
@@ -263,6 +286,42 @@ class AzureState:
         with self.lock:
             identity.fics[name.lower()] = fic
         return fic
+
+    def refuse_next(self, identity: UserAssignedIdentity, count: int, fic: str | None = None,
+                    code: int | None = None) -> None:
+        """Make Entra not see ``identity``'s FIC ``fic`` (any of its FICs when None) for the next
+        ``count`` exchanges that need it, as while it propagates; ``count`` 0 clears. ``code``
+        forces the answer (70021, the legacy code the Entra doc names for propagation, or
+        700016 for an identity not replicated yet); by default Entra answers what it answers
+        without that FIC (70025, 700211 or 700213)."""
+        key = identity.id.lower() + (f"/{fic.lower()}" if fic else "")
+        with self.lock:
+            if count > 0:
+                self.refusals[key] = [int(count), code]
+            else:
+                self.refusals.pop(key, None)
+
+    def take_refusal(self, identity: UserAssignedIdentity,
+                     fic: FederatedCredential) -> tuple[bool, int | None]:
+        """Whether a deterministic refusal is pending for this FIC (and use it up): (refused,
+        forced code)."""
+        with self.lock:
+            for key in (f"{identity.id.lower()}/{fic.name.lower()}", identity.id.lower()):
+                pending = self.refusals.get(key)
+                if pending:
+                    pending[0] -= 1
+                    if pending[0] <= 0:
+                        del self.refusals[key]
+                    return True, pending[1]
+        return False, None
+
+    def set_provider_state(self, subscription_id: str, namespace: str, state: str) -> None:
+        with self.lock:
+            self.provider_states.setdefault(subscription_id.lower(), {})[namespace.lower()] = state
+
+    def provider_state(self, subscription_id: str, namespace: str) -> str | None:
+        with self.lock:
+            return self.provider_states.get(subscription_id.lower(), {}).get(namespace.lower())
 
     def role_by_name(self, role_name: str) -> RoleDefinition:
         for r in self.role_definitions.values():

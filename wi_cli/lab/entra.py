@@ -26,13 +26,14 @@ from urllib.parse import unquote, urlsplit
 
 import jwt
 
-from .azure_state import FederatedCredential, ServicePrincipal
+from .azure_state import FederatedCredential, ServicePrincipal, UserAssignedIdentity
 from .http import Request, Response, Router, json_response
 from .tokens import ACCESS_TOKEN_LIFETIME, mint_access_token
 
 if TYPE_CHECKING:
     from .runtime import Lab
 
+_TENANT_SHAPE = re.compile(r"^[A-Za-z0-9.-]+$")  # a GUID or a DNS name
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW_SECONDS = 300
 # "must have a lifetime of less than or equal to 1.01:00:00" (1 day + 1 hour)
@@ -52,6 +53,9 @@ WELL_KNOWN_RESOURCES = (
     "https://management.azure.com/",
     "https://vault.azure.net",
     "https://storage.azure.com",
+    # the lab cloud's microsoftGraphResourceId (arm.py cloud_metadata): the azurerm Terraform
+    # provider gets a token for it to read the caller's claims (object id) before planning
+    "https://graph.microsoft.lab.local/",
 )
 _FIC_DOC_SUFFIX = (" Please check your federated identity credential Subject, Audience and Issuer "
                    "against the presented assertion. "
@@ -69,9 +73,16 @@ class Aadsts:
 # synthesized/entra-token-responses.json; codes not there are marked with the reason chosen.
 AADSTS: dict[int, Aadsts] = {
     # tenant and request shape
+    # 90002's full text as observed (Azure/azure-cli#22145; james-gould/azure-keyvault-emulator#324)
     90002: Aadsts(400, "invalid_request",
                   "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
-                  "and are signing into the correct cloud."),
+                  "and are signing into the correct cloud. Check with your subscription "
+                  "administrator, this may happen if there are no active subscriptions for the "
+                  "tenant."),
+    # the code is observed (microsoft/ARI#247); the wording is unverified
+    900023: Aadsts(400, "invalid_request",
+                   "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a "
+                   "valid external domain."),
     9001023: Aadsts(400, "invalid_request",  # client credentials over /common etc.
                     "The grant type is not supported over the /common or /consumers endpoints. "
                     "Please use the /organizations or tenant-specific endpoint."),
@@ -83,9 +94,14 @@ AADSTS: dict[int, Aadsts] = {
                     "The request body must contain the following parameter: 'client_assertion' "
                     "or 'client_secret'."),
     7000219: Aadsts(400, "invalid_request", "'client_assertion_type' is missing or invalid."),
-    70011: Aadsts(400, "invalid_scope",
+    70011: Aadsts(400, "invalid_scope",  # several resources (Azure/azure-sdk-for-net#9076)
                   "The provided value for the input parameter 'scope' isn't valid. "
                   "The scope {scope} isn't valid."),
+    # one scope without "/.default": MicrosoftDocs/azure-docs#99862 (status/error unverified)
+    1002012: Aadsts(400, "invalid_scope",
+                    "The provided value for scope {scope} is not valid. Client credential flows "
+                    "must have a scope value with /.default suffixed to the resource identifier "
+                    "(application ID URI)."),
     500011: Aadsts(400, "invalid_resource",
                    "The resource principal named {resource} was not found in the tenant named "
                    "{tenant}. This can happen if the application has not been installed by the "
@@ -108,6 +124,9 @@ AADSTS: dict[int, Aadsts] = {
                   "credentials."),
     700222: Aadsts(401, "invalid_client",
                    "AAD-issued tokens may not be used for federated identity flows."),
+    70023: Aadsts(401, "invalid_client",  # observed 2023 as invalid_client (2022: invalid_request)
+                  "External OIDC Provider token must have a lifetime of less than or equal to "
+                  "1.01:00:00. Token issued at {iat}. Token expires on {exp}."),
     700211: Aadsts(401, "invalid_client",
                    "No matching federated identity record found for presented assertion issuer "
                    "'{iss}'." + _FIC_DOC_SUFFIX),
@@ -117,7 +136,20 @@ AADSTS: dict[int, Aadsts] = {
     700212: Aadsts(401, "invalid_client",
                    "No matching federated identity record found for presented assertion audience "
                    "'{aud}'." + _FIC_DOC_SUFFIX),
+    # a subject that matches a FIC only case-insensitively: Azure/login#515, #517
+    7002138: Aadsts(401, "invalid_client",
+                    "No matching federated identity record found for presented assertion subject "
+                    "'{sub}'. The subject matches with case-insensitive comparison, but not with "
+                    "case-sensitive comparison."),
     50166: Aadsts(400, "invalid_request", "Request to External OIDC endpoint failed."),
+    # the token's kid is not in the issuer's JWKS: Azure/azure-workload-identity#1232, #616
+    7000272: Aadsts(401, "invalid_client",
+                    "The certificate with identifier {kid} used to sign the federated credential "
+                    "could not be found in the metadata of identity provider {iss}. Please "
+                    "validate that your Identity Provider's metadata exposes the key used to sign "
+                    "the incoming token."),
+    # a bad signature or algorithm; what Entra says for a federated assertion is unverified
+    # (700027 is observed for certificate assertions: Azure/azure-sdk-for-net#29007)
     700027: Aadsts(401, "invalid_client",
                    "Client assertion failed signature validation. [Reason - {reason}]"),
     700024: Aadsts(401, "invalid_client",
@@ -125,9 +157,8 @@ AADSTS: dict[int, Aadsts] = {
                    "assertion valid from {nbf}, expiry time of assertion {exp}. Review the "
                    "documentation at https://docs.microsoft.com/azure/active-directory/develop/"
                    "active-directory-certificate-credentials ."),
-    70023: Aadsts(401, "invalid_client",  # observed 2023 as invalid_client (2022: invalid_request)
-                  "External OIDC Provider token must have a lifetime of less than or equal to "
-                  "1.01:00:00. Token issued at {iat}. Token expires on {exp}."),
+    # the legacy combined code; the Entra doc names it for a credential still propagating
+    # (entra-docs workload-identity-federation-considerations.md)
     70021: Aadsts(401, "unauthorized_client",
                   "No matching federated identity record found for presented assertion. "
                   "Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: "
@@ -253,11 +284,17 @@ class EntraService:
 
     # -- tenants ------------------------------------------------------------------------------
     def tenant_id(self, tenant: str) -> str:
-        """The tenant's GUID, or EntraError 90002. Tenants in the lab are GUIDs only."""
+        """The tenant's GUID from its GUID or one of its verified domains ("in GUID or
+        domain-name format": entra-docs v2-oauth2-client-creds-grant-flow); EntraError 90002 for
+        an unknown tenant, 900023 for something that is neither."""
         tid = tenant.lower()
+        if not _TENANT_SHAPE.match(tenant):
+            raise EntraError(900023, tenant=tenant)
         with self.lab.azure.lock:
             if tid in self.lab.azure.tenants:
                 return tid
+            if tid in self.lab.azure.tenant_domains:
+                return self.lab.azure.tenant_domains[tid]
         raise EntraError(90002, tenant=tenant)
 
     def _discovery_tenant(self, req: Request) -> tuple[str, str] | Response:
@@ -414,7 +451,9 @@ class EntraService:
     def _resource_from_scope(self, scope: str, tenant: str) -> str:
         """The one resource of a ``{resource}/.default`` scope (everything before "/.default")."""
         scopes = scope.split()
-        if len(scopes) != 1 or not scopes[0].endswith("/.default") or scopes[0] == "/.default":
+        if len(scopes) == 1 and not scopes[0].endswith("/.default"):
+            raise EntraError(1002012, scope=scope)
+        if len(scopes) != 1 or scopes[0] == "/.default":
             raise EntraError(70011, scope=scope)
         resource = scopes[0][: -len("/.default")]
         if _normal_resource(resource) not in self._known_resources():
@@ -444,25 +483,30 @@ class EntraService:
             raise EntraError(7000219)
         assertion = _parse_assertion(form["client_assertion"])
         sp = self._principal(tid, client_id)
-        fics = self._fics_of(sp)
-        if not fics:
+        identity, fics = self._fics_of(sp)
+        if identity is None or not fics:
             raise EntraError(70025, client_id=client_id, display_name=sp.display_name)
         if self._is_entra_issued(assertion.iss):
             raise EntraError(700222)
+        # the lifetime is checked before any FIC matching: a 365-day token got 70023
+        # (Azure/azure-sdk-for-python#32124; MicrosoftDocs/azure-docs#86916)
+        _check_lifetime(assertion.claims)
         matching = _matching_fics(fics, assertion)
+        self._check_propagated(sp, identity, fics, matching, assertion)
+        # matching comes before the issuer's documents are fetched: an in-cluster issuer gets a
+        # matching code, not 50166 (Azure/azure-workload-identity#616)
         self._verify_signature(assertion)
         _check_time_range(assertion.claims)
-        _check_lifetime(assertion.claims)
-        self._check_propagated(matching, assertion)
         return sp
 
-    def _fics_of(self, sp: ServicePrincipal) -> list[FederatedCredential]:
-        """The FICs on the identity behind ``sp`` (apps in the lab have none)."""
+    def _fics_of(self, sp: ServicePrincipal
+                 ) -> tuple[UserAssignedIdentity | None, list[FederatedCredential]]:
+        """The identity behind ``sp`` and its FICs (apps in the lab have none)."""
         if not sp.identity_resource_id:
-            return []
+            return None, []
         with self.lab.azure.lock:
             identity = self.lab.azure.identities.get(sp.identity_resource_id.lower())
-            return list(identity.fics.values()) if identity else []
+            return identity, list(identity.fics.values()) if identity else []
 
     def _is_entra_issued(self, iss: str) -> bool:
         host = (urlsplit(iss).hostname or "").lower()
@@ -477,8 +521,7 @@ class EntraService:
         kid = assertion.header.get("kid")
         jwk = next((k for k in keys if isinstance(k, dict) and k.get("kid") == kid), None)
         if jwk is None:
-            raise EntraError(700027, reason=f"The key was not found., Key identifier used by "
-                                            f"client: '{kid}'")
+            raise EntraError(7000272, kid=kid if isinstance(kid, str) else "", iss=assertion.iss)
         try:
             public_key = jwt.PyJWK(jwk, algorithm="RS256").key
             jwt.decode(assertion.token, public_key, algorithms=["RS256"],
@@ -512,23 +555,61 @@ class EntraService:
         except (urllib.error.URLError, OSError, ValueError, ssl.SSLError):
             raise EntraError(50166) from None
 
-    def _check_propagated(self, matching: list[FederatedCredential],
+    def _check_propagated(self, sp: ServicePrincipal, identity: UserAssignedIdentity,
+                          fics: list[FederatedCredential], matching: list[FederatedCredential],
                           assertion: _Assertion) -> None:
-        delay = self.lab.azure.fic_propagation_seconds
-        now = time.time()
-        if delay and all(now - fic.created_at < delay for fic in matching):
-            raise EntraError(70021, iss=assertion.iss, sub=assertion.sub,
-                             aud=assertion.aud_text)
+        """Entra is eventually consistent: a FIC created or changed a moment ago may not be seen
+        yet, less and less often over several minutes (entra-docs
+        workload-identity-federation-considerations.md). Entra then answers what it answers
+        without that FIC: 70025, 700211 or 700213 (kedacore/keda#8152,
+        Azure/azure-workload-identity#1200)."""
+        az = self.lab.azure
+        unseen, forced = [], None
+        for fic in matching:
+            refused, code = az.take_refusal(identity, fic)
+            if refused or self._still_propagating(fic):
+                unseen.append(fic)
+                forced = forced or code
+        if not matching or len(unseen) < len(matching):
+            return
+        if forced == 70021:
+            raise EntraError(70021, iss=assertion.iss, sub=assertion.sub, aud=assertion.aud_text)
+        if forced == 700016:  # an identity not replicated yet (openshift/openshift-azure#2211)
+            raise EntraError(700016, client_id=sp.client_id, tenant=sp.tenant_id)
+        seen = [f for f in fics if all(f is not u for u in unseen)]
+        if not seen:
+            raise EntraError(70025, client_id=sp.client_id, display_name=sp.display_name)
+        _matching_fics(seen, assertion)  # raises: the only match is the one not seen
+
+    def _still_propagating(self, fic: FederatedCredential) -> bool:
+        az = self.lab.azure
+        window = float(az.fic_propagation_seconds)
+        if window <= 0:
+            return False
+        with az.lock:
+            draw = az.propagation_rng.random()
+        return draw < refusal_probability(time.time() - fic.created_at, window)
+
+
+def refusal_probability(age: float, window: float) -> float:
+    """How likely Entra does not see a FIC ``age`` seconds old yet: certain at first, then
+    thinning out linearly to never at the end of the window."""
+    if window <= 0 or age >= window:
+        return 0.0
+    return 1.0 - max(age, 0.0) / window
 
 
 def _matching_fics(fics: list[FederatedCredential],
                    assertion: _Assertion) -> list[FederatedCredential]:
-    """FICs matching issuer, then subject, then audience (all exact, case-sensitive)."""
+    """FICs matching issuer, then subject, then audience (all exact, case-sensitive; a subject
+    matching only case-insensitively is 7002138 since the 2024/25 change, Azure/login#515)."""
     by_issuer = [f for f in fics if f.issuer == assertion.iss]
     if not by_issuer:
         raise EntraError(700211, iss=assertion.iss)
     by_subject = [f for f in by_issuer if f.subject == assertion.sub]
     if not by_subject:
+        if any(f.subject.lower() == assertion.sub.lower() for f in by_issuer):
+            raise EntraError(7002138, sub=assertion.sub)
         raise EntraError(700213, sub=assertion.sub)
     presented = set(assertion.audiences)
     by_audience = [f for f in by_subject if presented.intersection(f.audiences)]

@@ -58,7 +58,10 @@ def print_result(result: CommandResult) -> None:
 
 
 def print_error(command: str, error: WiError) -> None:
-    doc = envelope(command, status="error", exit_code=error.exit_code, errors=[error])
+    """The error envelope; a refused or half-done command keeps its data (``data.steps``,
+    ``data.preflight``)."""
+    doc = envelope(command, status="error", exit_code=error.exit_code, data=error.data,
+                   errors=[error])
     sys.stdout.write(dumps(doc) + "\n")
     sys.stdout.flush()
 

@@ -3,6 +3,8 @@
 // Azure Resource Manager over plain fetch: subscriptions, the caller's role assignments and
 // the names of their roles. The bearer token only ever goes to the configured ARM origin.
 
+const { redact } = require('./redact');
+
 const SUBSCRIPTIONS_API = '2022-12-01';
 const AUTHORIZATION_API = '2022-04-01';
 const MAX_PAGES = 50;
@@ -132,15 +134,20 @@ function groupByScope(assignments) {
     .sort((a, b) => scopeDepth(a.scope) - scopeDepth(b.scope) || a.scope.localeCompare(b.scope));
 }
 
+// ARM's error text goes on the page: redacted like everything else shown
+function failure(err) {
+  return { error: redact(err.message), status: err.status, code: err.code };
+}
+
 async function readSubscriptions(arm, inspected) {
   try {
     const subscriptions = await arm.list(`/subscriptions?api-version=${SUBSCRIPTIONS_API}`);
-    inspected.push({ scope: '/subscriptions', ok: true, found: subscriptions.length });
+    inspected.push({ kind: 'subscriptions', scope: '/subscriptions', ok: true, found: subscriptions.length });
     return subscriptions.map((s) => ({ id: s.id, subscriptionId: s.subscriptionId,
       displayName: s.displayName, state: s.state }));
   } catch (err) {
     if (!(err instanceof ArmError)) throw err;
-    inspected.push({ scope: '/subscriptions', ok: false, error: err.message });
+    inspected.push({ kind: 'subscriptions', scope: '/subscriptions', ok: false, ...failure(err) });
     return [];
   }
 }
@@ -149,6 +156,8 @@ async function readSubscriptions(arm, inspected) {
  * The caller's role assignments, read at each visible subscription, at the resource group of the
  * managed identity itself (from the token's xms_mirid) and at any extra scope. A scope where the
  * caller may not read role assignments (403) is reported and the others still count.
+ * `inspected` lists every read: kind (subscriptions or roleAssignments), scope, ok, and either
+ * found or error/status/code.
  */
 async function discoverPermissions(arm, { principalId, identityResourceId, extraScopes = [] }) {
   const inspected = [];
@@ -159,11 +168,11 @@ async function discoverPermissions(arm, { principalId, identityResourceId, extra
   for (const scope of scopes) {
     try {
       const items = await arm.list(roleAssignmentsPath(scope, principalId));
-      inspected.push({ scope, ok: true, found: items.length });
+      inspected.push({ kind: 'roleAssignments', scope, ok: true, found: items.length });
       for (const item of items) byId.set(item.id.toLowerCase(), item);
     } catch (err) {
       if (!(err instanceof ArmError)) throw err;
-      inspected.push({ scope, ok: false, error: err.message });
+      inspected.push({ kind: 'roleAssignments', scope, ok: false, ...failure(err) });
     }
   }
   const names = new RoleNames(arm);

@@ -11,8 +11,8 @@ const path = require('node:path');
 const { promisify } = require('node:util');
 const { after, before, describe, test } = require('node:test');
 
-const { startLab, kube, httpsJson, createServiceAccount, requestToken, labState, builtinRoleNames,
-  runWi } = require('./helpers/lab');
+const { startLab, kube, httpsJson, createServiceAccount, requestToken, labState, roleNames,
+  runWi, setFaults } = require('./helpers/lab');
 const { startApp, get, SERVER } = require('./helpers/app');
 
 const NAMESPACE = 'demo';
@@ -37,11 +37,11 @@ function writeToken(lab, name, token) {
 
 // (role name, scope) pairs the lab holds for the identity, lower-cased scopes
 async function seededRoles(lab) {
-  const names = builtinRoleNames();
   const principal = lab.info.seeded.identity.principal_id.toLowerCase();
   const state = await labState(lab);
-  return state.role_assignments
-    .filter((ra) => ra.principalId.toLowerCase() === principal)
+  const mine = state.role_assignments.filter((ra) => ra.principalId.toLowerCase() === principal);
+  const names = await roleNames(lab, mine.map((ra) => ra.roleDefinitionId));
+  return mine
     .map((ra) => `${names.get(ra.roleDefinitionId.split('/').pop().toLowerCase())} @ ${ra.scope.toLowerCase()}`)
     .sort();
 }
@@ -155,12 +155,24 @@ describe('node-app against the wi lab', () => {
     assert.match(page.text, /The token exchange failed: <strong>AADSTS700213<\/strong>/);
     assert.match(page.text, /system:serviceaccount:demo:other/);
     assert.match(page.text, /wi bind/);
+    assert.match(page.text, /created in the last ~10 minutes, wait and retry/);
+    // one credential, its AADSTS line once, not the whole DefaultAzureCredential chain
+    assert.match(page.text, /<strong>WorkloadIdentityCredential<\/strong>: AADSTS700213: No matching federated identity record/);
+    assert.equal(page.text.split('AADSTS700213:').length - 1, 1, 'the AADSTS line appears once');
+    assert.ok(!page.text.includes('EnvironmentCredential is unavailable'), 'the chain is not dumped');
+    assert.ok(!page.text.includes('ChainedTokenCredential'), 'the chain is not dumped');
     const json = await get(`${broken.url}/api/whoami`);
     outputs.push(json.text);
     const report = JSON.parse(json.text);
     assert.equal(report.ok, false);
     assert.equal(report.error.stage, 'token');
     assert.equal(report.error.aadsts, 'AADSTS700213');
+    assert.equal(report.error.credential, 'WorkloadIdentityCredential');
+    assert.match(report.error.message, /^AADSTS700213: [^\r\n]*$/);
+    assert.match(report.error.support.correlationId, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(report.error.chain.slice(0, 2), [
+      { credential: 'EnvironmentCredential', outcome: 'unavailable' },
+      { credential: 'WorkloadIdentityCredential', outcome: 'failed' }]);
     assert.equal(report.permissions, null);
     assert.equal((await get(`${broken.url}/healthz`)).status, 200);
   });
@@ -218,6 +230,88 @@ describe('node-app against the wi lab', () => {
       await kube(lab, 'DELETE', '/api/v1/namespaces/wi-node-app/pods/wi-node-app-lab');
     }
     assert.match(outputs.at(-1), /"msg":"request","method":"GET","path":"\/api\/whoami","status":200/);
+  });
+
+  test('ARM answers 503 to every read: the token exchange worked, the roles could not be read, ok is false', async () => {
+    await setFaults(lab, { server: 'arm',
+      fail_next: { prefix: '/subscriptions', count: 100, status: 503, retry_after: null } });
+    let json;
+    let page;
+    try {
+      json = await get(`${healthy.url}/api/whoami`);
+      page = await get(`${healthy.url}/`);
+    } finally {
+      await setFaults(lab, { server: 'arm', clear: true });
+    }
+    outputs.push(json.text, page.text);
+    const report = JSON.parse(json.text);
+    assert.equal(report.ok, false);
+    assert.equal(report.error.stage, 'permissions');
+    assert.equal(report.error.status, 503);
+    assert.match(report.error.message, /^Role assignments could not be read at any scope: 503 InternalServerError/);
+    assert.match(report.error.hint, /did not answer/);
+    assert.equal(report.accessToken.claims.oid, lab.info.seeded.identity.principal_id, 'the token is there');
+    assert.ok(report.permissions.inspected.length >= 2);
+    assert.ok(report.permissions.inspected.every((s) => !s.ok && s.status === 503), JSON.stringify(report.permissions.inspected));
+    assert.ok(!page.text.includes('Workload identity works'), 'no success claim');
+    assert.match(page.text, /The token exchange worked \(this pod got an Entra token\), but its role assignments could not be read/);
+    assert.match(page.text, /503 InternalServerError: Encountered internal server error/);
+    // the outage is over: the same app reads its roles again
+    const again = JSON.parse((await get(`${healthy.url}/api/whoami`)).text);
+    assert.equal(again.ok, true, JSON.stringify(again.error));
+  });
+
+  test('AZURE_FEDERATED_TOKEN_FILE names a file that is not there: a hint, the one credential', async () => {
+    const app = await startApp(podEnv(lab, path.join(lab.dir, 'no-such-token')));
+    try {
+      const json = await get(`${app.url}/api/whoami`);
+      const page = await get(`${app.url}/`);
+      outputs.push(json.text, page.text, app.logs());
+      const report = JSON.parse(json.text);
+      assert.equal(report.ok, false);
+      assert.equal(report.error.stage, 'token');
+      assert.equal(report.error.credential, 'WorkloadIdentityCredential');
+      assert.equal(report.error.aadsts, null);
+      assert.match(report.error.message, /^ENOENT: no such file or directory/);
+      assert.match(report.error.hint, /no-such-token, which does not exist in this container/);
+      assert.match(page.text, /does not exist in this container/);
+      assert.equal(page.text.split('ENOENT').length - 1, 1, 'the error once');
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test('after `wi unbind` a running app keeps its cached token; a new process is refused', async () => {
+    const sa = 'cached';
+    await createServiceAccount(lab, NAMESPACE, sa);
+    const bound = JSON.parse(await runWi(lab, ['bind', sa, 'wi-lab-identity', '-n', NAMESPACE, '-o', 'json']));
+    assert.equal(bound.exit_code, 0, JSON.stringify(bound.errors));
+    const token = await requestToken(lab, NAMESPACE, sa);
+    secrets.push(token);
+    const env = podEnv(lab, writeToken(lab, 'cached-token', token));
+    const running = await startApp(env);
+    let fresh;
+    try {
+      const first = JSON.parse((await get(`${running.url}/api/whoami`)).text);
+      assert.equal(first.ok, true, JSON.stringify(first.error));
+      const unbound = JSON.parse(await runWi(lab, ['unbind', sa, 'wi-lab-identity', '-n', NAMESPACE, '-o', 'json']));
+      assert.equal(unbound.exit_code, 0, JSON.stringify(unbound.errors));
+      const fics = (await labState(lab)).identities.flatMap((i) => i.fics);
+      assert.ok(!fics.some((f) => f.subject === `system:serviceaccount:${NAMESPACE}:${sa}`), 'the credential is gone');
+      // the running app still works: DefaultAzureCredential serves its cached access token
+      const second = JSON.parse((await get(`${running.url}/api/whoami`)).text);
+      assert.equal(second.ok, true, JSON.stringify(second.error));
+      assert.equal(second.accessToken.expiresOn, first.accessToken.expiresOn, 'the same cached token');
+      // a new process (a restarted pod) must exchange again, and Entra refuses
+      fresh = await startApp(env);
+      const third = JSON.parse((await get(`${fresh.url}/api/whoami`)).text);
+      assert.equal(third.error?.aadsts, 'AADSTS700213');
+      outputs.push(running.logs(), fresh.logs());
+    } finally {
+      await Promise.all([running.stop(), fresh?.stop()]);
+    }
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    assert.match(readme, /keeps its cached access token/, 'the README explains it');
   });
 
   test('no raw token on any page, JSON document or log line', () => {

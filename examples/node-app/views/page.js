@@ -54,13 +54,27 @@ function cloudSection(cloud) {
   ])}</table>`;
 }
 
+function supportLine(support) {
+  if (!support) return '';
+  const parts = [['Trace ID', support.traceId], ['Correlation ID', support.correlationId],
+    ['Timestamp', support.timestamp]].filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
+  return html`<p class="note">For a support request: ${parts.join(', ')}.</p>`;
+}
+
+function chainLine(chain) {
+  if (!chain) return '';
+  const tried = chain.map((c) => `${c.credential || 'unnamed credential'} (${c.outcome})`);
+  return html`<p class="note">DefaultAzureCredential tried: ${tried.join(', ')}.</p>`;
+}
+
 function accessTokenSection(report) {
   if (report.error?.stage === 'token') {
     const e = report.error;
     return html`<h2>Entra access token</h2>
 <p class="bad">The token exchange failed${e.aadsts ? html`: <strong>${e.aadsts}</strong>` : ''}.</p>
 ${e.hint ? html`<p>${e.hint}</p>` : ''}
-<div class="error">${e.message}</div>`;
+<div class="error">${e.credential ? html`<strong>${e.credential}</strong>: ` : ''}${e.message}</div>
+${supportLine(e.support)}${chainLine(e.chain)}`;
   }
   return html`<h2>Entra access token</h2>
 <p class="note">Decoded claims (the token is never shown); expires ${report.accessToken.expiresOn}.</p>
@@ -69,24 +83,33 @@ ${e.hint ? html`<p>${e.hint}</p>` : ''}
 
 function permissionsSection(report) {
   const p = report.permissions;
-  if (!p) {
-    return report.error?.stage === 'permissions'
-      ? html`<h2>Permissions</h2><div class="error">${report.error.message}</div>` : '';
-  }
+  const failed = report.error?.stage === 'permissions' ? report.error : null;
+  const problem = failed ? html`${failed.hint ? html`<p>${failed.hint}</p>` : ''}<div class="error">${failed.message}</div>` : '';
+  if (!p) return failed ? html`<h2>Permissions</h2>${problem}` : '';
   const groups = p.byScope.map((g) => html`<h3>${g.scope}</h3><table>
 <tr><th>Role</th><td><strong>Principal type</strong></td></tr>
 ${g.roles.map((r) => html`<tr><th>${r.roleName}</th><td>${r.principalType}</td></tr>`)}</table>`);
   const inspected = p.inspected.map((s) => html`<li class="${s.ok ? 'ok' : 'bad'}"><code>${s.scope}</code>: ${s.ok ? `${s.found} found` : s.error}</li>`);
+  const summary = failed ? problem
+    : html`<p>${p.assignments.length} role assignment(s) in ${p.subscriptions.length} visible subscription(s), grouped by scope.</p>
+${p.assignments.length ? groups : html`<p class="bad">No role assignment found.</p>`}`;
   return html`<h2>Permissions</h2>
-<p>${p.assignments.length} role assignment(s) in ${p.subscriptions.length} visible subscription(s), grouped by scope.</p>
-${p.assignments.length ? groups : html`<p class="bad">No role assignment found.</p>`}
+${summary}
 <p class="note">Scopes read:</p><ul>${inspected}</ul>`;
 }
 
+function verdictLine(report) {
+  if (report.ok) {
+    return html`<p class="ok">Workload identity works: this pod got an Entra token and read its role assignments.</p>`;
+  }
+  if (report.error?.stage === 'permissions' && report.accessToken) {
+    return html`<p class="bad">The token exchange worked (this pod got an Entra token), but its role assignments could not be read: see Permissions below.</p>`;
+  }
+  return html`<p class="bad">Workload identity is not working yet: see below.</p>`;
+}
+
 function renderPage(report) {
-  const verdict = report.ok
-    ? html`<p class="ok">Workload identity works: this pod got an Entra token and read its role assignments.</p>`
-    : html`<p class="bad">Workload identity is not working yet: see below.</p>`;
+  const verdict = verdictLine(report);
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Workload identity: who am I?</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${new SafeHtml(STYLE)}</style></head>

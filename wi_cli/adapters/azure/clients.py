@@ -34,6 +34,13 @@ class AzureClients:
                               ["Pass --subscription ID or set AZURE_SUBSCRIPTION_ID."])
         return self._subscription_id
 
+    def for_subscription(self, subscription_id: str) -> "AzureClients":
+        """Clients for another subscription, sharing this one's credential (one sign-in)."""
+        if self._subscription_id and subscription_id.lower() == self._subscription_id.lower():
+            return self
+        return AzureClients(self.cloud, subscription_id, self.credential, self.env,
+                            **self._overrides)
+
     @cached_property
     def credential(self) -> "TokenCredential":
         return self._credential or operator_credential(self.cloud, self.env)

@@ -20,7 +20,28 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text and text.strip() else ""
 
 
-def _credential_error(exc: Exception) -> CredentialError:
+_UNREACHABLE = re.compile(
+    r"Failed to establish a new connection|Connection refused|Name or service not known|"
+    r"nodename nor servname|getaddrinfo failed|timed out|Max retries exceeded|"
+    r"CERTIFICATE_VERIFY_FAILED|SSLError|Connection reset|RemoteDisconnected", re.IGNORECASE)
+_HOST = re.compile(r"host='(?P<host>[^']+)', port=(?P<port>\d+)")
+
+
+def _unreachable(text: str, doing: str) -> AzureError | None:
+    """A sign-in that failed because the authority could not be reached is a network problem
+    (exit 4), not a missing credential."""
+    m = _UNREACHABLE.search(text)
+    if not m:
+        return None
+    h = _HOST.search(text)
+    where = f"{h['host']}:{h['port']}" if h else "the sign-in endpoint"
+    return AzureError(f"Cannot reach {where} while {doing} ({m.group(0)}).",
+                      ["Check the network, the --cloud setting and any proxy or CA bundle "
+                       "(REQUESTS_CA_BUNDLE)."])
+
+
+def _credential_error(exc: Exception, doing: str = "signing in to Azure"
+                      ) -> CredentialError | AzureError:
     text = str(exc)
     m = _AADSTS.search(text)
     if m:
@@ -28,6 +49,9 @@ def _credential_error(exc: Exception) -> CredentialError:
             f"Entra ID refused the operator's credentials: {m.group(1)}: {m.group(2).strip()}",
             ["Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or run 'az login' "
              "again."])
+    unreachable = _unreachable(text, doing)
+    if unreachable is not None:
+        return unreachable
     return CredentialError(
         "No usable Azure credential was found.",
         ["Run 'az login', or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a "
@@ -90,7 +114,7 @@ def azure_errors(doing: str) -> Iterator[None]:
         if getattr(exc, "status_code", None) == 401 and getattr(exc, "response", None) is not None \
                 and getattr(exc, "error", None) is not None:
             raise map_http_error(exc, doing) from None
-        raise _credential_error(exc) from None
+        raise _credential_error(exc, doing) from None
     except HttpResponseError as exc:
         raise map_http_error(exc, doing) from None
     except (ServiceRequestError, ServiceResponseError) as exc:
@@ -99,5 +123,5 @@ def azure_errors(doing: str) -> Iterator[None]:
                           "(REQUESTS_CA_BUNDLE)."]) from None
     except Exception as exc:  # azure-identity raises CredentialUnavailableError (not HTTP)
         if type(exc).__name__ == "CredentialUnavailableError":
-            raise _credential_error(exc) from None
+            raise _credential_error(exc, doing) from None
         raise

@@ -9,16 +9,24 @@ import json
 import os
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from ...core.cloud import ca_bundle
+from ...core.models import (
+    PROPAGATION_WINDOW_SECONDS,
+    WI_TOKEN_VOLUMES,
+    ServiceAccountRef,
+    age_since,
+    age_text,
+    trust_for,
+)
 from ...core.names import WI_CLIENT_ID, WI_TENANT_ID, is_guid
 from ..facts import Facts, fact
 from ..registry import Report, check
-from ..sources import identity_by_client_id, pods_of, service_account
+from ..sources import audience_of, identity_by_client_id, pods_of, service_account
 
 DOCS_FIC = ("https://learn.microsoft.com/entra/workload-id/"
             "workload-identity-federation-considerations")
@@ -26,13 +34,12 @@ DOCS_WI = "https://learn.microsoft.com/azure/aks/workload-identity-overview"
 DOCS_ISSUER = "https://azure.github.io/azure-workload-identity/docs/troubleshooting.html"
 
 FIC_LIMIT = 20
-FRESH_FIC_SECONDS = 600  # Entra may not match a credential this young yet (AADSTS70021)
+FRESH_FIC_SECONDS = PROPAGATION_WINDOW_SECONDS  # Entra may not see a credential this young yet
 FIC_UNSUPPORTED_REGIONS = {"malaysiasouth": "Malaysia South",
                            "newzealandnorth": "New Zealand North"}
 IN_CLUSTER_ISSUER = "https://kubernetes.default.svc.cluster.local"
 DEFAULT_SA_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 MAX_PROJECTED_SECONDS = 86400
-WI_TOKEN_VOLUMES = ("azure-identity-token", "azure-workload-identity-reserved-")
 FETCH_TIMEOUT_SECONDS = 10.0
 
 
@@ -169,7 +176,10 @@ def nearest_fic(fics: list[Any], want: dict[str, Any]) -> tuple[Any | None, list
 
 
 def expected_aadsts(fics: list[Any], want: dict[str, Any]) -> str:
-    """What Entra answers: it matches issuer, then subject, then audience."""
+    """What Entra answers when no credential matches exactly: it matches issuer, then subject
+    (a case-only difference is 7002138, Azure/login#515), then audience."""
+    if not fics:
+        return "AADSTS70025"
     same_issuer = [f for f in fics if f.issuer == want["issuer"]]
     if not same_issuer:
         return "AADSTS700211"
@@ -202,6 +212,65 @@ def describe_subject(actual: str, expected: str) -> str:
         if parts[2] == want[2] and parts[3] != want[3]:
             return f"names service account {parts[3]!r} instead of {want[3]!r}"
     return f"is {actual}, not {expected}"
+
+
+@dataclass
+class Mismatch:
+    """Why no credential matches a service account, as identity.fic and the live check say it."""
+
+    cause: str
+    trust: Any | None = None  # the credential of this issuer+subject (only its audience is off)
+    nearest: Any | None = None
+    stale: list[Any] = field(default_factory=list)  # this SA's credentials that never match
+    other_subjects: bool = False  # every credential trusts another service account
+
+
+def mismatch(facts: Facts, b: Binding, fics: list[Any], want: dict[str, Any],
+             issuer_source: str | None) -> Mismatch:
+    ident = b.identity
+    if not fics:
+        return Mismatch(f"identity {ident.name} has no federated credentials")
+    trust = trust_for(fics, want["issuer"], want["subject"])
+    if trust is not None:
+        return Mismatch(f"credential {trust.name} on {ident.name} does not match: its audiences "
+                        f"{list(trust.audiences or [])} lack {want['audiences'][0]}", trust=trust,
+                        nearest=trust)
+    stale = [f for f in fics if _never_matches(f, want)]
+    nearest, diff = nearest_fic(stale or fics, want)
+    if "subject" in diff and nearest not in stale and (
+            len(diff) > 1 or _serves_existing_sa(facts, nearest.subject)):
+        others = ", ".join(sorted({f.subject for f in fics}))
+        return Mismatch(f"{ident.name} has no federated credential for this service account "
+                        f"(its {len(fics)} credential(s) are for {others})", nearest=nearest,
+                        other_subjects=True)
+    what = []
+    if "issuer" in diff:
+        source = f" (the cluster's issuer is from {issuer_source})" if issuer_source else ""
+        what.append(f"its issuer {describe_issuer(nearest.issuer, want['issuer'])}{source}")
+    if "subject" in diff:
+        what.append(f"its subject {describe_subject(nearest.subject, want['subject'])}")
+    if "audience" in diff:
+        what.append(f"its audiences {list(nearest.audiences or [])} lack {want['audiences'][0]}")
+    return Mismatch(f"credential {nearest.name} on {ident.name} does not match: "
+                    f"{'; '.join(what)}", nearest=nearest, stale=stale)
+
+
+def mismatch_cause(facts: Facts, b: Binding, fics: list[Any], want: dict[str, Any],
+                   issuer_source: str | None) -> str:
+    return mismatch(facts, b, fics, want, issuer_source).cause
+
+
+def fic_age(fic: Any, now: float) -> tuple[float | None, bool]:
+    """Seconds since the credential was created or last changed (None when ARM did not say:
+    systemData is optional), and whether that was a change."""
+    system = getattr(fic, "system_data", None)
+    return age_since(getattr(system, "created_at", None),
+                     getattr(system, "last_modified_at", None), now)
+
+
+def identity_age(ident: Any, now: float) -> float | None:
+    system = getattr(ident, "system_data", None)
+    return age_since(getattr(system, "created_at", None), None, now)[0]
 
 
 # -- commands in fixes ----------------------------------------------------------------------------
@@ -253,7 +322,11 @@ def by_identity(bs: list[Binding]) -> dict[str, tuple[Any, list[Binding]]]:
 @check("identity.client-id", "Client id names a managed identity", layer="identity",
        needs=("bindings", "identities", "exchanges"), failure_modes=(9,), docs=DOCS_WI)
 def client_id_resolves(facts: Facts, report: Report) -> None:
-    subscription = facts.ctx.azure.subscription_id if facts.ctx.azure else "(none configured)"
+    if facts.ctx.azure is None:
+        report.skip("No Azure subscription is configured, so the identities cannot be looked "
+                    "up: pass --subscription ID (or set AZURE_SUBSCRIPTION_ID).")
+        return
+    subscription = facts.ctx.azure.subscription_id
     for b in facts["bindings"]:
         ident = b.identity
         if ident is not None:
@@ -317,18 +390,22 @@ def identity_region(facts: Facts, report: Report) -> None:
 
 
 @check("identity.fic-limit", "Room for federated credentials", layer="identity",
-       needs=("bindings", "fics", "cluster_issuer"), failure_modes=(19,), docs=DOCS_FIC)
+       needs=("bindings", "fics", "cluster_issuer", "token_audience"), failure_modes=(19,), docs=DOCS_FIC)
 def fic_limit(facts: Facts, report: Report) -> None:
     issuer = facts["cluster_issuer"]["url"] or ""
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
     for ident, bs in by_identity(resolved(facts)).values():
         fics = facts["fics"].get(ident.id.lower(), [])
         needing = [b for b in bs if exact_fic(fics, wanted_fic(b, issuer, audience)) is None]
         if len(fics) < FIC_LIMIT:
             report.ok(f"{ident.name}: {len(fics)} of {FIC_LIMIT} federated credentials used.")
         elif not needing:
-            report.ok(f"{ident.name}: {len(fics)} of {FIC_LIMIT} federated credentials used "
-                      "(full: the next service account needs another identity).")
+            report.warn(f"{ident.name}: {len(fics)} of {FIC_LIMIT} federated credentials used: "
+                        "the identity is full, so the next 'wi bind' to it will be refused.",
+                        expected=f"fewer than {FIC_LIMIT}", actual=len(fics),
+                        fix="Bind new service accounts to another identity, or remove a "
+                            "credential no longer used.",
+                        commands=[f"wi unbind SA {ident.name} -n NS --issuer ISSUER"])
         else:
             names = ", ".join(sorted(f.name for f in fics))
             report.warn(f"{ident.name} already has {len(fics)} federated credentials, the most "
@@ -337,18 +414,16 @@ def fic_limit(facts: Facts, report: Report) -> None:
                         expected=f"fewer than {FIC_LIMIT}", actual=len(fics),
                         fix=f"Delete a credential no longer used ({names}), or bind the service "
                             "account to another identity.",
-                        commands=[f"az identity federated-credential delete -g "
-                                  f"{resource_group_of(ident)} --identity-name {ident.name} "
-                                  f"-n NAME --yes"])
+                        commands=[f"wi unbind SA {ident.name} -n NS --issuer ISSUER"])
 
 
 @check("identity.fic", "Federated credential matches the service account", layer="identity",
-       needs=("bindings", "fics", "cluster_issuer", "service_accounts"),
+       needs=("bindings", "fics", "cluster_issuer", "service_accounts", "token_audience"),
        failure_modes=(10, 12, 14, 15),
        docs=DOCS_FIC)
 def fic_matches(facts: Facts, report: Report) -> None:
     issuer_fact = facts["cluster_issuer"]
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
     for b in resolved(facts):
         if not issuer_fact["url"]:
             report.skip(f"{b.label}: the cluster's issuer is unknown (no AKS record, no "
@@ -371,90 +446,96 @@ def fic_matches(facts: Facts, report: Report) -> None:
 
 def _report_mismatch(facts: Facts, report: Report, b: Binding, fics: list[Any],
                      want: dict[str, Any], issuer_source: str | None) -> None:
-    nearest, diff = nearest_fic(fics, want)
-    code = expected_aadsts(fics, want)
-    ident = b.identity
-    case_only = nearest.subject.lower() == want["subject"].lower()
-    if "subject" in diff and (len(diff) > 1 or
-                              (not case_only and _serves_existing_sa(facts, nearest.subject))):
-        others = ", ".join(sorted({f.subject for f in fics}))
-        report.fail(f"{b.label}: {ident.name} has no federated credential for this service "
-                    f"account (its {len(fics)} credential(s) are for {others}): Entra will "
-                    f"answer {code}.",
-                    expected=want, actual=[fic_view(f) for f in fics],
-                    fix="Create the credential for this service account.",
-                    commands=[bind_command(facts, b)])
-        return
-    what = []
-    if "issuer" in diff:
-        what.append(f"its issuer {describe_issuer(nearest.issuer, want['issuer'])} "
-                    f"(the cluster's issuer is from {issuer_source})")
-    if "subject" in diff:
-        what.append(f"its subject {describe_subject(nearest.subject, want['subject'])}")
-    if "audience" in diff:
-        what.append(f"its audiences {list(nearest.audiences or [])} lack {want['audiences'][0]}")
+    """No credential matches. The fix is always `wi bind`, which repairs the credential of this
+    issuer+subject in place or creates one, and never changes another; a credential is named for
+    removal only when it can never match any token (this service account's, written wrong)."""
+    m = mismatch(facts, b, fics, want, issuer_source)
+    summary = f"{b.label}: {m.cause}: Entra will answer {expected_aadsts(fics, want)}."
     commands = [bind_command(facts, b)]
-    if case_only and _same_issuer_miswritten(nearest.issuer, want["issuer"]):
-        # the same service account and cluster, written wrong: safe to remove afterwards
-        fix = "Create the credential with exactly these values (wi bind does), then delete " \
-              f"the wrong one ({nearest.name})."
-        commands.append(f"az identity federated-credential delete -g {resource_group_of(ident)}"
-                        f" --identity-name {ident.name} -n {nearest.name} --yes")
+    if m.trust is not None:
+        report.fail(summary, expected=want, actual=fic_view(m.trust),
+                    fix=f"Set the audience of {m.trust.name} (wi bind repairs it in place and "
+                        "keeps its name).", commands=commands)
+    elif m.other_subjects:
+        report.fail(summary, expected=want, actual=[fic_view(f) for f in fics],
+                    fix="Create the credential for this service account (wi bind does; the "
+                        "credentials of other service accounts stay as they are).",
+                    commands=commands)
     else:
-        fix = ("Create the credential with exactly these values (wi bind does); delete "
-               f"{nearest.name} if it was meant for this service account.")
-    report.fail(f"{b.label}: credential {nearest.name} on {ident.name} does not match: "
-                f"{'; '.join(what)}. Entra will answer {code}.",
-                expected=want, actual=fic_view(nearest), fix=fix, commands=commands)
+        fix = "Create the credential with exactly these values (wi bind does; it changes no " \
+              "other credential)"
+        if m.stale:
+            fix += (f", then remove {', '.join(f.name for f in m.stale)}, which can never match "
+                    "a token of this cluster.")
+            commands += [_removal_command(b, f) for f in m.stale]
+        else:
+            fix += (f"; {m.nearest.name} is left as it is: it trusts another issuer or service "
+                    "account that may still use it.")
+        report.fail(summary, expected=want, actual=fic_view(m.nearest), fix=fix,
+                    commands=commands)
 
 
-def _same_issuer_miswritten(actual: str, expected: str) -> bool:
-    """A trailing-slash/case slip or the in-cluster issuer, not another cluster's issuer (a
-    credential for another cluster may still be in use there)."""
-    return (actual.rstrip("/").lower() == expected.rstrip("/").lower()
-            or actual.rstrip("/") == IN_CLUSTER_ISSUER)
+def _never_matches(fic: Any, want: dict[str, Any]) -> bool:
+    """This service account's credential written wrong: its issuer is this cluster's with a
+    trailing-slash or case slip, or the in-cluster issuer Entra cannot verify; or its subject
+    differs only in case (Kubernetes names are lower-case). A credential for another cluster's
+    issuer or another subject may still be in use there and is never one of these."""
+    if fic.subject == want["subject"]:
+        return fic.issuer != want["issuer"] and (
+            fic.issuer.rstrip("/").lower() == want["issuer"].rstrip("/").lower()
+            or fic.issuer.rstrip("/") == IN_CLUSTER_ISSUER)
+    return fic.issuer == want["issuer"] and fic.subject.lower() == want["subject"].lower()
+
+
+def _removal_command(b: Binding, fic: Any) -> str:
+    ident = b.identity
+    if fic.subject == b.subject:  # another issuer: wi unbind removes exactly that trust
+        return f"wi unbind {b.name} {ident.name} -n {b.namespace} --issuer {fic.issuer}"
+    return (f"az identity federated-credential delete -g {resource_group_of(ident)} "
+            f"--identity-name {ident.name} -n {fic.name} --yes")
 
 
 def _serves_existing_sa(facts: Facts, subject: str) -> bool:
-    parts = subject.split(":")
-    return (len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]
-            and service_account(facts, parts[2], parts[3]) is not None)
+    ref = ServiceAccountRef.from_subject(subject)
+    return ref is not None and service_account(facts, ref.namespace, ref.name) is not None
 
 
 @check("identity.fic-propagation", "Federated credential propagated", layer="identity",
-       needs=("bindings", "fics", "cluster_issuer"), failure_modes=(17,), docs=DOCS_FIC)
+       needs=("bindings", "fics", "cluster_issuer", "exchanges", "token_audience"),
+       failure_modes=(17,),
+       docs=DOCS_FIC)
 def fic_propagation(facts: Facts, report: Report) -> None:
     issuer = facts["cluster_issuer"]["url"]
     if not issuer:
         return
     now = time.time()
     for b in resolved(facts):
-        found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, facts.ctx.cloud.fic_audience))
+        found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, audience_of(facts)))
         if found is None:
             continue
-        created = getattr(getattr(found, "system_data", None), "created_at", None)
-        if created is None:
-            report.ok(f"{b.label}: credential {found.name} (creation time not reported).")
-            continue
-        age = now - created.timestamp()
-        if age >= FRESH_FIC_SECONDS:
-            report.ok(f"{b.label}: credential {found.name} was created {_ago(age)} ago.")
-            continue
-        report.warn(f"{b.label}: credential {found.name} was created {_ago(age)} ago; for a few "
-                    "minutes Entra may still refuse it (AADSTS70021) while it propagates.",
-                    expected=f"older than {FRESH_FIC_SECONDS // 60} minutes",
-                    actual=created.isoformat(),
-                    fix="Wait a few minutes and retry (SDKs retry on their own); nothing to "
-                        "change.")
-
-
-def _ago(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
+        age, changed = fic_age(found, now)
+        outcome = facts["exchanges"].get((b.namespace, b.name))
+        propagating = getattr(outcome, "propagation", None)
+        verb = "changed" if changed else "created"
+        when = f"{verb} {age_text(age)} ago" if age is not None else "age unknown"
+        if outcome is not None and outcome.ok:
+            report.ok(f"{b.label}: credential {found.name} ({when}) is accepted by Entra.")
+        elif propagating is not None:
+            report.warn(f"{b.label}: credential {found.name} ({when}) is not seen by Entra yet: "
+                        f"it answered {propagating.code} while the new credential propagates "
+                        "(Entra takes a few minutes).",
+                        expected=f"older than {FRESH_FIC_SECONDS // 60} minutes", actual=when,
+                        fix="Nothing to change: re-run in a few minutes (SDKs in the pods retry "
+                            "on their own).")
+        elif age is None or age >= FRESH_FIC_SECONDS or outcome is not None:
+            report.ok(f"{b.label}: credential {found.name} ({when}).")
+        else:
+            report.warn(f"{b.label}: credential {found.name} was {when}; for a few minutes "
+                        "Entra may not see it yet and refuse the exchange (AADSTS70025, 700211 "
+                        "or 700213) while it propagates.",
+                        expected=f"older than {FRESH_FIC_SECONDS // 60} minutes", actual=when,
+                        fix="Nothing to change: if pods are refused, re-run in a few minutes "
+                            "(SDKs retry on their own).")
 
 
 @check("identity.issuer-documents", "Issuer documents reachable", layer="identity",
@@ -490,16 +571,16 @@ def _issuer_fix(facts: Facts) -> tuple[str, list[str]]:
     if mc is not None:
         return ("Let AKS reconcile and republish the issuer documents.",
                 [f"az aks update -g {resource_group_of(mc)} -n {mc.name}"])
-    return ("Publish <issuer>/.well-known/openid-configuration and its JWKS at a public HTTPS "
+    return ("Publish ISSUER/.well-known/openid-configuration and its JWKS at a public HTTPS "
             "address (e.g. a public blob container).", [])
 
 
 # -- the token pods present -----------------------------------------------------------------------
 
 @check("identity.token-source", "Pods present the projected token", layer="identity",
-       needs=("subjects", "pods"), failure_modes=(16,), docs=DOCS_WI)
+       needs=("subjects", "pods", "token_audience"), failure_modes=(16,), docs=DOCS_WI)
 def token_source(facts: Facts, report: Report) -> None:
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
     for ns, name in facts["subjects"]:
         for pod in pods_of(facts, ns, name):
             problems = pod_token_problems(pod, audience)

@@ -5,6 +5,7 @@ Tokens stay in memory: findings carry decoded claims only, never a token."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -13,15 +14,27 @@ from typing import Any
 from ...adapters.kube.client import kube_errors
 from ...core.aadsts import explanation
 from ...core.errors import WiError
+from ...core.models import (
+    PROPAGATION_CODES,
+    Propagation,
+    age_text,
+    propagation_budget,
+    propagation_of,
+    propagation_waits,
+)
 from ...render.redact import redact_text
 from ..facts import Facts, fact
 from ..registry import Report, check
+from ..sources import audience_of
 from .identity import (
-    FRESH_FIC_SECONDS,
     Binding,
     bind_command,
     exact_fic,
+    expected_aadsts,
+    fic_age,
     fics_of,
+    identity_age,
+    mismatch_cause,
     resource_group_of,
     wanted_fic,
 )
@@ -31,8 +44,6 @@ TOKEN_SECONDS = 3600
 MAX_ASSERTION_SECONDS = 86400
 CLOCK_SKEW_WARN_SECONDS = 300
 ACCESS_TOKEN_CLAIMS = ("aud", "iss", "oid", "tid", "appid", "azp", "xms_mirid", "exp")
-# while a fresh credential propagates Entra answers AADSTS70021: wait this long between tries
-PROPAGATION_WAITS = (0.5, 1.0, 2.0, 4.0)
 
 
 # -- facts ----------------------------------------------------------------------------------------
@@ -54,6 +65,7 @@ class Exchange:
     code: str | None = None  # AADSTS code when it said no
     message: str | None = None  # Entra's (or the transport's) words, token-free
     waited: float = 0.0  # seconds spent waiting for a fresh credential to propagate
+    propagation: Propagation | None = None  # the refusal is a fresh credential propagating
 
     @property
     def ok(self) -> bool:
@@ -77,7 +89,7 @@ def minted_tokens(facts: Facts) -> dict[tuple[str, str], Minted]:
     import jwt
 
     kube = facts.ctx.kube
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
 
     def mint(b: Binding) -> tuple[tuple[str, str], Minted]:
         body = {"spec": {"audiences": [audience], "expirationSeconds": TOKEN_SECONDS}}
@@ -119,38 +131,65 @@ def exchanges(facts: Facts) -> dict[tuple[str, str], Exchange]:
     minted = facts["minted_tokens"]
     wanted = [b for b in facts["bindings"] if minted.get(_key(b)) and minted[_key(b)].token]
     tenants = {_key(b): tenant_for(facts, b) for b in wanted}
+    budget = propagation_budget(os.environ)
 
     def run(b: Binding) -> tuple[tuple[str, str], Exchange]:
         attempt = lambda: exchange(facts.ctx.cloud, tenants[_key(b)], b.client_id,  # noqa: E731
                                    minted[_key(b)].token or "")
-        if not _fresh_credential(facts, b):
-            return _key(b), attempt()
-        return _key(b), _while_propagating(attempt)
+        return _key(b), _while_propagating(attempt, _freshness(facts, b), budget)
 
     return dict(facts.map(run, wanted))
 
 
-def _fresh_credential(facts: Facts, b: Binding) -> bool:
-    """Whether the credential that should match this service account is only minutes old."""
-    issuer = facts.get("cluster_issuer", {}).get("url") if facts.get("cluster_issuer") else None
-    if not issuer or b.identity is None:
-        return False
-    found = exact_fic(fics_of(facts, b), wanted_fic(b, issuer, facts.ctx.cloud.fic_audience))
-    created = getattr(getattr(found, "system_data", None), "created_at", None)
-    return created is not None and time.time() - created.timestamp() < FRESH_FIC_SECONDS
+@dataclass(frozen=True)
+class Freshness:
+    """What ARM says about the credential and identity a binding's exchange needs."""
+
+    exact_match: bool = False
+    credential_age: float | None = None
+    changed: bool = False
+    identity_age: float | None = None
+
+    def propagation(self, code: str | None) -> Propagation | None:
+        return propagation_of(code, credential_age=self.credential_age,
+                              exact_match=self.exact_match, identity_age=self.identity_age,
+                              changed=self.changed)
 
 
-def _while_propagating(attempt: Any) -> Exchange:
-    """wi's own retry for propagation delays: a few short waits while Entra answers 70021."""
+def _known_fics(facts: Facts, b: Binding) -> tuple[list[Any], dict[str, Any]] | None:
+    """The identity's credentials and the wanted one, when ARM and the issuer could be read
+    (the live check still reports the exchange when they could not)."""
+    issuer_fact = facts.get("cluster_issuer") or {}
+    if b.identity is None or not issuer_fact.get("url") or facts.get("fics") is None:
+        return None
+    return fics_of(facts, b), wanted_fic(b, issuer_fact["url"], audience_of(facts))
+
+
+def _freshness(facts: Facts, b: Binding) -> Freshness:
+    if b.identity is None:
+        return Freshness()
+    now = time.time()
+    ident_age = identity_age(b.identity, now)
+    known = _known_fics(facts, b)
+    found = exact_fic(*known) if known else None
+    if found is None:
+        return Freshness(identity_age=ident_age)
+    age, changed = fic_age(found, now)
+    return Freshness(True, age, changed, ident_age)
+
+
+def _while_propagating(attempt: Any, fresh: Freshness, budget: float) -> Exchange:
+    """wi's own bounded retry while Entra does not see a fresh credential (or identity) yet."""
     outcome: Exchange = attempt()
     waited = 0.0
-    for pause in PROPAGATION_WAITS:
-        if outcome.code != "AADSTS70021":
+    for pause in propagation_waits(budget):
+        if outcome.ok or fresh.propagation(outcome.code) is None:
             break
         time.sleep(pause)
         waited += pause
         outcome = attempt()
     outcome.waited = waited
+    outcome.propagation = None if outcome.ok else fresh.propagation(outcome.code)
     return outcome
 
 
@@ -161,6 +200,8 @@ def exchange(cloud: Any, tenant_id: str | None, client_id: str, token: str) -> E
 
     from ...adapters.azure.credential import transport_options
 
+    # doctor reports the refusal itself; the SDK would also log it to stderr at every retry
+    logging.getLogger("azure.identity._internal.get_token_mixin").setLevel(logging.ERROR)
     if not tenant_id:
         return Exchange(None, message="no tenant: the service account has no tenant-id "
                                       "annotation and the identity's tenant is unknown")
@@ -245,18 +286,74 @@ def _report_success(report: Report, b: Binding, outcome: Exchange) -> None:
 
 def _report_refusal(facts: Facts, report: Report, b: Binding, outcome: Exchange) -> None:
     found = explanation(outcome.message or "")
-    still = (f" (still refused after waiting {outcome.waited:g} s for the new credential to "
-             "propagate)" if outcome.waited else "")
+    waited = f" (after waiting {outcome.waited:g} s)" if outcome.waited else ""
+    if outcome.propagation is not None:
+        _report_propagating(report, b, outcome, outcome.propagation, waited)
+        return
     if found is None:
         report.fail(f"{b.label}: the token exchange failed: {outcome.message}",
                     expected="an access token", actual=outcome.message,
                     fix="Check that the authority host is reachable, then rerun wi doctor.")
         return
+    matching = _matching_cause(facts, b, found.code)
+    if matching is not None:
+        cause, fix = matching
+        report.fail(f"{b.label}: Entra refused the exchange with {found.code}{waited}: "
+                    f"{cause}.", expected="an access token", actual=outcome.message, fix=fix,
+                    commands=[])
+        return
     command = bind_command(facts, b)
     fix = found.fix.replace("wi bind SA IDENTITY -n NS", command)
-    commands = [command] if command in fix else []
-    report.fail(f"{b.label}: Entra refused the exchange with {found.code}{still}: {found.cause}",
-                expected="an access token", actual=outcome.message, fix=fix, commands=commands)
+    mismatch = _mismatch(facts, b, found.code)
+    cause = f"{mismatch}." if mismatch else found.cause
+    report.fail(f"{b.label}: Entra refused the exchange with {found.code}{waited}: {cause}",
+                expected="an access token", actual=outcome.message, fix=fix,
+                commands=[command] if command in fix else [])
+
+
+def _report_propagating(report: Report, b: Binding, outcome: Exchange, p: Propagation,
+                        waited: str) -> None:
+    if p.what == "identity":
+        what = (f"identity {b.identity.name if b.identity else b.client_id} was {p.age}: Entra "
+                "does not know its client id yet")
+    else:
+        what = f"the credential that matches it exactly was {p.age} and is not seen by Entra yet"
+    report.warn(f"{b.label}: Entra refused the exchange with {p.code}{waited}, but {what} "
+                "(that takes a few minutes). Re-run in a few minutes.",
+                expected="an access token", actual={"code": p.code, "age": p.age,
+                                                    "message": outcome.message},
+                fix="Nothing to change: re-run wi doctor in a few minutes (SDKs in the pods "
+                    "retry on their own).")
+
+
+def _mismatch(facts: Facts, b: Binding, code: str) -> str | None:
+    """The same cause identity.fic names for this setup, when Entra's code is a matching code
+    and no credential matches exactly."""
+    known = _known_fics(facts, b) if code in PROPAGATION_CODES else None
+    if known is None:
+        return None
+    fics, want = known
+    if exact_fic(fics, want) is not None or expected_aadsts(fics, want) != code:
+        return None
+    return mismatch_cause(facts, b, fics, want, (facts.get("cluster_issuer") or {}).get("source"))
+
+
+def _matching_cause(facts: Facts, b: Binding, code: str) -> tuple[str, str] | None:
+    """A matching code although a credential matches exactly and is past the propagation
+    window: never advise re-creating it."""
+    known = _known_fics(facts, b) if code in PROPAGATION_CODES else None
+    found = exact_fic(*known) if known else None
+    if found is None or b.identity is None:
+        return None
+    age, changed = fic_age(found, time.time())
+    when = f"{'changed' if changed else 'created'} {age_text(age)} ago" if age is not None \
+        else "age unknown"
+    return (f"credential {found.name} on {b.identity.name} matches the cluster's issuer, this "
+            f"service account's subject and the audience ({when}), so the token Entra got "
+            "differs from what the cluster should mint (see live.token-claims), or Entra "
+            "refuses intermittently",
+            "Keep the credential. Compare the token's claims (live.token-claims) with it; if "
+            "they agree, re-run in a few minutes.")
 
 
 def claim_problems(claims: dict[str, Any], audience: str, issuer: str | None,
@@ -282,7 +379,7 @@ def claim_problems(claims: dict[str, Any], audience: str, issuer: str | None,
        needs=("bindings", "minted_tokens", "cluster_issuer"), live=True,
        failure_modes=(12, 13, 16, 28), docs=DOCS)
 def token_claims(facts: Facts, report: Report) -> None:
-    audience = facts.ctx.cloud.fic_audience
+    audience = audience_of(facts)
     issuer = facts["cluster_issuer"]["url"]
     for b in facts["bindings"]:
         token = facts["minted_tokens"].get(_key(b))
@@ -340,9 +437,12 @@ def signing_key(facts: Facts, report: Report) -> None:
         report.ok(f"Tokens are signed with key {kid}, which {docs['jwks_uri']} publishes "
                   f"(checked with {b.label}'s token).")
     else:
+        # AADSTS7000272 "...key used to sign the federated credential could not be found in the
+        # metadata of identity provider": Azure/azure-workload-identity#1232
         report.fail(f"Tokens are signed with key {kid!r}, which the issuer's JWKS "
-                    f"({docs['jwks_uri']}) does not publish: Entra answers AADSTS700027 "
-                    "for every pod.", expected=f"kid {kid!r} among the published keys",
+                    f"({docs['jwks_uri']}) does not publish: Entra cannot find the key in the "
+                    "issuer's metadata and answers AADSTS7000272 for every pod.",
+                    expected=f"kid {kid!r} among the published keys",
                     actual=docs["kids"],
                     fix="Let AKS republish the issuer's keys; after 'az aks oidc-issuer "
                         "rotate-signing-keys' restart the pods, and rotate at most once a day.",

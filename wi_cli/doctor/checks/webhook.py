@@ -276,10 +276,23 @@ def _namespaces_to_check(facts: Facts) -> list[str]:
     return sorted({ns for ns, _ in facts["subjects"]})
 
 
+AKS_MANAGED_LABEL = ("kubernetes.azure.com/managedby", "aks")
+
+
 def _exclusion_fix(ns: str, labels: dict[str, str], misses: list[str],
                    hook: AwiWebhook) -> tuple[str, list[str]]:
-    excluding_labels = [m.split(" ", 1)[0] for m in misses
-                        if m.endswith(" DoesNotExist") and m.split(" ", 1)[0] in labels]
+    """A namespace label that trips a DoesNotExist or NotIn expression (the AKS admissions
+    enforcer adds `control-plane NotIn ["true"]` and `kubernetes.azure.com/managedby NotIn
+    [aks]`: Kong/kong-operator#239, Azure/AKS#4002; older ones `control-plane DoesNotExist`,
+    Azure/AKS#1771) can be removed, unless AKS manages the namespace."""
+    aks_managed = ns == "kube-system" or labels.get(AKS_MANAGED_LABEL[0]) == AKS_MANAGED_LABEL[1]
+    excluding_labels = []
+    for miss in misses:
+        key, _, rest = miss.partition(" ")
+        operator = rest.split(" ", 1)[0]
+        if (operator in ("DoesNotExist", "NotIn") and key in labels and not aks_managed
+                and key != "kubernetes.io/metadata.name"):
+            excluding_labels.append(key)
     commands = [f"kubectl label namespace {ns} {key}-" for key in excluding_labels]
     commands.append(f"kubectl get mutatingwebhookconfiguration {hook.config} "
                     f"-o jsonpath='{{.webhooks[{hook.index}].namespaceSelector}}'")

@@ -14,7 +14,7 @@ from ...core.errors import KubernetesNotFound, WiError
 from ...core.names import WI_CLIENT_ID, WI_TENANT_ID, WI_USE_LABEL, is_guid
 from ..facts import Facts, fact
 from ..registry import Report, check
-from ..sources import pods_of, service_account
+from ..sources import identity_by_client_id, pods_of, service_account
 
 DOCS = ("https://azure.github.io/azure-workload-identity/docs/topics/"
         "service-account-labels-and-annotations.html")
@@ -161,6 +161,18 @@ def labelled_pods(facts: Facts) -> list[Any]:
             if _labels(p).get(WI_USE_LABEL) == "true"]
 
 
+def _finished(pod: Any) -> str | None:
+    """'Succeeded'/'Failed' for a pod that has run to completion (a Job's), else None."""
+    phase = pod.status.phase if pod.status else None
+    return phase if phase in ("Succeeded", "Failed") else None
+
+
+def version_below(version: str, floor: tuple[int, int]) -> bool:
+    """Is a git version like 'v1.18.3' (or 'v1.30.1-aks') older than ``floor``? Unknown: no."""
+    m = re.match(r"v?(\d+)\.(\d+)", version)
+    return bool(m) and (int(m.group(1)), int(m.group(2))) < floor
+
+
 def containers(spec: Any) -> list[Any]:
     return list(spec.init_containers or []) + list(spec.containers or [])
 
@@ -252,7 +264,7 @@ def service_account_exists(facts: Facts, report: Report) -> None:
                     fix="Create the service account and bind it to the identity (or fix "
                         "serviceAccountName), then restart the workload.",
                     commands=[f"kubectl create serviceaccount {sa} -n {ns}",
-                              f"wi bind {sa} <identity> -n {ns}"])
+                              f"wi bind {sa} IDENTITY -n {ns}"])
 
 
 def _existing_subjects(facts: Facts) -> list[tuple[str, str, Any]]:
@@ -295,7 +307,7 @@ def _client_id_elsewhere(facts: Facts, ns: str, sa: str, services: list[Any]
 
 
 def _bind_target(value: str) -> str:
-    return value if _IDENTITY_NAME.match(value) and not is_guid(value) else "<identity>"
+    return value if _IDENTITY_NAME.match(value) and not is_guid(value) else "IDENTITY"
 
 
 @check("workload.client-id", "Client-id annotation on the service account", layer="workload",
@@ -336,7 +348,7 @@ def _report_missing_client_id(report: Report, ns: str, sa: str, value: str | Non
                                                            for v in keys.values()]
                if is_guid(v.strip())]
     set_it = (annotate_sa(ns, sa, WI_CLIENT_ID, guesses[0]) if guesses
-              else f"wi bind {sa} <identity> -n {ns}")
+              else f"wi bind {sa} IDENTITY -n {ns}")
     removals = [annotate_sa(ns, sa, k, None) for k in typos]
     removals += [f"kubectl annotate service {where.rsplit('/', 1)[1]} -n {ns} {k}-"
                  for where, keys in elsewhere.items() if where.startswith("service ")
@@ -359,8 +371,8 @@ def _report_missing_client_id(report: Report, ns: str, sa: str, value: str | Non
                 commands=[set_it, *removals, *again])
 
 
-@check("workload.tenant-id", "Tenant-id annotation valid", layer="workload", needs=NEEDS,
-       failure_modes=(11, 42), docs=DOCS)
+@check("workload.tenant-id", "Tenant-id annotation valid", layer="workload",
+       needs=NEEDS + ("identities",), failure_modes=(11, 42), docs=DOCS)
 def tenant_id(facts: Facts, report: Report) -> None:
     for ns, sa, obj in _existing_subjects(facts):
         annotations = _annotations(obj)
@@ -377,18 +389,41 @@ def tenant_id(facts: Facts, report: Report) -> None:
             else:
                 report.ok(f"{ns}/{sa}: no tenant-id annotation; the webhook's tenant applies.")
             continue
-        value = annotations[WI_TENANT_ID]
-        if is_guid(value.strip()):
-            report.ok(f"{ns}/{sa}: tenant-id {value.strip()}.")
+        value = annotations[WI_TENANT_ID].strip()
+        ident = identity_by_client_id(facts, (annotations.get(WI_CLIENT_ID) or "").strip())
+        own = (ident.tenant_id or "") if ident is not None else ""
+        problem = tenant_problem(value, own)
+        if problem is None:
+            hint = ("" if is_guid(value) else " (a domain name, which Entra accepts; the tenant "
+                    "GUID avoids the lookup)")
+            report.ok(f"{ns}/{sa}: tenant-id {value}{hint}.")
             continue
-        why = ("is empty: AZURE_TENANT_ID is not injected at all" if not value.strip() else
-               f"{value!r} is not a GUID: the token exchange fails (AADSTS90002 tenant not found)")
-        report.fail(f"{ns}/{sa}: the {WI_TENANT_ID} annotation {why}.",
-                    expected="absent (the cluster's tenant) or a tenant GUID",
-                    actual={WI_TENANT_ID: value},
-                    fix="Remove the annotation (the webhook then uses the cluster's tenant) or "
-                        "set the identity's tenant id, then restart the pods.",
-                    commands=[annotate_sa(ns, sa, WI_TENANT_ID, None), *again])
+        fix_value = own or None
+        report.fail(f"{ns}/{sa}: the {WI_TENANT_ID} annotation {problem}.",
+                    expected=own or "a tenant GUID or domain name (or no annotation: the "
+                                    "cluster's tenant)",
+                    actual={WI_TENANT_ID: annotations[WI_TENANT_ID]},
+                    fix=(f"Set it to the identity's tenant ({own}), then restart the pods."
+                         if own else "Set it to the identity's tenant, or remove it so the "
+                         "webhook's tenant applies, then restart the pods."),
+                    commands=[annotate_sa(ns, sa, WI_TENANT_ID, fix_value), *again])
+
+
+_TENANT_CHARS = re.compile(r"^[A-Za-z0-9.-]+$")  # azure-identity's VALID_TENANT_ID_CHARACTERS
+
+
+def tenant_problem(value: str, identity_tenant: str) -> str | None:
+    """What is wrong with a tenant-id annotation, or None. A tenant is a GUID or a domain name
+    (Entra docs; azure-identity accepts [A-Za-z0-9.-]); a GUID must be the identity's tenant."""
+    if not value:
+        return "is empty: AZURE_TENANT_ID is not injected at all"
+    if not _TENANT_CHARS.match(value):
+        return (f"{value!r} is not a tenant id or domain: the SDK refuses it and Entra answers "
+                "AADSTS900023")
+    if is_guid(value) and identity_tenant and value.lower() != identity_tenant.lower():
+        return (f"names tenant {value}, but the identity lives in tenant {identity_tenant}: "
+                "Entra answers AADSTS700016 (no such client in that tenant)")
+    return None
 
 
 # -- token expiration ------------------------------------------------------------------------------
@@ -548,6 +583,12 @@ def injection(facts: Facts, report: Report) -> None:
                    if c.name not in skipped and c.name not in PROXY_CONTAINERS]
         injected = [c for c in targets if _env_value(c, "AZURE_FEDERATED_TOKEN_FILE")]
         again = restart(facts, [pod])
+        finished = _finished(pod)
+        if finished and (not injected or _stale_client_ids(
+                facts, pod, injected, _sa_client_id(facts, ns, sa))):
+            report.ok(f"{where} finished ({finished}) before the current settings: it is "
+                      "history, and the next run picks up the change.")
+            continue
         if not injected and not _has_token_volume(pod.spec):
             report.fail(f"{where} is labelled but was never mutated (no token volume, no "
                         "AZURE_* variables): it was created while the webhook was missing or "
@@ -828,9 +869,16 @@ def _runs_as_non_root(spec: Any) -> bool:
 
 
 @check("workload.token-file-access", "Non-root pods can read the token file", layer="workload",
-       needs=NEEDS, failure_modes=(29,),
+       needs=NEEDS + ("kube_version",), failure_modes=(29,),
        docs="https://azure.github.io/azure-workload-identity/docs/known-issues.html")
 def token_file_access(facts: Facts, report: Report) -> None:
+    version = facts.get("kube_version") or ""
+    if not version_below(version, (1, 19)):
+        # since Kubernetes 1.19 the projected token is 0644, or 0600 owned by the pods' runAsUser
+        # (kubernetes/website concepts/storage/projected-volumes.md; AWI known-issues.md)
+        report.ok(f"Kubernetes {version or '(version unknown)'} makes the projected token "
+                  "readable by the pod's user without fsGroup (since 1.19).")
+        return
     for w in _identity_workloads(facts):
         if not _runs_as_non_root(w.spec):
             report.ok(f"{w.ref} runs as root: the token file is readable.")

@@ -17,8 +17,12 @@ from urllib.parse import urlsplit
 from ..azure_state import ManagedCluster
 from .cluster import KubeCluster
 from .kubelet import install_kubelet
-from .sa_tokens import ServiceAccountIssuer, install_issuer
-from .webhook import WebhookInstallation, install_workload_identity_addon
+from .sa_tokens import AKS_MAX_TOKEN_SECONDS, ServiceAccountIssuer, install_issuer
+from .webhook import (
+    AKS_SYSTEM_NAMESPACE_LABELS,
+    WebhookInstallation,
+    install_workload_identity_addon,
+)
 
 if TYPE_CHECKING:
     from ..runtime import Lab
@@ -44,6 +48,8 @@ def add_aks_cluster(lab: "Lab", subscription_id: str, resource_group: str, name:
     cluster = KubeCluster(lab, name)
     issuer = install_issuer(cluster, tenant_id, public=oidc_issuer,
                             issuer_guid=str(uuid.uuid4()))
+    issuer.max_expiration_seconds = AKS_MAX_TOKEN_SECONDS
+    _label_system_namespace(cluster)
     install_kubelet(cluster)
     record = ManagedCluster(
         subscription_id=subscription.subscription_id, resource_group=resource_group, name=name,
@@ -62,6 +68,13 @@ def add_aks_cluster(lab: "Lab", subscription_id: str, resource_group: str, name:
     lab.azure.add_cluster(record)
     _attach(lab, cluster)
     return cluster
+
+
+def _label_system_namespace(cluster: KubeCluster) -> None:
+    """AKS labels kube-system so the admissions enforcer's selectors exclude it."""
+    ns = cluster.store.get("namespaces", None, "kube-system")
+    ns["metadata"].setdefault("labels", {}).update(AKS_SYSTEM_NAMESPACE_LABELS)
+    cluster.store.update("namespaces", None, ns)
 
 
 def _attach(lab: "Lab", cluster: KubeCluster) -> None:

@@ -28,6 +28,10 @@ NON_PUBLIC_ISSUER = "https://kubernetes.default.svc.cluster.local"
 MIN_EXPIRATION_SECONDS = 600
 DEFAULT_EXPIRATION_SECONDS = 3600
 MAX_EXPIRATION_SECONDS = 2**32
+# AKS: "the maximum lifetime of the token issued by the OIDC provider is one day"
+# (AKS use-oidc-issuer.md; MicrosoftDocs/azure-docs#102161), kube-apiserver's
+# --service-account-max-token-expiration
+AKS_MAX_TOKEN_SECONDS = 86400
 
 
 @dataclass
@@ -63,6 +67,8 @@ class ServiceAccountIssuer:
         self.public_url = lab.oidc.issuer_url(self.prefix)
         self.keys: list[SigningKey] = [SigningKey()]  # keys[0] signs; all are published
         self.clock_offset = 0.0  # seconds the API server's clock is off (fault knob)
+        # --service-account-max-token-expiration (None: not set; AKS sets one day)
+        self.max_expiration_seconds: int | None = None
         self.public = False
         if public:
             self.enable_public()
@@ -116,12 +122,17 @@ class ServiceAccountIssuer:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [k.jwk() for k in self.keys]}
 
+    def capped(self, expiration_seconds: int) -> int:
+        """The lifetime the API server grants: at most --service-account-max-token-expiration."""
+        limit = self.max_expiration_seconds
+        return min(expiration_seconds, limit) if limit else expiration_seconds
+
     # -- minting ----------------------------------------------------------------------------------
     def mint(self, namespace: str, sa_name: str, sa_uid: str, audiences: list[str],
              expiration_seconds: int = DEFAULT_EXPIRATION_SECONDS,
              bound: PodBinding | None = None) -> MintedToken:
         now = int(time.time() + self.clock_offset)
-        exp = now + int(expiration_seconds)
+        exp = now + self.capped(int(expiration_seconds))
         k8s: dict[str, Any] = {
             "namespace": namespace,
             "serviceaccount": {"name": sa_name, "uid": sa_uid},
@@ -210,9 +221,15 @@ class TokenRequestHandler:
         if isinstance(binding, Response):
             return binding
         audiences = list(spec.get("audiences") or []) or self.default_audiences()
+        # over the maximum: shortened, with a warning (pkg/registry/core/serviceaccount/
+        # storage/token.go), and the response's spec shows what was granted
+        granted = self.issuer.capped(expiration)
+        headers = {} if granted == expiration else {"Warning": (
+            f'299 - "requested expiration of {expiration} seconds shortened to {granted} '
+            'seconds"')}
         minted = self.issuer.mint(namespace, name, sa["metadata"].get("uid", ""), audiences,
-                                  expiration, binding)
-        out_spec: dict[str, Any] = {"audiences": audiences, "expirationSeconds": expiration,
+                                  granted, binding)
+        out_spec: dict[str, Any] = {"audiences": audiences, "expirationSeconds": granted,
                                     "boundObjectRef": bound_ref}
         return json_response(201, {
             "kind": "TokenRequest",
@@ -220,7 +237,7 @@ class TokenRequestHandler:
             "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
             "spec": out_spec,
             "status": {"token": minted.token, "expirationTimestamp": minted.expiration_timestamp},
-        }, content_type="application/json")
+        }, headers, content_type="application/json")
 
     def _get(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         return get_object(self.cluster, plural, namespace, name)

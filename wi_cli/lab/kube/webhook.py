@@ -51,7 +51,15 @@ SERVER_CERT_SECRET = "azure-wi-webhook-server-cert"
 SYSTEM_LABEL = "azure-workload-identity.io/system"
 ADDON_NAMESPACE = "kube-system"
 HELM_NAMESPACE = "azure-workload-identity-system"
-IMAGE_REPO = "mcr.microsoft.com/oss/v2/azure/workload-identity"
+# the chart's values.yaml image.repository; the AKS add-on too (Azure/AKS#4381)
+IMAGE_REPO = "mcr.microsoft.com/oss/azure/workload-identity"
+# What the AKS admissions enforcer adds to every webhook's namespaceSelector (Kong/kong-operator#239,
+# Azure/AKS#4002), and the labels AKS puts on kube-system that those expressions exclude.
+AKS_ENFORCER_EXPRESSIONS = (
+    {"key": "control-plane", "operator": "NotIn", "values": ["true"]},
+    {"key": "kubernetes.azure.com/managedby", "operator": "NotIn", "values": ["aks"]},
+)
+AKS_SYSTEM_NAMESPACE_LABELS = {"control-plane": "true", "kubernetes.azure.com/managedby": "aks"}
 LAYOUT_VERSIONS = {"v1.5": "v1.5.1", "v1.6": "v1.6.0"}
 
 
@@ -197,12 +205,16 @@ def add_env(container: dict[str, Any], desired: list[tuple[str, str]]) -> None:
         container.pop("env")
 
 
-def add_mount(container: dict[str, Any], volume_name: str, mount_path: str) -> None:
+def add_mount(container: dict[str, Any], volume_name: str, mount_path: str,
+              replace: bool = True) -> None:
+    """Mount the token volume; an existing mount of that name is replaced (v1.6:
+    addProjectedVolumeMount) or kept as it is (v1.5.1: addProjectedTokenVolumeMount)."""
     mount = {"name": volume_name, "readOnly": True, "mountPath": mount_path}
     mounts = container.setdefault("volumeMounts", [])
     for i, existing in enumerate(mounts):
         if existing.get("name") == volume_name:
-            mounts[i] = mount
+            if replace:
+                mounts[i] = mount
             return
     mounts.append(mount)
 
@@ -232,14 +244,17 @@ def mutate_pod(pod: dict[str, Any], sa: dict[str, Any],
                ("AZURE_AUTHORITY_HOST", settings.authority_host)]
     skipped = skip_containers(pod)
     spec = pod.setdefault("spec", {})
+    replace = layout.name != "v1.5"
     for key in ("initContainers", "containers"):
         for container in spec.get(key) or []:
             if container.get("name") in skipped:
                 continue
             add_env(container, desired)
-            add_mount(container, volume_name, layout.mount_path)
+            add_mount(container, volume_name, layout.mount_path, replace)
     volume = token_volume(volume_name, layout, expiration, settings.audience)
     volumes = spec.setdefault("volumes", [])
+    if not replace and _has_token_source(volumes, layout.token_path):
+        return pod  # v1.5.1 addProjectedServiceAccountTokenVolume: keep the existing one
     for i, existing in enumerate(volumes):
         if existing.get("name") == volume_name:
             volumes[i] = volume
@@ -247,6 +262,13 @@ def mutate_pod(pod: dict[str, Any], sa: dict[str, Any],
     else:
         volumes.append(volume)
     return pod
+
+
+def _has_token_source(volumes: list[dict[str, Any]], path: str) -> bool:
+    """A projected volume already carries a service-account token at ``path``."""
+    return any((source.get("serviceAccountToken") or {}).get("path") == path
+               for volume in volumes for source in (volume.get("projected") or {}).get(
+                   "sources") or [])
 
 
 # -- what the API server does around the call -----------------------------------------------------
@@ -329,7 +351,26 @@ def settings_from_store(cluster: "KubeCluster", namespace: str) -> WebhookSettin
         tenant_id=data.get("AZURE_TENANT_ID", ""),
         authority_host=cluster.lab.authority_host,
         layout=LAYOUTS[_layout_of_deployment(cluster, namespace)],
+        audience=_audience_of_deployment(cluster, namespace) or DEFAULT_AUDIENCE,
     )
+
+
+def _manager_args(cluster: "KubeCluster", namespace: str) -> list[str]:
+    deployment = _get(cluster, "deployments", namespace, DEPLOYMENT_NAME) or {}
+    containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec")
+                  or {}).get("containers") or []
+    return [a for c in containers if "/webhook:" in c.get("image", "") for a in c.get("args") or []]
+
+
+def _audience_of_deployment(cluster: "KubeCluster", namespace: str) -> str | None:
+    """The webhook's --audience flag (cmd/webhook/main.go:76); the cloud never changes it."""
+    args = _manager_args(cluster, namespace)
+    for i, arg in enumerate(args):
+        if arg.startswith("--audience="):
+            return arg.split("=", 1)[1]
+        if arg == "--audience" and i + 1 < len(args):
+            return args[i + 1]
+    return None
 
 
 def _layout_of_deployment(cluster: "KubeCluster", namespace: str) -> str:
@@ -402,15 +443,15 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def webhook_configuration(namespace: str, *, managed_by_aks: bool) -> dict[str, Any]:
-    namespace_selector: dict[str, Any] = {"matchExpressions": [
-        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]},
-    ]}
-    if managed_by_aks:  # what the AKS admissions enforcer adds to every webhook
-        namespace_selector["matchExpressions"] += [
-            {"key": "control-plane", "operator": "DoesNotExist"},
-            {"key": "kubernetes.azure.com/managedby", "operator": "NotIn", "values": ["aks"]},
-        ]
+def webhook_configuration(namespace: str, *, managed_by_aks: bool,
+                          on_aks: bool | None = None) -> dict[str, Any]:
+    """The MutatingWebhookConfiguration. The chart's default namespaceSelector is empty
+    (values.yaml mutatingWebhookNamespaceSelector: {}), so a Helm install elsewhere mutates
+    kube-system too; on AKS the admissions enforcer adds its expressions to every webhook."""
+    namespace_selector: dict[str, Any] = {}
+    if managed_by_aks if on_aks is None else on_aks:
+        namespace_selector["matchExpressions"] = [dict(e, values=list(e["values"]))
+                                                  for e in AKS_ENFORCER_EXPRESSIONS]
     labels = {SYSTEM_LABEL: "true"}
     if not managed_by_aks:
         labels.update({"app.kubernetes.io/managed-by": "Helm", "chart": "workload-identity-webhook"})
@@ -531,7 +572,8 @@ class WebhookInstallation:
         if _get(c, "mutatingwebhookconfigurations", None, CONFIGURATION_NAME) is None:
             # a second (Helm) install on an add-on cluster finds the name taken
             _create(c, "mutatingwebhookconfigurations", None,
-                    webhook_configuration(ns, managed_by_aks=self.managed_by_aks))
+                    webhook_configuration(ns, managed_by_aks=self.managed_by_aks,
+                                          on_aks=getattr(c, "aks", None) is not None))
         self.active = True
         self.reconcile()
         return self

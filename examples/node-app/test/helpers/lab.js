@@ -1,7 +1,9 @@
 'use strict';
 
-// Starts the wi lab (`python -m wi_cli.lab.serve`) as a subprocess and talks to its Kubernetes
-// API server over HTTPS with the lab CA. WI_PYTHON picks the interpreter that has wi installed.
+// Starts the wi lab (`wi lab up`) as a subprocess and talks to its Kubernetes API server and its
+// Entra and ARM over HTTPS with the lab CA. Nothing here reads the wi repository: wi is found
+// through WI_PYTHON (a Python that has wi installed: `$WI_PYTHON -m wi_cli`), else `wi` on PATH,
+// so the tests run the same in a copy of this directory anywhere.
 
 const { spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
@@ -11,9 +13,18 @@ const path = require('node:path');
 const readline = require('node:readline');
 const { promisify } = require('node:util');
 
-const REPO = path.resolve(__dirname, '..', '..', '..', '..');
-const PYTHON = process.env.WI_PYTHON || 'python3';
 const START_TIMEOUT_MS = 60000;
+
+// [command, ...leading args] that runs wi
+function wiCommand(env = process.env) {
+  if (env.WI_PYTHON) return [env.WI_PYTHON, '-m', 'wi_cli'];
+  const onPath = (env.PATH || '').split(path.delimiter).filter(Boolean)
+    .map((dir) => path.join(dir, 'wi')).find((file) => {
+      try { fs.accessSync(file, fs.constants.X_OK); return true; } catch { return false; }
+    });
+  if (onPath) return [onPath];
+  throw new Error('wi not found: set WI_PYTHON to a Python that has wi installed, or put `wi` on PATH');
+}
 
 function waitForFirstLine(child, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -29,7 +40,7 @@ function waitForFirstLine(child, timeoutMs) {
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the lab exited with ${code} before it was ready (WI_PYTHON=${PYTHON}):\n${stderr}`));
+      reject(new Error(`the lab exited with ${code} before it was ready (${wiCommand().join(' ')}):\n${stderr}`));
     });
   });
 }
@@ -54,9 +65,10 @@ function kubeconfigToken(text) {
 }
 
 async function startLab(scenario = 'bound') {
+  const [command, ...args] = wiCommand();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wi-node-app-lab-'));
-  const child = spawn(PYTHON, ['-m', 'wi_cli.lab.serve', '--state-dir', dir, '--scenario', scenario],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: dir } });
+  const child = spawn(command, [...args, 'lab', 'up', '--state-dir', dir, '--scenario', scenario],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: dir } });
   const stop = async () => {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -130,20 +142,56 @@ function labState(lab) {
   return httpsJson(lab, 'GET', `${lab.info.servers.arm}/_lab/state`).then((res) => res.body);
 }
 
-const BUILTIN_ROLES = path.join(REPO, 'wi_cli', 'lab', 'data', 'builtin-role-definitions.json');
-
-function builtinRoleNames() {
-  const data = JSON.parse(fs.readFileSync(BUILTIN_ROLES, 'utf8'));
-  return new Map(data.value.map((role) => [role.name.toLowerCase(), role.properties.roleName]));
+function formBody(fields) {
+  return new URLSearchParams(fields).toString();
 }
 
-// wi itself, in the lab's interpreter, with the lab's environment (operator credentials)
+// An ARM token for the lab's operator (client credentials, the secret from env.sh)
+async function operatorToken(lab) {
+  const url = `${lab.env.AZURE_AUTHORITY_HOST.replace(/\/+$/, '')}/${lab.env.AZURE_TENANT_ID}/oauth2/v2.0/token`;
+  const res = await new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', ca: lab.ca,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => { text += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(formBody({ grant_type: 'client_credentials', client_id: lab.env.AZURE_CLIENT_ID,
+      client_secret: lab.env.AZURE_CLIENT_SECRET,
+      scope: `${lab.info.arm_audience.replace(/\/+$/, '')}/.default` }));
+  });
+  if (res.status !== 200) throw new Error(`operator token: ${res.status} ${res.text.slice(0, 300)}`);
+  return JSON.parse(res.text).access_token;
+}
+
+// role definition GUID (lower case) -> role name, read from the lab's ARM as the operator
+async function roleNames(lab, roleDefinitionIds) {
+  const token = await operatorToken(lab);
+  const names = new Map();
+  for (const id of new Set(roleDefinitionIds)) {
+    const res = await httpsJson(lab, 'GET', `${lab.info.servers.arm}${id}?api-version=2022-04-01`, { token });
+    if (res.status !== 200) throw new Error(`GET ${id}: ${res.status} ${res.text.slice(0, 300)}`);
+    names.set(id.split('/').pop().toLowerCase(), res.body.properties.roleName);
+  }
+  return names;
+}
+
+// wi itself (see wiCommand), with the lab's environment (operator credentials)
 async function runWi(lab, args) {
   const env = { ...process.env, ...lab.env, HOME: lab.dir, WI_STATE_DIR: path.join(lab.dir, 'wi-state') };
-  const { stdout } = await promisify(execFile)(PYTHON, ['-m', 'wi_cli', ...args],
+  const [command, ...prefix] = wiCommand();
+  const { stdout } = await promisify(execFile)(command, [...prefix, ...args],
     { cwd: lab.dir, env, timeout: 60000 });
   return stdout;
 }
 
+// Fault knobs of the lab's servers (wi_cli/lab/admin.py): e.g. { server: 'arm', fail_next: {...} }
+async function setFaults(lab, spec) {
+  const res = await httpsJson(lab, 'POST', `${lab.info.servers.arm}/_lab/faults`, { body: spec });
+  if (res.status !== 200) throw new Error(`faults: ${res.status} ${res.text}`);
+}
+
 module.exports = { startLab, kube, httpsJson, createServiceAccount, requestToken, labState,
-  builtinRoleNames, runWi, parseEnvFile, REPO, PYTHON };
+  roleNames, runWi, setFaults, parseEnvFile, wiCommand };

@@ -1,0 +1,32 @@
+"""AKS clusters through azure-mgmt-containerservice, as the domain's :class:`Cluster`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.errors import AzureNotFound
+from ...core.models import Cluster, ResourceId
+from .clients import AzureClients
+from .errors import azure_errors
+
+
+def to_cluster(model: Any) -> Cluster:
+    oidc = model.oidc_issuer_profile
+    security = getattr(model, "security_profile", None)
+    wi = getattr(security, "workload_identity", None) if security else None
+    enabled = bool(oidc and oidc.enabled)
+    return Cluster(ResourceId.parse(model.id), (oidc.issuer_url if enabled else None) or None,
+                   enabled, bool(wi and wi.enabled))
+
+
+class Clusters:
+    def __init__(self, clients: AzureClients) -> None:
+        self.clients = clients
+
+    def get(self, resource_group: str, name: str) -> Cluster | None:
+        try:
+            with azure_errors(f"reading AKS cluster {name}"):
+                return to_cluster(self.clients.containerservice.managed_clusters.get(
+                    resource_group, name))
+        except AzureNotFound:
+            return None

@@ -1,0 +1,119 @@
+"""Role definitions and role assignments through azure-mgmt-authorization, as plain values."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ...core.errors import AzureForbidden, AzureNotFound
+from ...core.models import PermissionBlock, ResourceId, same_scope
+from ...core.names import is_guid
+from .clients import AzureClients
+from .errors import azure_errors
+from .identities import permission_block
+
+
+@dataclass(frozen=True)
+class RoleDefinition:
+    id: str
+    name: str  # the role's display name, e.g. "Storage Blob Data Reader"
+
+    @property
+    def guid(self) -> str:
+        return self.id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    id: str
+    scope: str
+    role_guid: str
+    principal_id: str
+
+
+def _assignment(model: Any) -> RoleAssignment:
+    return RoleAssignment(model.id, model.scope,
+                          model.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower(),
+                          model.principal_id)
+
+
+def _subscription_of(scope: str) -> str | None:
+    parts = scope.strip("/").split("/")
+    return parts[1] if len(parts) >= 2 and parts[0].lower() == "subscriptions" else None
+
+
+class Rbac:
+    def __init__(self, clients: AzureClients) -> None:
+        self.clients = clients
+
+    def _api(self, scope: str) -> Any:
+        sub = _subscription_of(scope)
+        return (self.clients.for_subscription(sub) if sub else self.clients).authorization
+
+    def role(self, role: str, scope: str) -> RoleDefinition | None:
+        """A role definition by GUID or by name, as seen at ``scope`` (custom roles count)."""
+        rds = self._api(scope).role_definitions
+        doing = f"looking up role {role!r} at {scope}"
+        if is_guid(role):
+            try:
+                with azure_errors(doing):
+                    rd = rds.get(scope, role)
+            except AzureNotFound:
+                return None
+            return RoleDefinition(rd.id, rd.role_name)
+        quoted = role.replace("'", "''")
+        with azure_errors(doing):
+            found = list(rds.list(scope, filter=f"roleName eq '{quoted}'"))
+        return RoleDefinition(found[0].id, found[0].role_name) if found else None
+
+    def assignments(self, principal_id: str, scope: str) -> list[RoleAssignment]:
+        """The principal's assignments at ``scope`` exactly (not inherited, not below)."""
+        with azure_errors(f"listing role assignments at {scope}"):
+            found = list(self._api(scope).role_assignments.list_for_scope(
+                scope, filter=f"principalId eq '{principal_id}'"))
+        return [_assignment(ra) for ra in found if same_scope(ra.scope, scope)]
+
+    def assignments_of(self, principal_id: str, subscription: str) -> list[RoleAssignment]:
+        """Every assignment of the principal in the subscription (at it and below)."""
+        api = self.clients.for_subscription(subscription).authorization
+        with azure_errors(f"listing the role assignments of {principal_id}"):
+            found = list(api.role_assignments.list_for_subscription(
+                filter=f"assignedTo('{principal_id}')"))
+        return [_assignment(ra) for ra in found]
+
+    def assign(self, role: RoleDefinition, principal_id: str, scope: str) -> None:
+        from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+        # principalType avoids PrincipalNotFound while a new identity replicates (azure-cli#8530)
+        params = RoleAssignmentCreateParameters(role_definition_id=role.id,
+                                                principal_id=principal_id,
+                                                principal_type="ServicePrincipal")
+        with azure_errors(f"assigning {role.name} at {scope}"):
+            self._api(scope).role_assignments.create(scope, str(uuid.uuid4()), params)
+
+    def unassign(self, assignment: RoleAssignment, role_name: str) -> None:
+        try:
+            with azure_errors(f"removing {role_name} at {assignment.scope}"):
+                self._api(assignment.scope).role_assignments.delete_by_id(assignment.id)
+        except AzureNotFound:
+            pass  # already gone: what was asked for is done
+
+    def permissions(self, scope: str) -> list[PermissionBlock] | None:
+        """The operator's permission blocks at a resource group or resource scope, or None when
+        ARM will not say (no permissions API for subscriptions and above, or 403/404)."""
+        rid = ResourceId.try_parse(scope)
+        parts = scope.strip("/").split("/")
+        api = self._api(scope).permissions
+        try:
+            with azure_errors(f"reading the operator's permissions at {scope}"):
+                if rid is not None and not rid.child:
+                    found = api.list_for_resource(rid.resource_group, rid.provider, "", rid.type,
+                                                  rid.name)
+                elif len(parts) == 4 and parts[2].lower() == "resourcegroups":
+                    found = api.list_for_resource_group(parts[3])
+                else:
+                    return None
+                return [permission_block(p) for p in found]
+        except (AzureForbidden, AzureNotFound):
+            return None
