@@ -373,14 +373,11 @@ class ApiServer:
         """Orphan and Foreground dependents are handled here, before the owner goes;
         Background is the garbage collector's job once it has gone (controllers.gc)."""
         store = self.cluster.store
-        if not dry_run and policy in ("Orphan", "Foreground"):
-            owner = store.get(rt.plural, namespace, name)
-            if policy == "Orphan":
-                gc.orphan_dependents(store, owner, rt.plural)
-            else:
-                gc.delete_dependents(store, owner, rt.plural)
+        handle = {"Orphan": gc.orphan_dependents, "Foreground": gc.delete_dependents}.get(policy)
         return store.delete(rt.plural, namespace, name, dry_run=dry_run, user=user,
-                            preconditions=preconditions)
+                            preconditions=preconditions,
+                            dependents=(lambda owner: handle(store, owner, rt.plural))
+                            if handle else None)
 
     def _delete_collection(self, req: Request, t: Target, identity: "TokenIdentity"
                            ) -> Response:

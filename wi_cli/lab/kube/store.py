@@ -242,7 +242,10 @@ class KubeStore:
 
     def delete(self, plural: str, namespace: str | None, name: str, *,
                dry_run: bool = False, user: str = "lab-admin",
-               preconditions: dict[str, str] | None = None) -> dict[str, Any]:
+               preconditions: dict[str, str] | None = None,
+               dependents: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """``dependents``: called with the object, stored with its deletionTimestamp first
+        (as finalizers keep it in Kubernetes), before it goes (Orphan/Foreground deletion)."""
         rt = resource(plural)
         old = self.get(plural, namespace, name)
         _check_preconditions(rt, old, preconditions)
@@ -260,9 +263,12 @@ class KubeStore:
         meta = final["metadata"]
         if dry_run:
             return final
+        if plural == "namespaces" or dependents is not None:
+            self._stamp_deletion(rt, namespace, name, final)
         if plural == "namespaces":
-            self._terminate_namespace(rt, name, final)
             self._delete_namespace_contents(name, user)
+        if dependents is not None:
+            dependents(copy.deepcopy(final))
         with self._lock:
             key = _key(rt, namespace, name)
             if key not in self._bucket(plural):
@@ -365,11 +371,13 @@ class KubeStore:
                             f"it is being terminated")
         return namespace
 
-    def _terminate_namespace(self, rt: ResourceType, name: str, final: dict[str, Any]) -> None:
-        """A namespace being deleted is first stored as Terminating, so no new content lands
-        in it while its contents go (controllers would otherwise re-create pods there)."""
+    def _stamp_deletion(self, rt: ResourceType, namespace: str | None, name: str,
+                        final: dict[str, Any]) -> None:
+        """Store the object as being deleted while what must go first goes: a Terminating
+        namespace takes no new content, and controllers leave an owner being deleted alone
+        (no adoption while its dependents are orphaned)."""
         with self._lock:
-            key = _key(rt, None, name)
+            key = _key(rt, namespace, name)
             current = self._bucket(rt.plural).get(key)
             if current is None:
                 raise not_found(rt, name)

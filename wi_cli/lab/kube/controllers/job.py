@@ -242,10 +242,10 @@ class JobController:
                                      job["metadata"]["name"])
         if current is None or current["metadata"]["uid"] != job["metadata"]["uid"]:
             return None
-        gc.delete_dependents(self.store, current, "jobs")
         try:
             self.store.delete("jobs", job["metadata"]["namespace"], job["metadata"]["name"],
-                              user=TTL_USER)
+                              user=TTL_USER, dependents=lambda owner: gc.delete_dependents(
+                                  self.store, owner, "jobs"))
         except ApiError as exc:
             if exc.status != 404:
                 raise
