@@ -177,6 +177,12 @@ def test_rollout_restart_replaces_pods_with_the_new_identity(api, ns, kubectl) -
     assert sizes == {"1": 0, "2": 2}
     history = kubectl("rollout", "history", "deployment/api", "-n", ns).stdout
     assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+    kubectl("rollout", "undo", "deployment/api", "-n", ns)  # revision 1's template again
+    kubectl("rollout", "status", "deployment/api", "-n", ns, "--timeout=30s")
+    revived = {rs["spec"]["replicas"]: rs["metadata"]["annotations"]
+               for rs in wire(api, apps.list_namespaced_replica_set(ns).items)}
+    assert revived[2]["deployment.kubernetes.io/revision"] == "3"
+    assert revived[2]["deployment.kubernetes.io/revision-history"] == "1"
 
 
 @needs_kubectl

@@ -200,20 +200,31 @@ def compute_hash(template: Obj, collision_count: int | None = None) -> str:
     mapped to the consonant/digit alphabet. Kubernetes hashes Go's dump of the struct; the
     lab hashes canonical JSON, so the values differ but behave alike (a new template, a new
     hash; the collision count changes it)."""
-    h = _fnv32a(json.dumps(template, sort_keys=True, separators=(",", ":")).encode())
+    h = _fnv32a(json.dumps(semantic(template), sort_keys=True, separators=(",", ":")).encode())
     if collision_count is not None:
         h = _fnv32a(int(collision_count).to_bytes(4, "little", signed=False), h)
     return "".join(_ALPHANUMS[ord(c) % len(_ALPHANUMS)] for c in str(h))
 
 
+def semantic(value: Any) -> Any:
+    """A value as Kubernetes compares it after decoding (apiequality.Semantic.DeepEqual): a
+    null field is an absent one, and an empty list or map equals none (clients such as
+    ``kubectl rollout undo`` send ``creationTimestamp: null`` in pod templates)."""
+    if isinstance(value, dict):
+        out = {k: semantic(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [semantic(v) for v in value]
+    return value
+
+
 def template_without_hash(template: Obj, label: str = "pod-template-hash") -> Obj:
-    out = copy.deepcopy(template or {})
+    """The template to compare (EqualIgnoreHash): semantic, without the hash label."""
+    out = semantic(template or {})
     labels = (out.get("metadata") or {}).get("labels")
     if labels and label in labels:
         del labels[label]
-        if not labels:
-            del out["metadata"]["labels"]
-    return out
+    return semantic(out)
 
 
 # -- intstr (k8s.io/apimachinery/pkg/util/intstr) ------------------------------------------------

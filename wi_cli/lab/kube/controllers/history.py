@@ -9,7 +9,7 @@ import copy
 from typing import TYPE_CHECKING
 
 from ..errors import ApiError
-from .common import Obj, compute_hash, controller_of, controller_ref
+from .common import Obj, compute_hash, controller_of, controller_ref, semantic
 
 if TYPE_CHECKING:
     from ..store import KubeStore
@@ -40,8 +40,8 @@ def sync_revision(store: "KubeStore", owner: Obj, kind: str, plural: str,
     when an old template comes back) or created as ``<owner>-<hash>``. A name taken by
     another template counts a collision in the owner's status and raises, to retry."""
     data = revision_data(owner)
-    matching = [r for r in revisions if r.get("data") == data]
-    others = [r for r in revisions if r.get("data") != data]
+    matching = [r for r in revisions if semantic(r.get("data")) == semantic(data)]
+    others = [r for r in revisions if r not in matching]
     next_number = max((number(r) for r in others), default=0) + 1
     namespace = owner["metadata"]["namespace"]
     if matching:
@@ -69,7 +69,7 @@ def sync_revision(store: "KubeStore", owner: Obj, kind: str, plural: str,
         if exc.status != 409:
             raise
         found = store.try_get("controllerrevisions", namespace, meta["name"])
-        if found is not None and found.get("data") == data and \
+        if found is not None and semantic(found.get("data")) == semantic(data) and \
                 (controller_of(found) or {}).get("uid") == owner["metadata"]["uid"]:
             return found
         status = copy.deepcopy(owner.get("status") or {})
