@@ -244,6 +244,23 @@ def test_a_pod_the_webhook_refuses_is_a_replica_failure_until_the_template_is_fi
     assert volume["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"] == 3600
 
 
+def test_a_replicaset_adopts_a_matching_orphan_and_creates_only_the_rest(api, ns) -> None:
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    labels = {"app": "adopt", USE: "true"}
+    orphan = wire(api, core.create_namespaced_pod(ns, {
+        "metadata": {"name": "adopt-by-hand", "labels": labels},
+        "spec": pod_template(labels, SLEEP)["spec"]}))
+    made = wire(api, apps.create_namespaced_replica_set(ns, {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "adopt"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "adopt"}},
+                 "template": pod_template(labels, SLEEP)}}))
+    owned = wait_for(lambda: pods(api, ns, "app=adopt"), lambda found: len(found) == 2 and all(
+        p["metadata"].get("ownerReferences") for p in found))
+    assert {controller_ref(p)["uid"] for p in owned} == {made["metadata"]["uid"]}
+    assert orphan["metadata"]["uid"] in {p["metadata"]["uid"] for p in owned}
+    assert len(events(api, ns, "adopt", "SuccessfulCreate")) == 1
+
+
 @needs_kubectl
 def test_recreate_deletes_the_old_pods_before_creating_new_ones(api, ns, kubectl) -> None:
     apps = client.AppsV1Api(api)
@@ -436,6 +453,15 @@ def test_deleting_a_deployment_deletes_its_replicasets_and_pods(api, ns, kubectl
     kubectl("delete", "deployment/gone", "-n", ns)
     wait_for(lambda: (apps.list_namespaced_replica_set(ns).items, pods(api, ns, "app=gone")),
              lambda state: state == ([], []))
+
+
+@needs_kubectl
+def test_foreground_deletion_removes_the_dependents_first(api, ns, kubectl) -> None:
+    apps = client.AppsV1Api(api)
+    apps.create_namespaced_deployment(ns, deployment("first"))
+    wait_for(lambda: pods(api, ns, "app=first"), lambda found: len(found) == 1)
+    kubectl("delete", "deployment/first", "-n", ns, "--cascade=foreground")
+    assert apps.list_namespaced_replica_set(ns).items == [] and pods(api, ns, "app=first") == []
 
 
 @needs_kubectl
