@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -202,30 +203,20 @@ def test_issuer_from_the_api_server_discovery_document(world, env, capsys) -> No
 
 
 def _seed_deployment(world: dict[str, Any], name: str, sa_name: str, labelled: bool = True) -> None:
+    """A Deployment and the pod the lab's controllers create for it (ReplicaSet, webhook)."""
     store = world["seeded"].cluster.store
     labels = {"app": name, **({"azure.workload.identity/use": "true"} if labelled else {})}
-    dep = store.create("deployments", NS, {
+    store.create("deployments", NS, {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name, "namespace": NS},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                  "template": {"metadata": {"labels": labels},
                               "spec": {"serviceAccountName": sa_name,
                                        "containers": [{"name": "c", "image": "nginx"}]}}}})
-    rs = store.create("replicasets", NS, {
-        "apiVersion": "apps/v1", "kind": "ReplicaSet",
-        "metadata": {"name": f"{name}-5d4f8", "namespace": NS, "labels": {"app": name},
-                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
-                                          "name": name, "uid": dep["metadata"]["uid"],
-                                          "controller": True}]},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                 "template": dep["spec"]["template"]}})
-    store.create("pods", NS, {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": f"{name}-5d4f8-abcde", "namespace": NS, "labels": labels,
-                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                          "name": rs["metadata"]["name"],
-                                          "uid": rs["metadata"]["uid"], "controller": True}]},
-        "spec": {"serviceAccountName": sa_name, "containers": [{"name": "c", "image": "nginx"}]}})
+    deadline = time.monotonic() + 10
+    while not store.list("pods", NS, f"app={name}")[0]:
+        assert time.monotonic() < deadline, f"no pod for Deployment {NS}/{name}"
+        time.sleep(0.05)
 
 
 def test_restart_rolls_the_deployment_of_pods_created_before_the_annotation(world, env, capsys) -> None:

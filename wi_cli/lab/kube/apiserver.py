@@ -17,6 +17,7 @@ import yaml
 
 from ..http import Request, Response, Router, json_response
 from . import discovery, openapi, protobuf, tables
+from .controllers import gc
 from .errors import ApiError, bad_request, forbidden
 from .resources import GROUPS, ResourceType, resources_in
 
@@ -352,31 +353,46 @@ class ApiServer:
 
     def _delete(self, req: Request, t: Target, identity: "TokenIdentity") -> Response:
         options = _decode_body(req, allow_empty=True) or {}
-        obj = self.cluster.store.delete(t.rt.plural, t.namespace, t.name or "",
-                                        dry_run=_dry_run(req, options), user=identity.user,
-                                        preconditions=options.get("preconditions"))
+        policy, warnings = _propagation_policy(req, options, t.rt)
+        obj = self._delete_one(t.rt, t.namespace, t.name or "", policy,
+                               dry_run=_dry_run(req, options), user=identity.user,
+                               preconditions=options.get("preconditions"))
         if t.rt.returns_deleted_object:
-            return _json(200, obj)
+            return _json(200, obj, _warning_headers(warnings))
         details: dict[str, Any] = {"name": t.name}
         if t.rt.group:
             details["group"] = t.rt.group
         details["kind"] = t.rt.plural
         details["uid"] = obj["metadata"].get("uid")
         return _json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                           "status": "Success", "details": details})
+                           "status": "Success", "details": details}, _warning_headers(warnings))
+
+    def _delete_one(self, rt: ResourceType, namespace: str | None, name: str,
+                    policy: str, *, dry_run: bool, user: str,
+                    preconditions: dict[str, str] | None = None) -> dict[str, Any]:
+        """Orphan and Foreground dependents are handled here, before the owner goes;
+        Background is the garbage collector's job once it has gone (controllers.gc)."""
+        store = self.cluster.store
+        handle = {"Orphan": gc.orphan_dependents, "Foreground": gc.delete_dependents}.get(policy)
+        return store.delete(rt.plural, namespace, name, dry_run=dry_run, user=user,
+                            preconditions=preconditions,
+                            dependents=(lambda owner: handle(store, owner, rt.plural))
+                            if handle else None)
 
     def _delete_collection(self, req: Request, t: Target, identity: "TokenIdentity"
                            ) -> Response:
         store = self.cluster.store
         items, rv = store.list(t.rt.plural, t.namespace, req.arg("labelSelector"),
                                req.arg("fieldSelector"))
-        dry_run = _dry_run(req, _decode_body(req, allow_empty=True))
+        options = _decode_body(req, allow_empty=True)
+        dry_run = _dry_run(req, options)
+        policy, warnings = _propagation_policy(req, options or {}, t.rt)
         deleted = []
         for item in items:
             meta = item["metadata"]
             try:
-                deleted.append(store.delete(t.rt.plural, meta.get("namespace"), meta["name"],
-                                            dry_run=dry_run, user=identity.user))
+                deleted.append(self._delete_one(t.rt, meta.get("namespace"), meta["name"],
+                                                policy, dry_run=dry_run, user=identity.user))
             except ApiError as err:
                 if err.status != 404:
                     raise
@@ -384,7 +400,8 @@ class ApiServer:
             item.pop("kind", None)
             item.pop("apiVersion", None)
         return _json(200, {"kind": t.rt.kind + "List", "apiVersion": t.rt.api_version,
-                           "metadata": {"resourceVersion": rv}, "items": deleted})
+                           "metadata": {"resourceVersion": rv}, "items": deleted},
+                     _warning_headers(warnings))
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -460,6 +477,37 @@ def _dry_run(req: Request, body: Any) -> bool:
         if v != "All":
             raise bad_request(f"Invalid dry run value: {v}; valid values are All")
     return bool(values)
+
+
+_JOB_ORPHANS = ("child pods are preserved by default when jobs are deleted; set "
+                "propagationPolicy=Background to remove them or set propagationPolicy=Orphan "
+                "to suppress this warning")
+
+
+def _propagation_policy(req: Request, options: dict[str, Any], rt: ResourceType
+                        ) -> tuple[str, list[str]]:
+    """DeleteOptions.propagationPolicy (body or query), or the legacy orphanDependents; left
+    unset, batch/v1 Jobs orphan their pods, with the API server's warning, and everything
+    else is collected in the background."""
+    policy = options.get("propagationPolicy") or req.arg("propagationPolicy")
+    orphan = options.get("orphanDependents")
+    if orphan is None and req.arg("orphanDependents"):
+        orphan = req.arg("orphanDependents") in ("true", "1")
+    if policy:
+        if policy not in ("Orphan", "Background", "Foreground"):
+            detail = (f'Unsupported value: "{policy}": supported values: "Foreground", '
+                      f'"Background", "Orphan", "nil"')
+            raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: '
+                                           f"propagationPolicy: {detail}",
+                           {"group": "meta.k8s.io", "kind": "DeleteOptions", "causes": [
+                               {"reason": "FieldValueNotSupported", "message": detail,
+                                "field": "propagationPolicy"}]})
+        return policy, []
+    if orphan is not None:
+        return ("Orphan" if orphan else "Background"), []
+    if rt.plural == "jobs":
+        return "Orphan", [_JOB_ORPHANS]
+    return "Background", []
 
 
 def _warning_headers(warnings: list[str]) -> dict[str, str]:

@@ -19,6 +19,8 @@ import yaml
 from ..http import LabServer, Request, Response
 from . import admission
 from .apiserver import ApiServer
+from .controllers import install_controllers
+from .scale import install_scale
 from .store import AdmissionHook, ApiError, KubeStore, now_rfc3339
 
 if TYPE_CHECKING:
@@ -41,7 +43,9 @@ class TokenIdentity:
 
 
 class KubeCluster:
-    def __init__(self, lab: "Lab", name: str = "lab-cluster") -> None:
+    def __init__(self, lab: "Lab", name: str = "lab-cluster", controllers: bool = True) -> None:
+        """``controllers=False``: no workload controllers or garbage collector (Deployments
+        then never get pods, as on a cluster whose controller manager is down)."""
         self.name = name
         self.lab = lab
         self.store = KubeStore()
@@ -56,6 +60,8 @@ class KubeCluster:
         self.url = self.server.url
         self.store.builtin_admission.append(admission.service_account_plugin)
         self.store.subscribe(self._namespace_controller)
+        install_scale(self)
+        self.controllers = install_controllers(self) if controllers else None
         self._seed()
 
     # -- client configuration -------------------------------------------------------------------

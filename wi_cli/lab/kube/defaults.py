@@ -132,6 +132,112 @@ def _replicaset(obj: dict[str, Any], creating: bool) -> None:
         obj["status"] = {"replicas": 0}
 
 
+def _statefulset(obj: dict[str, Any], creating: bool) -> None:
+    """SetDefaults_StatefulSet (apps/v1): an explicit ``type: RollingUpdate`` without
+    ``rollingUpdate`` keeps no partition, as in Kubernetes."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = spec.setdefault("updateStrategy", {})
+    if not strategy.get("type"):
+        strategy["type"] = "RollingUpdate"
+        strategy.setdefault("rollingUpdate", {})
+    if strategy["type"] == "RollingUpdate" and isinstance(strategy.get("rollingUpdate"), dict):
+        strategy["rollingUpdate"].setdefault("partition", 0)
+    policy = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
+    policy.setdefault("whenDeleted", "Retain")
+    policy.setdefault("whenScaled", "Retain")
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template(spec)
+    if creating:  # replicas and availableReplicas have no omitempty in StatefulSetStatus
+        obj["status"] = {"replicas": 0, "availableReplicas": 0}
+
+
+DS_TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+
+
+def _daemonset(obj: dict[str, Any], creating: bool) -> None:
+    spec = obj.setdefault("spec", {})
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template(spec)
+    if creating:
+        # the API server's TemplateGeneration, shown as this annotation in apps/v1
+        obj.setdefault("metadata", {}).setdefault("annotations", {})[DS_TEMPLATE_GENERATION] = "1"
+        obj["status"] = {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                         "desiredNumberScheduled": 0, "numberReady": 0}
+
+
+def _job_spec(spec: dict[str, Any]) -> None:
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+        spec["parallelism"] = 1
+    spec.setdefault("parallelism", 1)
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = 2**31 - 1 if spec.get("backoffLimitPerIndex") is not None else 6
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy",
+                    "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed")
+    _template(spec)
+
+
+def _job(obj: dict[str, Any], creating: bool) -> None:
+    """SetDefaults_Job (batch/v1); the selector comes later, with the uid (job_selector)."""
+    spec = obj.setdefault("spec", {})
+    _job_spec(spec)
+    _copy_template_labels(obj)
+    if creating:
+        obj["status"] = {}
+
+
+def _copy_template_labels(obj: dict[str, Any]) -> None:
+    labels = ((obj["spec"].get("template") or {}).get("metadata") or {}).get("labels")
+    meta = obj.setdefault("metadata", {})
+    if labels and not meta.get("labels"):
+        meta["labels"] = dict(labels)
+
+
+JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
+CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+
+
+def job_selector(obj: dict[str, Any]) -> None:
+    """generateSelector, which the Job strategy runs once the object has its uid: the pods get
+    job-name and controller-uid labels (legacy and batch.kubernetes.io/ forms) and the selector
+    picks the controller uid, unless ``manualSelector`` is true."""
+    spec = obj["spec"]
+    if spec.get("manualSelector"):
+        return
+    meta = obj["metadata"]
+    labels = spec["template"].setdefault("metadata", {}).setdefault("labels", {})
+    for key in JOB_NAME_LABELS:
+        labels.setdefault(key, meta["name"])
+    for key in CONTROLLER_UID_LABELS:
+        labels.setdefault(key, meta["uid"])
+    selector = spec.get("selector") or {}
+    selector.setdefault("matchLabels", {}).setdefault(CONTROLLER_UID_LABELS[1], meta["uid"])
+    spec["selector"] = selector
+    _copy_template_labels(obj)  # what defaulting on the next read does for an unlabelled Job
+
+
+def _cronjob(obj: dict[str, Any], creating: bool) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job_template = spec.setdefault("jobTemplate", {})
+    _template(job_template.setdefault("spec", {}))
+    if creating:
+        obj["status"] = {}
+
+
 def _webhooks(obj: dict[str, Any], creating: bool) -> None:
     for hook in obj.get("webhooks") or []:
         hook.setdefault("failurePolicy", "Fail")
@@ -149,7 +255,8 @@ def _webhooks(obj: dict[str, Any], creating: bool) -> None:
 
 _DEFAULTERS: dict[str, Callable[[dict[str, Any], bool], None]] = {
     "pods": _pod, "namespaces": _namespace, "secrets": _secret, "services": _service,
-    "deployments": _deployment, "replicasets": _replicaset,
+    "deployments": _deployment, "replicasets": _replicaset, "statefulsets": _statefulset,
+    "daemonsets": _daemonset, "jobs": _job, "cronjobs": _cronjob,
     "mutatingwebhookconfigurations": _webhooks,
 }
 
@@ -158,3 +265,20 @@ def apply(rt: ResourceType, obj: dict[str, Any], creating: bool = False) -> None
     fn = _DEFAULTERS.get(rt.plural)
     if fn:
         fn(obj, creating)
+
+
+def with_uid(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """What a create strategy does once the object has its name and uid, before validation."""
+    if rt.plural == "jobs":
+        job_selector(obj)
+
+
+def on_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any]) -> None:
+    """PrepareForUpdate of the DaemonSet strategy: a new pod template bumps TemplateGeneration."""
+    if rt.plural != "daemonsets":
+        return
+    old_value = ((old.get("metadata") or {}).get("annotations") or {}).get(
+        DS_TEMPLATE_GENERATION, "1")
+    changed = (new.get("spec") or {}).get("template") != (old.get("spec") or {}).get("template")
+    value = str(int(old_value) + 1) if changed and old_value.isdigit() else old_value
+    new.setdefault("metadata", {}).setdefault("annotations", {})[DS_TEMPLATE_GENERATION] = value

@@ -83,6 +83,17 @@ RESOURCES: list[ResourceType] = [
     ResourceType("replicasets", "replicaset", "ReplicaSet", "apps", "v1", True, ("rs",),
                  ("all",), subresources={**_STATUS, "scale": ("get", "patch", "update")},
                  has_generation=True),
+    ResourceType("statefulsets", "statefulset", "StatefulSet", "apps", "v1", True, ("sts",),
+                 ("all",), subresources={**_STATUS, "scale": ("get", "patch", "update")},
+                 has_generation=True),
+    ResourceType("daemonsets", "daemonset", "DaemonSet", "apps", "v1", True, ("ds",),
+                 ("all",), subresources=dict(_STATUS), has_generation=True),
+    ResourceType("controllerrevisions", "controllerrevision", "ControllerRevision", "apps",
+                 "v1", True),
+    ResourceType("jobs", "job", "Job", "batch", "v1", True, (), ("all",),
+                 subresources=dict(_STATUS), has_generation=True),
+    ResourceType("cronjobs", "cronjob", "CronJob", "batch", "v1", True, ("cj",), ("all",),
+                 subresources=dict(_STATUS), has_generation=True),
     ResourceType("mutatingwebhookconfigurations", "mutatingwebhookconfiguration",
                  "MutatingWebhookConfiguration", "admissionregistration.k8s.io", "v1", False,
                  categories=("api-extensions",), has_generation=True),
@@ -95,7 +106,7 @@ RESOURCES: list[ResourceType] = [
 BY_PLURAL: dict[str, ResourceType] = {r.plural: r for r in RESOURCES}
 
 # group -> versions served, in the order the real /apis lists them (core "" has only v1)
-_GROUP_ORDER = ["", "apps", "authentication.k8s.io", "authorization.k8s.io",
+_GROUP_ORDER = ["", "apps", "authentication.k8s.io", "authorization.k8s.io", "batch",
                 "admissionregistration.k8s.io", "discovery.k8s.io"]
 GROUPS: dict[str, list[str]] = {}
 for _r in sorted(RESOURCES, key=lambda r: _GROUP_ORDER.index(r.group)):

@@ -19,6 +19,7 @@ CORE = "io.k8s.api.core.v1."
 APPS = "io.k8s.api.apps.v1."
 ADMREG = "io.k8s.api.admissionregistration.v1."
 DISC = "io.k8s.api.discovery.v1."
+BATCH = "io.k8s.api.batch.v1."
 
 STR: Schema = {"type": "string"}
 INT: Schema = {"type": "integer", "format": "int32"}
@@ -198,6 +199,39 @@ REPLICASET_SPEC = obj({
     "template": nested(CORE + "PodTemplateSpec"),
 }, required=["selector"])
 
+STATEFULSET_SPEC = obj({
+    "minReadySeconds": INT, "ordinals": OPEN, "persistentVolumeClaimRetentionPolicy": OPEN,
+    "podManagementPolicy": STR, "replicas": INT, "revisionHistoryLimit": INT,
+    "selector": nested(META + "LabelSelector"), "serviceName": STR,
+    "template": nested(CORE + "PodTemplateSpec"), "updateStrategy": OPEN,
+    "volumeClaimTemplates": arr(OPEN, list_type="atomic"),
+}, required=["selector", "template"])
+
+DAEMONSET_SPEC = obj({
+    "minReadySeconds": INT, "revisionHistoryLimit": INT,
+    "selector": nested(META + "LabelSelector"), "template": nested(CORE + "PodTemplateSpec"),
+    "updateStrategy": OPEN,
+}, required=["selector", "template"])
+
+JOB_SPEC = obj({
+    "activeDeadlineSeconds": INT64, "backoffLimit": INT, "backoffLimitPerIndex": INT,
+    "completionMode": STR, "completions": INT, "managedBy": STR, "manualSelector": BOOL,
+    "maxFailedIndexes": INT, "parallelism": INT, "podFailurePolicy": OPEN,
+    "podReplacementPolicy": STR, "selector": nested(META + "LabelSelector"),
+    "successPolicy": OPEN, "suspend": BOOL, "template": nested(CORE + "PodTemplateSpec"),
+    "ttlSecondsAfterFinished": INT,
+}, required=["template"])
+
+JOB_TEMPLATE_SPEC = obj({"metadata": nested(META + "ObjectMeta"),
+                         "spec": nested(BATCH + "JobSpec")})
+
+CRONJOB_SPEC = obj({
+    "concurrencyPolicy": STR, "failedJobsHistoryLimit": INT,
+    "jobTemplate": nested(BATCH + "JobTemplateSpec"), "schedule": STR,
+    "startingDeadlineSeconds": INT64, "successfulJobsHistoryLimit": INT, "suspend": BOOL,
+    "timeZone": STR,
+}, required=["schedule", "jobTemplate"])
+
 WEBHOOK_CLIENT_CONFIG = obj({"caBundle": {"type": "string", "format": "byte"},
                              "service": obj({"name": STR, "namespace": STR, "path": STR,
                                              "port": INT}, required=["namespace", "name"]),
@@ -251,6 +285,13 @@ _KIND_PROPS: dict[str, tuple[str, dict[str, Schema]]] = {
                                           "status": OPEN}),
     "replicasets": (APPS + "ReplicaSet", {"spec": nested(APPS + "ReplicaSetSpec"),
                                           "status": OPEN}),
+    "statefulsets": (APPS + "StatefulSet", {"spec": nested(APPS + "StatefulSetSpec"),
+                                            "status": OPEN}),
+    "daemonsets": (APPS + "DaemonSet", {"spec": nested(APPS + "DaemonSetSpec"),
+                                        "status": OPEN}),
+    "controllerrevisions": (APPS + "ControllerRevision", {"data": OPEN, "revision": INT64}),
+    "jobs": (BATCH + "Job", {"spec": nested(BATCH + "JobSpec"), "status": OPEN}),
+    "cronjobs": (BATCH + "CronJob", {"spec": nested(BATCH + "CronJobSpec"), "status": OPEN}),
     "mutatingwebhookconfigurations": (ADMREG + "MutatingWebhookConfiguration", {
         "webhooks": arr_of(ADMREG + "MutatingWebhook", "name", "merge", "map", ["name"])}),
     "selfsubjectaccessreviews": ("io.k8s.api.authorization.v1.SelfSubjectAccessReview", {
@@ -286,6 +327,9 @@ def _build() -> tuple[dict[str, Schema], dict[str, str]]:
         CORE + "PodTemplateSpec": POD_TEMPLATE_SPEC, CORE + "ServicePort": SERVICE_PORT,
         CORE + "ServiceSpec": SERVICE_SPEC, CORE + "ObjectReference": OBJECT_REFERENCE,
         APPS + "DeploymentSpec": DEPLOYMENT_SPEC, APPS + "ReplicaSetSpec": REPLICASET_SPEC,
+        APPS + "StatefulSetSpec": STATEFULSET_SPEC, APPS + "DaemonSetSpec": DAEMONSET_SPEC,
+        BATCH + "JobSpec": JOB_SPEC, BATCH + "JobTemplateSpec": JOB_TEMPLATE_SPEC,
+        BATCH + "CronJobSpec": CRONJOB_SPEC,
         ADMREG + "WebhookClientConfig": WEBHOOK_CLIENT_CONFIG,
         ADMREG + "MutatingWebhook": MUTATING_WEBHOOK,
     }

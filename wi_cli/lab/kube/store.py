@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from . import defaults, validation
-from .errors import ApiError, already_exists, bad_request, conflict, not_found
+from .errors import ApiError, already_exists, bad_request, conflict, forbidden, not_found
 from .patch import apply_patch
 from .resources import ResourceType, has_status_subresource, resource
 from .selectors import (FieldSelector, LabelSelector, fields_match, labels_match,
@@ -175,6 +175,9 @@ class KubeStore:
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(
                 _secrets.choice(_NAME_SUFFIX_CHARS) for _ in range(5))
+        meta["uid"] = str(uuid.uuid4())
+        if meta.get("name"):
+            defaults.with_uid(rt, obj)
         validation.validate_create(rt, obj)
         if meta.get("resourceVersion"):
             raise ApiError(500, "", "resourceVersion should not be set on objects to be created")
@@ -182,7 +185,6 @@ class KubeStore:
             key = _key(rt, namespace, meta["name"])
             if key in self._bucket(plural):
                 raise already_exists(rt, meta["name"])
-            meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339()
             if rt.has_generation:
                 meta["generation"] = 1
@@ -240,7 +242,10 @@ class KubeStore:
 
     def delete(self, plural: str, namespace: str | None, name: str, *,
                dry_run: bool = False, user: str = "lab-admin",
-               preconditions: dict[str, str] | None = None) -> dict[str, Any]:
+               preconditions: dict[str, str] | None = None,
+               dependents: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """``dependents``: called with the object, stored with its deletionTimestamp first
+        (as finalizers keep it in Kubernetes), before it goes (Orphan/Foreground deletion)."""
         rt = resource(plural)
         old = self.get(plural, namespace, name)
         _check_preconditions(rt, old, preconditions)
@@ -258,8 +263,12 @@ class KubeStore:
         meta = final["metadata"]
         if dry_run:
             return final
+        if plural == "namespaces" or dependents is not None:
+            self._stamp_deletion(rt, namespace, name, final)
         if plural == "namespaces":
             self._delete_namespace_contents(name, user)
+        if dependents is not None:
+            dependents(copy.deepcopy(final))
         with self._lock:
             key = _key(rt, namespace, name)
             if key not in self._bucket(plural):
@@ -353,9 +362,27 @@ class KubeStore:
         if not namespace:
             raise bad_request("an empty namespace may not be set during creation")
         meta["namespace"] = namespace
-        if self.try_get("namespaces", None, namespace) is None:
+        ns_obj = self.try_get("namespaces", None, namespace)
+        if ns_obj is None:
             raise not_found(resource("namespaces"), namespace)
+        if ns_obj["metadata"].get("deletionTimestamp"):  # the NamespaceLifecycle plugin
+            raise forbidden(rt, meta.get("name") or meta.get("generateName") or "",
+                            f"unable to create new content in namespace {namespace} because "
+                            f"it is being terminated")
         return namespace
+
+    def _stamp_deletion(self, rt: ResourceType, namespace: str | None, name: str,
+                        final: dict[str, Any]) -> None:
+        """Store the object as being deleted while what must go first goes: a Terminating
+        namespace takes no new content, and controllers leave an owner being deleted alone
+        (no adoption while its dependents are orphaned)."""
+        with self._lock:
+            key = _key(rt, namespace, name)
+            current = self._bucket(rt.plural).get(key)
+            if current is None:
+                raise not_found(rt, name)
+            stored = self._commit("MODIFIED", rt, key, copy.deepcopy(final), current)
+        self._notify("MODIFIED", rt.plural, stored)
 
     def _admit(self, req: AdmissionRequest) -> dict[str, Any]:
         for plugin in self.builtin_admission:
@@ -414,6 +441,8 @@ class KubeStore:
             raise conflict(rt, name)
         new = self._admit(AdmissionRequest("UPDATE", rt.plural, namespace, new, old, user,
                                            dry_run, subresource))
+        if subresource != "status":
+            defaults.on_update(rt, new, old)
         validation.validate_update(rt, new, old)
         if rt.has_generation and subresource != "status" and new.get("spec") != old.get("spec"):
             new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1

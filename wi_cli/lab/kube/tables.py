@@ -158,6 +158,76 @@ def _replicaset_row(r: dict[str, Any]) -> Row:
             _selector_text(spec.get("selector"))]
 
 
+def _statefulset_row(o: dict[str, Any]) -> Row:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    names, images = _containers(((spec.get("template") or {}).get("spec")) or {})
+    return [_meta(o).get("name"), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+            _created(o), names, images]
+
+
+def _daemonset_row(o: dict[str, Any]) -> Row:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    template_spec = ((spec.get("template") or {}).get("spec")) or {}
+    names, images = _containers(template_spec)
+    node_selector = ",".join(f"{k}={v}" for k, v in sorted(
+        (template_spec.get("nodeSelector") or {}).items())) or "<none>"
+    return [_meta(o).get("name"), status.get("desiredNumberScheduled", 0),
+            status.get("currentNumberScheduled", 0), status.get("numberReady", 0),
+            status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0),
+            node_selector, _created(o), names, images, _selector_text(spec.get("selector"))]
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start:
+        return None
+    begin = dt.datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    finish = (dt.datetime.strptime(end, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+              if end else dt.datetime.now(dt.timezone.utc))
+    return (finish - begin).total_seconds()
+
+
+def _job_status(o: dict[str, Any]) -> str:
+    conditions = {c.get("type"): c.get("status") for c in
+                  (o.get("status") or {}).get("conditions") or []}
+    for kind in ("Complete", "Failed", "FailureTarget", "SuccessCriteriaMet", "Suspended"):
+        if conditions.get(kind) == "True":
+            return kind
+    return "Terminating" if _meta(o).get("deletionTimestamp") else "Running"
+
+
+def _job_row(o: dict[str, Any]) -> Row:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    names, images = _containers(((spec.get("template") or {}).get("spec")) or {})
+    succeeded = status.get("succeeded", 0)
+    completions = (f"{succeeded}/{spec['completions']}" if spec.get("completions") is not None
+                   else f"{succeeded}/1 of {spec.get('parallelism', 1)}")
+    seconds = _seconds_between(status.get("startTime"), status.get("completionTime"))
+    return [_meta(o).get("name"), _job_status(o), completions,
+            "" if seconds is None else human_duration(seconds), _created(o), names, images,
+            _selector_text(spec.get("selector"))]
+
+
+def _cronjob_row(o: dict[str, Any]) -> Row:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    job_spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    names, images = _containers(((job_spec.get("template") or {}).get("spec")) or {})
+    last = status.get("lastScheduleTime")
+    return [_meta(o).get("name"), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
+            "True" if spec.get("suspend") else "False", len(status.get("active") or []),
+            _age(last) if last else "<none>", _created(o), names, images,
+            _selector_text(job_spec.get("selector"))]
+
+
+def _revision_row(o: dict[str, Any]) -> Row:
+    owner = next((r for r in _meta(o).get("ownerReferences") or [] if r.get("controller")), None)
+    controller = "<none>"
+    if owner:
+        group = owner.get("apiVersion", "").rpartition("/")[0]
+        controller = (f"{owner.get('kind', '').lower()}{'.' + group if group else ''}/"
+                      f"{owner.get('name', '')}")
+    return [_meta(o).get("name"), controller, o.get("revision", 0), _created(o)]
+
+
 def _event_row(e: dict[str, Any]) -> Row:
     inv = e.get("involvedObject") or {}
     last = e.get("lastTimestamp") or e.get("eventTime") or _meta(e).get("creationTimestamp")
@@ -217,6 +287,22 @@ _TABLES: dict[str, tuple[list[Column], Callable[[dict[str, Any]], Row]]] = {
     "replicasets": ([_NAME, ("Desired", "integer", 0), ("Current", "integer", 0),
                      ("Ready", "integer", 0), _AGE, ("Containers", "string", 1),
                      ("Images", "string", 1), ("Selector", "string", 1)], _replicaset_row),
+    "statefulsets": ([_NAME, ("Ready", "string", 0), _AGE, ("Containers", "string", 1),
+                      ("Images", "string", 1)], _statefulset_row),
+    "daemonsets": ([_NAME, ("Desired", "integer", 0), ("Current", "integer", 0),
+                    ("Ready", "integer", 0), ("Up-to-date", "integer", 0),
+                    ("Available", "integer", 0), ("Node Selector", "string", 0), _AGE,
+                    ("Containers", "string", 1), ("Images", "string", 1),
+                    ("Selector", "string", 1)], _daemonset_row),
+    "controllerrevisions": ([_NAME, ("Controller", "string", 0), ("Revision", "integer", 0),
+                             _AGE], _revision_row),
+    "jobs": ([_NAME, ("Status", "string", 0), ("Completions", "string", 0),
+              ("Duration", "string", 0), _AGE, ("Containers", "string", 1),
+              ("Images", "string", 1), ("Selector", "string", 1)], _job_row),
+    "cronjobs": ([_NAME, ("Schedule", "string", 0), ("Timezone", "string", 0),
+                  ("Suspend", "boolean", 0), ("Active", "integer", 0),
+                  ("Last Schedule", "string", 0), _AGE, ("Containers", "string", 1),
+                  ("Images", "string", 1), ("Selector", "string", 1)], _cronjob_row),
     "events": ([("Last Seen", "string", 0), ("Type", "string", 0), ("Reason", "string", 0),
                 ("Object", "string", 0), ("Subobject", "string", 1), ("Source", "string", 1),
                 ("Message", "string", 0), ("First Seen", "string", 1), ("Count", "string", 1),

@@ -200,11 +200,35 @@ def _workload_causes(obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
+def _job_restart_policy(template: dict[str, Any], path: str) -> list[Cause]:
+    policy = (template.get("spec") or {}).get("restartPolicy")
+    if policy in ("OnFailure", "Never"):
+        return []
+    return [Cause("FieldValueNotSupported", path, 'supported values: "OnFailure", "Never"',
+                  policy)]
+
+
+def _cronjob_causes(obj: dict[str, Any]) -> list[Cause]:
+    spec = obj.get("spec") or {}
+    causes: list[Cause] = []
+    if not spec.get("schedule"):
+        causes.append(Cause("FieldValueRequired", "spec.schedule", ""))
+    template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+    causes += pod_spec_causes(template.get("spec") or {}, "spec.jobTemplate.spec.template.spec")
+    causes += _job_restart_policy(template, "spec.jobTemplate.spec.template.spec.restartPolicy")
+    return causes
+
+
 def _kind_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
     if rt.plural == "pods":
         return pod_spec_causes(obj.get("spec") or {}, "spec")
-    if rt.plural in ("deployments", "replicasets"):
+    if rt.plural in ("deployments", "replicasets", "statefulsets", "daemonsets"):
         return _workload_causes(obj)
+    if rt.plural == "jobs":
+        return _workload_causes(obj) + _job_restart_policy(
+            (obj.get("spec") or {}).get("template") or {}, "spec.template.spec.restartPolicy")
+    if rt.plural == "cronjobs":
+        return _cronjob_causes(obj)
     if rt.plural in ("configmaps", "secrets"):
         causes = []
         for field in ("data", "binaryData"):

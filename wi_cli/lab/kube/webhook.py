@@ -795,60 +795,7 @@ def _owner(api_version: str, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
 def _ensure_admission(cluster: "KubeCluster") -> None:
     if not getattr(cluster, "_wi_admission_installed", False):
         cluster.add_admission_hook(WorkloadIdentityAdmission(cluster))
-        for plural in ("deployments", "replicasets"):
-            handler = ScaleSubresource(cluster, plural)
-            for method in ("GET", "PUT", "PATCH"):
-                cluster.register_subresource(plural, "scale", method, handler)
         cluster._wi_admission_installed = True  # type: ignore[attr-defined]
-
-
-class ScaleSubresource:
-    """``.../deployments/{name}/scale`` (autoscaling/v1 Scale), so ``kubectl scale`` works."""
-
-    def __init__(self, cluster: "KubeCluster", plural: str) -> None:
-        self.cluster = cluster
-        self.plural = plural
-
-    def __call__(self, req: Any, namespace: str, name: str) -> Any:
-        from ..http import json_response
-
-        try:
-            obj = self.cluster.store.get(self.plural, namespace, name)
-            if req.method in ("PUT", "PATCH"):
-                replicas = self._requested_replicas(req, obj)
-                if replicas is not None and replicas != (obj.get("spec") or {}).get("replicas"):
-                    obj.setdefault("spec", {})["replicas"] = replicas
-                    obj = self.cluster.store.update(self.plural, namespace, obj)
-                    obj = self.cluster.store.get(self.plural, namespace, name)
-        except ApiError as exc:
-            return json_response(exc.status, exc.to_status(), content_type="application/json")
-        return json_response(200, _scale_of(obj), content_type="application/json")
-
-    @staticmethod
-    def _requested_replicas(req: Any, obj: dict[str, Any]) -> int | None:
-        body = req.json()
-        if isinstance(body, list):  # JSON patch
-            for op in body:
-                if op.get("path") == "/spec/replicas" and op.get("op") in ("replace", "add"):
-                    return int(op["value"])
-            return None
-        if isinstance(body, dict):
-            value = (body.get("spec") or {}).get("replicas")
-            return None if value is None else int(value)
-        return None
-
-
-def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = obj["metadata"]
-    selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return {
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                          "creationTimestamp") if k in meta},
-        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
-        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                   "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))},
-    }
 
 
 def _install(cluster: "KubeCluster", namespace: str, tenant_id: str, layout: str,
