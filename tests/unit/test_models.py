@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 from wi_cli.core.models import (
     FederatedCredential,
     PermissionBlock,
-    PodSummary,
+    Pod,
+    from_json,
     ResourceId,
     ServiceAccountRef,
     credential_matches,
@@ -112,10 +113,33 @@ def test_permissions_blocks_add_up_and_not_actions_only_narrow_their_own_block()
 
 
 def test_restart_reasons() -> None:
-    pod = PodSummary("demo", "p", "app", {"azure.workload.identity/use": "true"},
-                     (("c", "CID"),))
-    assert restart_reason(pod, "cid", annotation_changed=False) is None  # ids compare case-blind
-    assert "annotated" in restart_reason(pod, "cid", annotation_changed=True)
-    assert "stale" in restart_reason(pod, "other", annotation_changed=False)
-    unlabelled = PodSummary("demo", "p", "app", {}, (("c", None),))
-    assert "label" in restart_reason(unlabelled, "cid", annotation_changed=False)
+    def pod(labels: dict, env: list, phase: str = "Running") -> Pod:
+        return from_json(Pod, {"metadata": {"name": "p", "namespace": "demo", "labels": labels},
+                               "spec": {"containers": [{"name": "c", "env": env}]},
+                               "status": {"phase": phase}})
+
+    use = {"azure.workload.identity/use": "true"}
+    cid = [{"name": "AZURE_CLIENT_ID", "value": "CID"}]
+    assert restart_reason(pod(use, cid), "cid", annotation_changed=False) is None  # case-blind
+    assert "annotated" in restart_reason(pod(use, cid), "cid", annotation_changed=True)
+    assert "stale" in restart_reason(pod(use, cid), "other", annotation_changed=False)
+    assert "label" in restart_reason(pod({}, []), "cid", annotation_changed=False)
+    assert "no AZURE_CLIENT_ID" in restart_reason(pod(use, []), "cid", annotation_changed=False)
+    assert restart_reason(pod(use, [], "Succeeded"), "cid", annotation_changed=True) is None
+
+
+def test_kubernetes_objects_read_from_json_with_the_clients_field_names() -> None:
+    p = from_json(Pod, {
+        "metadata": {"name": "p", "ownerReferences": [{"kind": "ReplicaSet", "name": "rs",
+                                                       "controller": True}]},
+        "spec": {"serviceAccountName": "app", "volumes": [{"name": "azure-identity-token",
+                 "projected": {"sources": [{"serviceAccountToken": {
+                     "audience": "api://AzureADTokenExchange", "expirationSeconds": 3600,
+                     "path": "azure-identity-token"}}]}}],
+                 "containers": [{"name": "c", "env": [{"name": "A", "value": "1"},
+                                                      {"name": "A", "value": "2"}]}]}})
+    assert p.metadata.controller.name == "rs" and p.spec.service_account == "app"
+    token = p.spec.volumes[0].projected.sources[0].service_account_token
+    assert (token.audience, token.expiration_seconds) == ("api://AzureADTokenExchange", 3600)
+    assert p.spec.containers[0].env_var("A").value == "2"  # the last duplicate wins
+    assert from_json(Pod, {}).spec.service_account == "default"

@@ -27,7 +27,7 @@ from .models import (
     Cluster,
     FederatedCredential,
     Identity,
-    PodSummary,
+    Pod,
     ResourceId,
     ServiceAccount,
     ServiceAccountRef,
@@ -86,7 +86,7 @@ class Workloads(Protocol):
                                annotations: dict[str, str]) -> None: ...
     def annotate(self, ref: ServiceAccountRef, annotations: dict[str, str | None]) -> None: ...
     def pods_of(self, ref: ServiceAccountRef) -> list[PodSummary]: ...
-    def deployment_of(self, pod: PodSummary) -> str | None: ...
+    def deployment_of(self, pod: Pod) -> str | None: ...
     def restart_deployment(self, namespace: str, name: str) -> None: ...
     def can(self, verb: str, resource: str, namespace: str | None = None,
             group: str = "") -> bool: ...
@@ -480,7 +480,7 @@ def _pod_steps(req: BindRequest, ports: Ports, ident: Identity, sa: ServiceAccou
                                       req.namespace, d)))
             continue
         target = f"deployment {deployment}" if deployment else "bare pod: delete and re-create it"
-        steps.append(Step("Pod", f"{req.namespace}/{pod.name}", "note",
+        steps.append(Step("Pod", f"{req.namespace}/{pod.metadata.name}", "note",
                           f"needs restart: {why} ({target})"))
     return steps
 

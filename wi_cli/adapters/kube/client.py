@@ -53,6 +53,40 @@ class KubeClients:
     def server(self) -> str:
         return str(self.api_client.configuration.host)
 
+    def request(self, method: str, path: str, doing: str, *,
+                query: dict[str, Any] | None = None, body: Any = None,
+                content_type: str = "application/json") -> Any:
+        """One API call as plain JSON (the kubeconfig's auth, TLS and exec plugins apply, but
+        none of the client's generated API or model classes, which cost seconds to import)."""
+        api = self.api_client
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        with kube_errors(doing, self.server):
+            method, url, headers, payload, _ = api.param_serialize(
+                method, path, query_params=[(k, v) for k, v in (query or {}).items()
+                                            if v is not None],
+                header_params=headers, body=body, auth_settings=["BearerToken"])
+            resp = api.call_api(method, url, header_params=headers, body=payload)
+            data = resp.read()
+            if not 200 <= resp.status < 300:
+                raise_status(resp.status, _message(data, resp.reason), doing)
+        return json.loads(data) if data else None
+
+    def get(self, path: str, doing: str, **query: Any) -> dict[str, Any]:
+        return self.request("GET", path, doing, query=query) or {}
+
+    def list_items(self, path: str, doing: str, **query: Any) -> list[dict[str, Any]]:
+        """Every item of a list, following ``continue`` tokens in pages of 500."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self.get(path, doing, limit=500, **{"continue": token}, **query)
+            items += page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
     @cached_property
     def core(self) -> Any:
         from kubernetes import client
@@ -72,6 +106,35 @@ class KubeClients:
         return client.WellKnownApi(self.api_client)
 
 
+def _message(data: bytes | None, reason: str | None) -> str:
+    """The message of a Kubernetes Status body, else the HTTP reason."""
+    try:
+        return json.loads(data or b"").get("message") or reason or ""
+    except (TypeError, ValueError, AttributeError):
+        return reason or ""
+
+
+def raise_status(status: int, message: str, doing: str) -> None:
+    """An API server's refusal as the WiError that says what to do."""
+    if status == 401:
+        raise CredentialError(f"The cluster refused the kubeconfig's credentials while "
+                              f"{doing}.",
+                              ["Refresh the kubeconfig ('az aks get-credentials' or "
+                               "'wi provision')."])
+    if status == 403:
+        raise KubernetesError(f"Kubernetes refused the request while {doing}: {message}",
+                              ["Ask a cluster admin for the RBAC permission named above."],
+                              status=403, reason="Forbidden")
+    if status == 404:
+        raise KubernetesNotFound(f"Not found while {doing}: {message}", status=404,
+                                 reason="NotFound")
+    if status == 409:
+        raise ConflictError(f"Kubernetes reported a conflict while {doing}: {message}",
+                            ["Run the command again."])
+    raise KubernetesError(f"Kubernetes refused the request while {doing} ({status}): "
+                          f"{message}", status=status)
+
+
 @contextmanager
 def kube_errors(doing: str, server: str = "the Kubernetes API server") -> Iterator[None]:
     """Translate kubernetes-client and urllib3 exceptions raised inside the block."""
@@ -81,24 +144,7 @@ def kube_errors(doing: str, server: str = "the Kubernetes API server") -> Iterat
     try:
         yield
     except ApiException as exc:
-        status, message = exc.status, _status_message(exc)
-        if status == 401:
-            raise CredentialError(f"The cluster refused the kubeconfig's credentials while "
-                                  f"{doing}.",
-                                  ["Refresh the kubeconfig ('az aks get-credentials' or "
-                                   "'wi provision')."]) from None
-        if status == 403:
-            raise KubernetesError(f"Kubernetes refused the request while {doing}: {message}",
-                                  ["Ask a cluster admin for the RBAC permission named above."],
-                                  status=403, reason="Forbidden") from None
-        if status == 404:
-            raise KubernetesNotFound(f"Not found while {doing}: {message}", status=404,
-                                     reason="NotFound") from None
-        if status == 409:
-            raise ConflictError(f"Kubernetes reported a conflict while {doing}: {message}",
-                                ["Run the command again."]) from None
-        raise KubernetesError(f"Kubernetes refused the request while {doing} ({status}): "
-                              f"{message}", status=status) from None
+        raise_status(exc.status, _status_message(exc), doing)
     except HTTPError as exc:
         raise KubernetesError(f"Could not reach {server} while {doing}: "
                               f"{type(exc).__name__}.",

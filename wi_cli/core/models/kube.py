@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
+
+from .k8s import Pod
 
 # -- service accounts and their subject ----------------------------------------------------------
 
@@ -39,44 +41,22 @@ WI_TENANT_ID = "azure.workload.identity/tenant-id"
 WI_USE_LABEL = "azure.workload.identity/use"
 
 
-@dataclass(frozen=True)
-class ServiceAccount:
-    ref: ServiceAccountRef
-    annotations: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def client_id(self) -> str:
-        return (self.annotations.get(WI_CLIENT_ID) or "").strip()
-
-
-@dataclass(frozen=True)
-class PodSummary:
-    """What wi reads of a pod: who it runs as, its labels, the client id each container got."""
-
-    namespace: str
-    name: str
-    service_account: str
-    labels: dict[str, str] = field(default_factory=dict)
-    client_ids: tuple[tuple[str, str | None], ...] = ()  # (container, AZURE_CLIENT_ID or None)
-    owner: tuple[str, str] | None = None  # (kind, name) of its controller
-    phase: str = ""
-
-
-def restart_reason(pod: PodSummary, client_id: str, annotation_changed: bool) -> str | None:
+def restart_reason(pod: Pod, client_id: str, annotation_changed: bool) -> str | None:
     """Why this pod will not use ``client_id`` until it is re-created (None: it already does).
     The webhook mutates pods only when they are created; a pod that has run to completion (a
     Job's) is history: its next run is a new pod."""
-    if pod.phase in ("Succeeded", "Failed"):
+    if pod.status.phase in ("Succeeded", "Failed"):
         return None
-    if pod.labels.get(WI_USE_LABEL) != "true":
+    if pod.metadata.labels.get(WI_USE_LABEL) != "true":
         return f'missing the pod label {WI_USE_LABEL}: "true"'
     if annotation_changed:
         return "created before the service account was annotated"
-    for container, value in pod.client_ids:
-        if value is None:
-            return f"container {container} has no AZURE_CLIENT_ID"
-        if value.lower() != client_id.lower():
-            return f"container {container} has a stale AZURE_CLIENT_ID"
+    for container in pod.spec.containers:
+        var = container.env_var("AZURE_CLIENT_ID")
+        if var is None or var.value is None:
+            return f"container {container.name} has no AZURE_CLIENT_ID"
+        if var.value.lower() != client_id.lower():
+            return f"container {container.name} has a stale AZURE_CLIENT_ID"
     return None
 
 
