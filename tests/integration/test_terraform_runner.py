@@ -277,7 +277,7 @@ def test_ctrl_c_forwards_exactly_one_sigint(tmp_path: Path) -> None:
             proc.kill()
     text = "".join(lines) + out
     assert proc.returncode == 130, text + err
-    assert "INTERRUPTED: terraform apply was interrupted" in text
+    assert "INTERRUPTED: Terraform apply was interrupted" in text
     assert "HINT: run the same `wi provision` command again to resume" in text
     assert text.count("Interrupt received") == 1, text
     assert "Two interrupts received" not in text

@@ -11,6 +11,7 @@ from ..core.config import Settings
 if TYPE_CHECKING:
     from ..core.bind import Ports
     from ..core.plan import Consent
+    from ..core.provision import Terraform
 
 
 def bind_ports(s: Settings) -> "Ports":
@@ -27,6 +28,15 @@ def bind_ports(s: Settings) -> "Ports":
     azure = AzureClients(cloud, s.subscription)
     return Ports(Identities(azure), Rbac(azure), Clusters(azure),
                  Workloads(KubeClients(s.kubeconfig, s.context)), s.subscription)
+
+
+def terraform() -> "Terraform":
+    """Terraform for the azurerm module, signed in as the operator (the AZURE_* variables)."""
+    import os
+
+    from ..adapters.terraform import AzurermTerraform
+
+    return AzurermTerraform(os.environ)
 
 
 def interactive() -> bool:
