@@ -51,7 +51,7 @@ def _no_terraform_rc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _runner(tmp_path: Path, fixture: str, **kwargs) -> Runner:
-    runner = Runner(tmp_path / "work", FIXTURES / fixture, **kwargs)
+    runner = Runner(tmp_path / "work", FIXTURES / fixture, env=os.environ, **kwargs)
     runner.prepare()
     runner.init()
     return runner
@@ -164,7 +164,7 @@ def test_failing_provisioner_surfaces_diagnostic(tmp_path: Path) -> None:
 def test_prepare_reuses_workdir_and_drops_stale_files(tmp_path: Path) -> None:
     module = tmp_path / "module"
     shutil.copytree(FIXTURES / "failing", module)
-    runner = Runner(tmp_path / "work", module)
+    runner = Runner(tmp_path / "work", module, env=os.environ)
     runner.prepare()
     runner.init()
     runner.plan()
@@ -189,7 +189,7 @@ def test_prepare_reuses_workdir_and_drops_stale_files(tmp_path: Path) -> None:
 
 
 def test_apply_without_plan_fails(tmp_path: Path) -> None:
-    runner = Runner(tmp_path / "work", FIXTURES / "failing")
+    runner = Runner(tmp_path / "work", FIXTURES / "failing", env=os.environ)
     runner.prepare()
     with pytest.raises(TerraformFailed, match="no saved plan"):
         runner.apply()
@@ -209,7 +209,7 @@ INTERRUPT_SCRIPT = textwrap.dedent(
     from pathlib import Path
     from wi_cli.adapters.terraform import Interrupted, Runner
 
-    runner = Runner(Path(sys.argv[1]), Path(sys.argv[2]))
+    runner = Runner(Path(sys.argv[1]), Path(sys.argv[2]), env=os.environ)
     runner.prepare()
     runner.init()
     runner.plan()
@@ -277,7 +277,7 @@ def test_ctrl_c_forwards_exactly_one_sigint(tmp_path: Path) -> None:
             proc.kill()
     text = "".join(lines) + out
     assert proc.returncode == 130, text + err
-    assert "INTERRUPTED: terraform apply was interrupted" in text
+    assert "INTERRUPTED: Terraform apply was interrupted" in text
     assert "HINT: run the same `wi provision` command again to resume" in text
     assert text.count("Interrupt received") == 1, text
     assert "Two interrupts received" not in text

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional
 
 import typer
 
 from ..core.models import CommandResult
 from .options import global_options, settings
+from .wiring import terraform
 
 if TYPE_CHECKING:
-    from ..adapters.terraform import Diagnostic, Event, EventCallback, PlanSummary
+    from ..adapters.terraform import Event, EventCallback
+    from ..core.errors import TerraformError
+    from ..core.provision import Plan
 
 HELP = """Create everything workload identity needs with Terraform: an AKS cluster with the OIDC issuer and workload identity on, a user-assigned managed identity, ACR, and sample targets (Key Vault, Storage) the probe can show permissions on. Shows live progress, merges the kubeconfig, and saves the values the other commands use as defaults.
 
@@ -39,10 +40,13 @@ class ConsoleDisplay:
 
         self.console.print(f"[dim]{escape(text)}[/]")
 
-    def diagnostics(self, errors: "Sequence[Diagnostic]") -> None:
+    def failed(self, error: "TerraformError") -> None:
+        """Every diagnostic of a failed terraform command in full (the error names the first)."""
         from rich.markup import escape
 
-        for diag in errors:
+        from ..adapters.terraform import TerraformFailed
+
+        for diag in error.diagnostics if isinstance(error, TerraformFailed) else ():
             target = f"{diag.address}: " if diag.address else ""
             self.console.print(f"[red]✗[/] {escape(target + diag.summary)}")
             for line in diag.detail.strip().splitlines():
@@ -50,7 +54,7 @@ class ConsoleDisplay:
             if diag.filename and diag.line:
                 self.console.print(f"    [dim]at {escape(diag.filename)}:{diag.line}[/]")
 
-    def plan(self, summary: "PlanSummary") -> None:
+    def plan(self, summary: "Plan") -> None:
         from rich.markup import escape
         from rich.table import Table
 
@@ -66,12 +70,12 @@ class ConsoleDisplay:
             table.add_row(escape(change.address), _action_markup(change.action))
         self.console.print(table)
 
-    def confirm(self, summary: "PlanSummary") -> bool:
+    def confirm(self, summary: "Plan") -> bool:
         verb = "Destroy" if summary.destroy else "Apply"
         return typer.confirm(f"{verb} these changes?", default=False, err=True)
 
     @contextmanager
-    def applying(self, summary: "PlanSummary") -> Iterator["EventCallback"]:
+    def applying(self, summary: "Plan") -> Iterator["EventCallback"]:
         view = ApplyView(self.console, summary)
         try:
             with view.live:
@@ -81,7 +85,7 @@ class ConsoleDisplay:
                 self.console.line()  # a file gets the final frame without a line end
 
 
-def plan_headline(summary: "PlanSummary") -> str:
+def plan_headline(summary: "Plan") -> str:
     return (f"Terraform plan: {summary.add} to add, {summary.change} to change, "
             f"{summary.remove} to destroy")
 
@@ -94,7 +98,7 @@ def _action_markup(action: str) -> str:
 class ApplyView:
     """One row per resource (action, elapsed time, result) above an overall bar."""
 
-    def __init__(self, console: Any, summary: "PlanSummary") -> None:
+    def __init__(self, console: Any, summary: "Plan") -> None:
         from rich.console import Group
         from rich.live import Live
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
@@ -177,13 +181,6 @@ def plan_headline_json(plan: dict[str, Any]) -> str:
 
 # -- the command ---------------------------------------------------------------------------------------
 
-def _interactive() -> bool:
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 @global_options
 def provision(
     ctx: typer.Context,
@@ -207,23 +204,24 @@ def provision(
 ) -> CommandResult:
     from ..adapters.kube.kubeconfig import default_path
     from ..core import provision as core
-    from ..core.config import state_dir, state_path
+    from ..core.config import state_path
+    from ..core.provision_inputs import check_module, check_var_files, parse_vars, require_consent
 
-    variables = core.parse_vars(var)
-    var_files = core.check_var_files(var_file)
-    module_dir = core.check_module(module)
+    variables = parse_vars(var)
+    var_files = check_var_files(var_file)
+    module_dir = check_module(module)
     s = settings(ctx)
-    core.require_consent(yes, plan_only, _interactive(), s.json)
+    require_consent(yes, plan_only, s.environment.interactive, s.json)
     workdir_path = Path(workdir).expanduser().resolve() if workdir else \
-        state_dir(os.environ) / "terraform"
+        s.state_dir / "terraform"
     req = core.ProvisionRequest(variables, var_files, workdir_path, module_dir, plan_only, yes,
                                 skip_preflight)
-    target = core.Target(s.cloud, s.subscription, os.environ.get("AZURE_TENANT_ID") or None,
-                         default_path(s.kubeconfig), state_path(os.environ))
+    target = core.Target(s.cloud, s.subscription, s.tenant, default_path(s.kubeconfig_path),
+                         state_path(s.env), s.env)
     if destroy:
-        gone = core.destroy(req, target, ConsoleDisplay())
+        gone = core.destroy(req, target, ConsoleDisplay(), terraform(s))
         return CommandResult("provision", gone.to_json(), human=_destroy_view)
-    outcome = core.provision(req, target, ConsoleDisplay())
+    outcome = core.provision(req, target, ConsoleDisplay(), terraform(s))
     return CommandResult("provision", outcome.to_json(), human=_provision_view)
 
 

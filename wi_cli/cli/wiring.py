@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..core.bind import Ports
     from ..core.cloud import Cloud
     from ..core.plan import Consent
+    from ..core.provision import Terraform
 
 
 def cloud(s: Settings) -> "Cloud":
@@ -43,6 +44,13 @@ def bind_ports(s: Settings) -> "Ports":
     azure = azure_clients(s)
     return Ports(Identities(azure), Rbac(azure), Clusters(azure), Workloads(kube_clients(s)),
                  s.subscription)
+
+
+def terraform(s: Settings) -> "Terraform":
+    """Terraform for the azurerm module, signed in as the operator (the AZURE_* variables)."""
+    from ..adapters.terraform import AzurermTerraform
+
+    return AzurermTerraform(s.env)
 
 
 def consent(s: Settings, assume_yes: bool) -> "Consent":

@@ -1,27 +1,23 @@
 """`wi provision`: apply the Terraform root module, then leave the other commands their defaults.
 
-The sequence is plan → (confirm) → apply → outputs → state file → user kubeconfig merged. Nothing
-here prints: the caller passes a :class:`Display` that shows the plan, asks for confirmation and
-renders apply progress. Sensitive Terraform outputs are dropped before anything else sees them.
+The sequence is plan → (confirm) → apply → outputs → state file → user kubeconfig merged;
+`--destroy` walks the same plan → confirm → apply path with a destroy plan, then clears the state
+file. Nothing here prints: the caller passes a :class:`Display` that shows the plan, asks for
+confirmation and renders apply progress, and a :class:`Terraform` (the adapter) that runs it.
+Sensitive Terraform outputs are dropped before anything else sees them.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, ContextManager, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, ContextManager, Iterator, Mapping, Protocol, Sequence
 
-from ..adapters import terraform as tf
 from . import preflight as pf
 from .config import State, load_state, save_state
-from .errors import ConfigError, ConflictError, Interrupted, TerraformError, UsageError
-
-INPUTS_FILE = ".wi-inputs.json"  # module and variables of the last apply, reused by re-runs
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+from .errors import ConfigError, ConflictError, Interrupted, TerraformError, WiError
+from .provision_inputs import INPUTS_FILE, Inputs, resolve_inputs, write_inputs
 
 
 @dataclass(frozen=True)
@@ -44,23 +40,92 @@ class Target:
     tenant_id: str | None
     kubeconfig: Path
     state_file: Path
+    env: Mapping[str, str] = field(default_factory=dict)  # the settings' environment
+
+
+# -- the ports (adapters.terraform implements them; cli/wiring.py builds one) ---------------------
+
+class PlannedChange(Protocol):
+    @property
+    def address(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+
+
+class Diagnostic(Protocol):
+    def describe(self) -> str: ...
+
+
+class Plan(Protocol):
+    """What a saved Terraform plan will do."""
+
+    @property
+    def destroy(self) -> bool: ...
+    @property
+    def add(self) -> int: ...
+    @property
+    def change(self) -> int: ...
+    @property
+    def remove(self) -> int: ...
+    @property
+    def import_(self) -> int: ...
+    @property
+    def changes(self) -> Sequence[PlannedChange]: ...
+    @property
+    def warnings(self) -> Sequence[Diagnostic]: ...
+    @property
+    def has_changes(self) -> bool: ...
+    @property
+    def total(self) -> int: ...
+
+
+class Output(Protocol):
+    @property
+    def value(self) -> Any: ...
+    @property
+    def sensitive(self) -> bool: ...
+
+
+class TerraformRunner(Protocol):
+    """One working directory; every failure is a WiError (exit 4, or 130 when interrupted)."""
+
+    @property
+    def workdir(self) -> Path: ...
+    def prepare(self) -> Path: ...
+    def init(self) -> None: ...
+    def plan(self, vars: Mapping[str, str], var_files: Sequence[Path], destroy: bool) -> Plan: ...
+    def apply(self, on_event: Callable[[Any], None]) -> object: ...
+    def outputs(self) -> Mapping[str, Output]: ...
+
+
+class Terraform(Protocol):
+    def bundled_module(self) -> Path: ...
+
+    def runner(self, workdir: Path, module: Path, *, subscription: str | None,
+               tenant_id: str | None, cloud: str | None) -> TerraformRunner:
+        """Raises (exit 3) when terraform is missing or too old, before anything is written."""
+        ...
 
 
 class Display(Protocol):
-    def plan(self, summary: tf.PlanSummary) -> None: ...
+    def plan(self, summary: Plan) -> None: ...
 
-    def confirm(self, summary: tf.PlanSummary) -> bool: ...
+    def confirm(self, summary: Plan) -> bool: ...
 
-    def applying(self, summary: tf.PlanSummary) -> ContextManager[tf.EventCallback]: ...
+    def applying(self, summary: Plan) -> ContextManager[Callable[[Any], None]]: ...
 
     def note(self, text: str) -> None: ...
 
-    def diagnostics(self, errors: Sequence[tf.Diagnostic]) -> None: ...
+    def failed(self, error: TerraformError) -> None:
+        """Show what the error's one sentence leaves out (every Terraform diagnostic)."""
+        ...
 
+
+# -- outcomes ----------------------------------------------------------------------------------------
 
 @dataclass
 class ProvisionOutcome:
-    plan: tf.PlanSummary
+    plan: Plan
     workdir: Path
     plan_only: bool = False
     applied: bool = False
@@ -85,7 +150,7 @@ class ProvisionOutcome:
 
 @dataclass
 class DestroyOutcome:
-    plan: tf.PlanSummary
+    plan: Plan
     workdir: Path
     plan_only: bool = False
     applied: bool = False
@@ -99,204 +164,94 @@ class DestroyOutcome:
                 "next": self.next}
 
 
-def plan_json(plan: tf.PlanSummary) -> dict[str, Any]:
+def plan_json(plan: Plan) -> dict[str, Any]:
     return {"destroy_plan": plan.destroy, "add": plan.add, "change": plan.change,
             "destroy": plan.remove, "import": plan.import_,
             "changes": [{"address": c.address, "action": c.action} for c in plan.changes],
             "warnings": [w.describe() for w in plan.warnings]}
 
 
-# -- input checks (before anything changes) -------------------------------------------------------
+# -- plan → confirm → apply, for provision and destroy alike ---------------------------------------
 
-def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
-    variables: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not _VAR_NAME.match(name):
-            raise UsageError(f"--var takes NAME=VALUE, got {pair.split('=')[0]!r}.",
-                             ["Example: --var location=westeurope"])
-        variables[name] = value
-    return variables
-
-
-def check_var_files(paths: Sequence[str]) -> list[Path]:
-    files = [Path(p).expanduser() for p in paths]
-    for path in files:
-        if not path.is_file():
-            raise UsageError(f"The variables file {path} does not exist.",
-                             ["Pass --var-file with the path of a .tfvars file."])
-    return [p.resolve() for p in files]
-
-
-def check_module(path: str | None) -> Path | None:
-    if path is None:
-        return None
-    module = Path(path).expanduser().resolve()
-    if not module.is_dir() or not any(module.glob("*.tf")) and not any(module.glob("*.tf.json")):
-        raise UsageError(f"{module} is not a Terraform root module (a folder of .tf files).",
-                         ["Pass --module DIR pointing at a Terraform root module, or leave it "
-                          "out to use the module bundled with wi."])
-    return module
-
-
-def require_consent(assume_yes: bool, plan_only: bool, interactive: bool, json_mode: bool) -> None:
-    """Refuse before any work when nobody can answer the confirmation prompt."""
-    if assume_yes or plan_only:
-        return
-    if json_mode:
-        raise UsageError("With -o json nobody can answer the confirmation prompt.",
-                         ["pass -y to apply without a prompt (or --plan-only to only plan)"])
-    if not interactive:
-        raise UsageError("Standard input is not a terminal, so nobody can confirm the plan.",
-                         ["pass -y to apply without a prompt (or --plan-only to only plan)"])
-
-
-# -- terraform plumbing ----------------------------------------------------------------------------
-
-def _sentence(text: str) -> str:
-    text = " ".join(text.split())
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
+@dataclass
+class _Run:
+    runner: TerraformRunner
+    plan: Plan
+    applied: bool = False
 
 
 @contextmanager
-def terraform_errors(display: "Display | None" = None) -> Iterator[None]:
-    """The runner's own errors as WiErrors (exit 3 missing, 4 failed, 130 interrupted)."""
+def _showing_failures(display: Display) -> Iterator[None]:
     try:
         yield
-    except tf.TerraformMissing as exc:
-        raise ConfigError(_sentence(exc.message), exc.remediation) from None
-    except tf.Interrupted as exc:
-        raise Interrupted(_sentence(exc.message), exc.remediation) from None
-    except tf.TerraformFailed as exc:
-        raise _failed(exc, display) from None
-    except tf.TerraformError as exc:
-        raise TerraformError(_sentence(exc.message), exc.remediation) from None
+    except TerraformError as exc:
+        display.failed(exc)
+        raise
 
 
-def _failed(exc: tf.TerraformFailed, display: "Display | None") -> TerraformError:
-    """One sentence naming the first diagnostic; the display shows every one in full."""
-    if display is not None and exc.diagnostics:
-        display.diagnostics(exc.diagnostics)
-    if len(exc.diagnostics) > 1:
-        first = exc.diagnostics[0].describe()
-        message = (f"Terraform {exc.command} failed with {len(exc.diagnostics)} errors, "
-                   f"the first: {first}")
-        return TerraformError(_sentence(message), exc.remediation)
-    return TerraformError(_sentence(exc.message), exc.remediation)
+def _plan_confirm_apply(req: ProvisionRequest, inputs: Inputs, target: Target,
+                        display: Display, terraform: Terraform, *, destroy: bool, prepare: bool,
+                        accepted: Callable[[Path], None] | None = None) -> _Run:
+    """Plan (a destroy plan with ``destroy``), stop there with --plan-only, confirm, apply.
 
-
-def _read_inputs(workdir: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads((workdir / INPUTS_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _write_inputs(workdir: Path, module: Path, variables: Mapping[str, str],
-                  var_files: Sequence[Path]) -> None:
-    path = workdir / INPUTS_FILE
-    path.write_text(json.dumps({"module": str(module), "vars": dict(variables),
-                                "var_files": [str(p) for p in var_files]}, indent=2))
-    path.chmod(0o600)  # variable values may be private
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    module: Path
-    variables: dict[str, str]
-    var_files: list[Path]
-    reused: list[str]  # variable names taken from the last run
-
-
-def _resolve_inputs(req: ProvisionRequest) -> _Inputs:
-    """The request's module and variables on top of those the last run in this workdir used."""
-    last = _read_inputs(req.workdir)
-    recorded_module = last.get("module")
-    if req.module is not None:
-        module = req.module
-    elif recorded_module and Path(recorded_module).is_dir():
-        module = Path(recorded_module)
-    else:
-        with terraform_errors():
-            module = tf.bundled_module_dir()
-    recorded_vars = {str(k): str(v) for k, v in (last.get("vars") or {}).items()}
-    variables = {**recorded_vars, **req.variables}
-    files = [Path(p) for p in last.get("var_files") or [] if Path(p).is_file()]
-    files += [p for p in req.var_files if p not in files]
-    reused = sorted(set(recorded_vars) - set(req.variables))
-    return _Inputs(module, variables, files, reused)
-
-
-def _runner(req: ProvisionRequest, module: Path, target: Target) -> tf.Runner:
-    runner = tf.Runner(req.workdir, module, tf.arm_env(target.subscription, target.tenant_id,
-                                                       target.cloud, os.environ))
-    with terraform_errors():
-        _ = runner.terraform  # missing or too old: exit 3 before anything is written
-    return runner
-
-
-def _plan(runner: tf.Runner, inputs: _Inputs, display: Display, destroy: bool) -> tf.PlanSummary:
+    ``accepted`` runs once the plan is accepted (confirmed, or nothing to change), before the
+    apply; ``prepare`` copies the module into the working directory first."""
+    runner = terraform.runner(req.workdir, inputs.module, subscription=target.subscription,
+                              tenant_id=target.tenant_id, cloud=target.cloud)
+    if prepare:
+        runner.prepare()
     if inputs.reused:
         display.note(f"Reusing variable(s) from the last run in {runner.workdir}: "
                      f"{', '.join(inputs.reused)}")
     display.note(f"Terraform module {inputs.module}, working directory {runner.workdir}")
-    with terraform_errors(display):
+    with _showing_failures(display):
         runner.init()
-        summary = runner.plan(inputs.variables, inputs.var_files, destroy=destroy)
-    display.plan(summary)
-    return summary
-
-
-def _confirmed(summary: tf.PlanSummary, req: ProvisionRequest, display: Display) -> None:
-    if req.assume_yes or display.confirm(summary):
-        return
-    raise Interrupted("Cancelled: nothing was applied.",
-                      ["Run the command again and answer yes, or pass -y."])
-
-
-def _apply(runner: tf.Runner, summary: tf.PlanSummary, display: Display) -> None:
-    with terraform_errors(display), display.applying(summary) as on_event:
-        runner.apply(on_event)
+        run = _Run(runner, runner.plan(inputs.variables, inputs.var_files, destroy=destroy))
+    display.plan(run.plan)
+    if req.plan_only:
+        return run
+    if run.plan.has_changes and not (req.assume_yes or display.confirm(run.plan)):
+        raise Interrupted("Cancelled: nothing was applied.",
+                          ["Run the command again and answer yes, or pass -y."])
+    if accepted is not None:
+        accepted(runner.workdir)
+    if run.plan.has_changes:
+        with _showing_failures(display), display.applying(run.plan) as on_event:
+            runner.apply(on_event)
+        run.applied = True
+    return run
 
 
 # -- provision ---------------------------------------------------------------------------------------
 
-def provision(req: ProvisionRequest, target: Target, display: Display) -> ProvisionOutcome:
-    inputs = _resolve_inputs(req)
-    target, report = preflight(req, inputs, target, display)  # before Terraform starts
-    runner = _runner(req, inputs.module, target)
-    with terraform_errors():
-        runner.prepare()
-    summary = _plan(runner, inputs, display, destroy=False)
-    outcome = ProvisionOutcome(summary, runner.workdir, req.plan_only, preflight=report)
+def provision(req: ProvisionRequest, target: Target, display: Display,
+              terraform: Terraform) -> ProvisionOutcome:
+    inputs = resolve_inputs(req.workdir, req.module, req.variables, req.var_files,
+                            terraform.bundled_module)
+    target, report = preflight(req, inputs, target, display, terraform)  # before Terraform starts
+    run = _plan_confirm_apply(req, inputs, target, display, terraform, destroy=False,
+                              prepare=True, accepted=lambda workdir: write_inputs(workdir, inputs))
+    outcome = ProvisionOutcome(run.plan, run.runner.workdir, req.plan_only, run.applied,
+                               preflight=report)
     if req.plan_only:
         return outcome
-    if summary.has_changes:
-        _confirmed(summary, req, display)
-        _write_inputs(runner.workdir, inputs.module, inputs.variables, inputs.var_files)
-        _apply(runner, summary, display)
-        outcome.applied = True
-    else:
-        _write_inputs(runner.workdir, inputs.module, inputs.variables, inputs.var_files)
-    with terraform_errors():
-        outcome.outputs = tf.public_outputs(runner.outputs())
+    outcome.outputs = {name: out.value for name, out in run.runner.outputs().items()
+                       if not out.sensitive}
     _record(outcome, target, display)
     return outcome
 
 
 # -- preflight (the bundled module's needs against the subscription, before Terraform) ---------------
 
-def _is_bundled(module: Path) -> bool:
+def _is_bundled(module: Path, terraform: Terraform) -> bool:
     try:
-        return module.resolve() == tf.bundled_module_dir().resolve()
-    except tf.TerraformError:
+        return module.resolve() == terraform.bundled_module().resolve()
+    except WiError:
         return False
 
 
-def preflight(req: ProvisionRequest, inputs: "_Inputs", target: Target,
-              display: Display) -> tuple[Target, pf.PreflightReport]:
+def preflight(req: ProvisionRequest, inputs: Inputs, target: Target, display: Display,
+              terraform: Terraform) -> tuple[Target, pf.PreflightReport]:
     """Check permissions, resource providers and region; refuse (exit 4) on anything missing.
 
     Only the bundled module's needs are known, so another module (--module) is not checked. With
@@ -304,7 +259,7 @@ def preflight(req: ProvisionRequest, inputs: "_Inputs", target: Target,
     target with the subscription the check used (the only visible one when none was set)."""
     if req.skip_preflight:
         report = pf.PreflightReport(skipped="--skip-preflight was given")
-    elif not _is_bundled(inputs.module):
+    elif not _is_bundled(inputs.module, terraform):
         report = pf.PreflightReport(
             skipped=f"{inputs.module} is not the module bundled with wi, whose needs are the "
                     "only ones the preflight knows")
@@ -319,15 +274,15 @@ def preflight(req: ProvisionRequest, inputs: "_Inputs", target: Target,
     return target, report
 
 
-def _check_subscription(inputs: "_Inputs", target: Target,
+def _check_subscription(inputs: Inputs, target: Target,
                         display: Display) -> tuple[Target, pf.PreflightReport]:
     from ..adapters.azure import preflight as arm
     from ..adapters.azure.clients import AzureClients
     from .cloud import resolve_cloud
 
-    cloud = resolve_cloud(target.cloud, os.environ)
+    cloud = resolve_cloud(target.cloud, target.env)
     if not target.subscription:
-        visible = arm.enabled_subscriptions(AzureClients(cloud, None, env=os.environ))
+        visible = arm.enabled_subscriptions(AzureClients(cloud, None, env=target.env))
         if len(visible) != 1:
             raise ConfigError(
                 f"No subscription is selected and the credential sees {len(visible)} enabled "
@@ -336,18 +291,21 @@ def _check_subscription(inputs: "_Inputs", target: Target,
         target = replace(target, subscription=visible[0])
         display.note(f"Using subscription {visible[0]}, the only one the credential can see.")
     subscription = str(target.subscription)
-    azure = AzureClients(cloud, subscription, env=os.environ)
+    azure = AzureClients(cloud, subscription, env=target.env)
     needs = pf.requirements(pf.module_resource_types(inputs.module))
-    location = pf.resolve_location(inputs.variables, inputs.var_files, os.environ, inputs.module)
+    location = pf.resolve_location(inputs.variables, inputs.var_files, target.env,
+                                   inputs.module)
     blocks = arm.permissions_at(azure, f"/subscriptions/{subscription}")
     states = arm.provider_states(azure, subscription, needs.providers)
     regions = arm.location_names(azure, subscription) if location else None
     return target, pf.evaluate(needs, subscription, blocks, states, location, regions)
 
 
+# -- after the apply: the state file, the user kubeconfig, what to run next --------------------------
+
 def state_from_outputs(outputs: Mapping[str, Any], target: Target) -> State:
     known = {f.name for f in fields(State)} - {"kube_context"}
-    values = {name: str(outputs[name]) for name in known
+    values: dict[str, str | None] = {name: str(outputs[name]) for name in known
               if isinstance(outputs.get(name), (str, int)) and str(outputs[name])}
     values.setdefault("subscription_id", target.subscription)
     values.setdefault("tenant_id", target.tenant_id)
@@ -372,7 +330,8 @@ def _merge_user_kubeconfig(state: State, target: Target, display: Display) -> st
     from ..adapters.kube.kubeconfig import merge_into_file
     from .cloud import resolve_cloud
 
-    azure = AzureClients(resolve_cloud(target.cloud, os.environ), state.subscription_id or target.subscription, env=os.environ)
+    azure = AzureClients(resolve_cloud(target.cloud, target.env),
+                         state.subscription_id or target.subscription, env=target.env)
     name, group = state.cluster_name or "", state.resource_group or ""
     with azure_errors(f"fetching the user kubeconfig of AKS cluster {name}"):
         creds = azure.containerservice.managed_clusters.list_cluster_user_credentials(group, name)
@@ -402,26 +361,22 @@ def next_commands(outputs: Mapping[str, Any], state: State) -> list[str]:
 
 # -- destroy -----------------------------------------------------------------------------------------
 
-def destroy(req: ProvisionRequest, target: Target, display: Display) -> DestroyOutcome:
+def destroy(req: ProvisionRequest, target: Target, display: Display,
+            terraform: Terraform) -> DestroyOutcome:
     if not (req.workdir / "terraform.tfstate").is_file():
         raise ConflictError(f"There is nothing to destroy: {req.workdir} holds no Terraform state.",
                             ["Pass --workdir DIR with the directory 'wi provision' used."])
-    inputs = _resolve_inputs(req)
-    runner = _runner(req, inputs.module, target)
-    if req.module is not None or not any(req.workdir.glob("*.tf")):
-        with terraform_errors():
-            runner.prepare()
-    summary = _plan(runner, inputs, display, destroy=True)
-    outcome = DestroyOutcome(summary, runner.workdir, req.plan_only)
+    inputs = resolve_inputs(req.workdir, req.module, req.variables, req.var_files,
+                            terraform.bundled_module)
+    fresh_copy = req.module is not None or not any(req.workdir.glob("*.tf"))
+    run = _plan_confirm_apply(req, inputs, target, display, terraform, destroy=True,
+                              prepare=fresh_copy)
+    outcome = DestroyOutcome(run.plan, run.runner.workdir, req.plan_only, run.applied)
     if req.plan_only:
         return outcome
-    if summary.has_changes:
-        _confirmed(summary, req, display)
-        _apply(runner, summary, display)
-        outcome.applied = True
     context = _recorded_context(target.state_file)
     outcome.state_cleared = _clear_state(target.state_file)
-    (runner.workdir / INPUTS_FILE).unlink(missing_ok=True)
+    (run.runner.workdir / INPUTS_FILE).unlink(missing_ok=True)
     if context:
         outcome.next = [f"kubectl config delete-context {context} --kubeconfig {target.kubeconfig}"]
     return outcome
@@ -444,4 +399,3 @@ def _clear_state(path: Path) -> Path | None:
         raise ConfigError(f"Cannot delete the state file {path}: {exc.strerror}.",
                           [f"Delete {path} by hand."]) from None
     return path
-
