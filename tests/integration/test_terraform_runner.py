@@ -205,7 +205,7 @@ def test_planned_changes_are_dataclasses(tmp_path: Path) -> None:
 
 INTERRUPT_SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     from pathlib import Path
     from wi_cli.adapters.terraform import Interrupted, Runner
 
