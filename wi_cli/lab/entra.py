@@ -53,7 +53,7 @@ WELL_KNOWN_RESOURCES = (
     "https://management.azure.com/",
     "https://vault.azure.net",
     "https://storage.azure.com",
-    # the lab cloud's microsoftGraphResourceId (arm.py cloud_metadata): the azurerm Terraform
+    # the lab cloud's microsoftGraphResourceId (arm/metadata.py): the azurerm Terraform
     # provider gets a token for it to read the caller's claims (object id) before planning
     "https://graph.microsoft.lab.local/",
 )
