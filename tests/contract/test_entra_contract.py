@@ -18,7 +18,8 @@ import pytest
 import requests
 
 from wi_cli.lab.azure_state import ServicePrincipal, UserAssignedIdentity
-from wi_cli.lab.entra import AADSTS, CLIENT_ASSERTION_TYPE
+from wi_cli.lab.entra.aadsts import AADSTS
+from wi_cli.lab.entra.federation import CLIENT_ASSERTION_TYPE
 from wi_cli.lab.keys import SigningKey
 from wi_cli.lab.runtime import Lab
 

@@ -364,7 +364,7 @@ def test_legacy_70021_can_be_asked_for(world: World, tmp_path: Path) -> None:
 
 
 def test_refusal_probability_thins_out_over_the_window() -> None:
-    from wi_cli.lab.entra import refusal_probability
+    from wi_cli.lab.entra.propagation import refusal_probability
 
     chances = [refusal_probability(age, 300) for age in (0, 60, 150, 240, 299, 300, 900)]
     assert chances[0] == 1.0 and chances[-2:] == [0.0, 0.0]

@@ -18,10 +18,11 @@ Registered (ARM takes a minute or more).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from .arm import _SUB, Arm, ArmError, Call, by_method
-from .http import Response, json_response
+from ..http import Response, json_response
+from .frontdoor import SUB, AddRoute, Arm, ArmError, Call, by_method
+from .paging import page
 
 # [doc] "Azure resource provider operations", Microsoft.Resources and each namespace's
 # `register/action`.
@@ -106,11 +107,11 @@ class Providers:
         self.arm = arm
         self.state = arm.state
 
-    def routes(self, add: Callable[[str, str, str, Callable[[Call], Response]], None]) -> None:
-        add("GET", _SUB + r"/providers", "resources", self.list_providers)
-        add("GET", _SUB + r"/providers/(?P<ns>[^/]+)", "resources", self.get_provider)
-        add("POST", _SUB + r"/providers/(?P<ns>[^/]+)/register", "resources", self.register)
-        add("*", _SUB + r"/locations", "subscriptions",
+    def routes(self, add: AddRoute) -> None:
+        add("GET", SUB + r"/providers", "resources", self.list_providers)
+        add("GET", SUB + r"/providers/(?P<ns>[^/]+)", "resources", self.get_provider)
+        add("POST", SUB + r"/providers/(?P<ns>[^/]+)/register", "resources", self.register)
+        add("*", SUB + r"/locations", "subscriptions",
             lambda call: by_method(call, GET=self.list_locations))
 
     # -------------------------------------------------------------------------- providers
@@ -136,21 +137,21 @@ class Providers:
     def list_providers(self, call: Call) -> Response:
         sub = call.req.params["sub"]
         with self.state.lock:
-            self.arm._authorize(call, PROVIDERS_READ, f"/subscriptions/{sub}")
+            self.arm.authorize(call, PROVIDERS_READ, f"/subscriptions/{sub}")
             items = [self.body(sub, ns) for ns in sorted(_CATALOG, key=str.lower)]
-        return self.arm._page(call, items)
+        return page(call, items, self.state.page_size)
 
     def get_provider(self, call: Call) -> Response:
         sub = call.req.params["sub"]
         with self.state.lock:
-            self.arm._authorize(call, PROVIDERS_READ, f"/subscriptions/{sub}")
+            self.arm.authorize(call, PROVIDERS_READ, f"/subscriptions/{sub}")
             return json_response(200, self.body(sub, _namespace(call.req.params["ns"])))
 
     def register(self, call: Call) -> Response:
         sub = call.req.params["sub"]
         with self.state.lock:
             ns = _namespace(call.req.params["ns"])
-            self.arm._authorize(call, f"{ns}/register/action", f"/subscriptions/{sub}")
+            self.arm.authorize(call, f"{ns}/register/action", f"/subscriptions/{sub}")
             before = self._state(sub, ns)
             if before != "Registered":
                 self.state.set_provider_state(sub, ns, "Registered")
@@ -161,7 +162,7 @@ class Providers:
     def list_locations(self, call: Call) -> Response:
         sub = call.req.params["sub"]
         with self.state.lock:
-            self.arm._authorize(call, LOCATIONS_READ, f"/subscriptions/{sub}")
+            self.arm.authorize(call, LOCATIONS_READ, f"/subscriptions/{sub}")
         return json_response(200, {"value": [_location(sub, r) for r in _REGIONS]})
 
 
