@@ -8,26 +8,23 @@ from __future__ import annotations
 import pytest
 
 from wi_cli.core.aadsts import explain
-from wi_cli.core.cloud import resolve_cloud
-from wi_cli.doctor.checks.identity import Binding
-from wi_cli.doctor.checks.live import Exchange, Minted
-from wi_cli.doctor.facts import Context, Facts, Scope
+from wi_cli.doctor.facts import Scope
+from wi_cli.doctor.facts.identities import Binding
+from wi_cli.doctor.facts.live import Exchange, Minted
+from wi_cli.doctor.facts.webhook import Audience
 from wi_cli.doctor.registry import REGISTRY, Report, all_checks
 
 
 def _run_token_exchange(code: str) -> dict:
     all_checks()
     check = REGISTRY["live.token-exchange"]
-    facts = Facts(Context(Scope("demo"), None, None, resolve_cloud("AzureCloud", {})))
     b = Binding("demo", "app", "11111111-1111-1111-1111-111111111111", None, None)
-    facts._values.update({  # the fact values doctor would have gathered
-        "bindings": [b], "fics": {}, "cluster_issuer": {"url": None, "source": None},
-        "minted_tokens": {("demo", "app"): Minted("not-shown", {}, {})},
-        "exchanges": {("demo", "app"): Exchange("tenant", code=code,
-                                                message=f"{code}: what Entra said")},
-        "aks": {}})
     report = Report(check)
-    check.fn(facts, report)
+    check.fn(report, bindings=[b], minted_tokens={b.key: Minted("not-shown", {}, {})},
+             exchanges={b.key: Exchange("tenant", code=code,
+                                        message=f"{code}: what Entra said")},
+             token_audience=Audience("api://AzureADTokenExchange", "default"),
+             scope=Scope("demo"), service_accounts_by_key={})
     (finding,) = report.made
     return finding.to_json()
 

@@ -97,22 +97,17 @@ def doctor(
         raise UsageError("--service-account and --all-namespaces do not go together.")
 
     from ..core.names import check_namespace, check_service_account
-    from ..doctor.facts import Context, Scope
-    from ..doctor.runner import exit_code, run
-    from .wiring import azure_clients, cloud as cloud_of, kube_clients
+    from ..doctor.facts import Scope
+    from ..doctor.runner import exit_code, run, select
+    from .wiring import doctor_context
 
+    select(check)  # an unknown --check is a usage error before anything is read
     check_namespace(namespace)
     if service_account:
         check_service_account(service_account)
-    s = settings(ctx)
-    cloud = cloud_of(s)
-    azure = azure_clients(s, cloud) if s.subscription else None
-    state_cluster = ((s.state.cluster_name, s.state.resource_group)
-                     if s.state and s.state.cluster_name and s.state.resource_group else None)
     scope = Scope(namespace, service_account, all_namespaces, cluster, resource_group,
                   live=not no_live)
-    findings, _ = run(Context(scope, azure, kube_clients(s), cloud, state_cluster,
-                              settings=s), check)
+    findings, _ = run(doctor_context(settings(ctx), scope), check)
     where = "all namespaces" if all_namespaces else f"namespace {namespace}"
     if service_account:
         where += f", service account {service_account}"

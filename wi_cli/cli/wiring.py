@@ -3,6 +3,8 @@ which adapter implements which port."""
 
 from __future__ import annotations
 
+import importlib
+
 from typing import TYPE_CHECKING, Callable
 
 from ..core.config import Settings
@@ -13,6 +15,7 @@ if TYPE_CHECKING:
     from ..core.bind import Ports
     from ..core.cloud import Cloud
     from ..core.plan import Consent
+    from ..doctor.facts import Context, Scope
     from ..core.provision import Terraform
 
 
@@ -38,12 +41,34 @@ def bind_ports(s: Settings) -> "Ports":
     from ..adapters.azure.clusters import Clusters
     from ..adapters.azure.identities import Identities
     from ..adapters.azure.rbac import Rbac
-    from ..adapters.kube.workloads import Workloads
+    from ..adapters.kube.api import KubeApi
     from ..core.bind import Ports
 
     azure = azure_clients(s)
-    return Ports(Identities(azure), Rbac(azure), Clusters(azure), Workloads(kube_clients(s)),
+    return Ports(Identities(azure), Rbac(azure), Clusters(azure), KubeApi(kube_clients(s)),
                  s.subscription)
+
+
+def doctor_context(s: Settings, scope: "Scope") -> "Context":
+    """Doctor's adapters: the cluster through the kubeconfig, Azure when a subscription is set,
+    Entra and the issuer's public documents. The SDKs are imported here, in one thread (fact
+    threads importing them at once race on shared modules)."""
+    from ..adapters.azure.account import AzureAccount
+    from ..adapters.azure.entra import Entra
+    from ..adapters.kube.api import KubeApi
+    from ..adapters.web import Web
+    from ..doctor.facts import Context
+
+    cloud_ = cloud(s)
+    account = AzureAccount(azure_clients(s, cloud_)) if s.subscription else None
+    kube = kube_clients(s)
+    _ = kube.server  # reads the kubeconfig now: a broken one is one error, before any thread
+    if account is not None:
+        importlib.import_module("azure.identity")
+    state_cluster = ((s.state.cluster_name, s.state.resource_group)
+                     if s.state and s.state.cluster_name and s.state.resource_group else None)
+    return Context(scope, KubeApi(kube), account, Entra(cloud_, s.env), Web(s.env), cloud_, s,
+                   state_cluster)
 
 
 def terraform(s: Settings) -> "Terraform":
@@ -58,6 +83,7 @@ def consent(s: Settings, assume_yes: bool) -> "Consent":
     import typer
 
     from ..core.plan import Consent
+    from ..doctor.facts import Context, Scope
 
     ask: Callable[[str], bool] | None = None
     if not s.json and s.environment.interactive:

@@ -85,6 +85,10 @@ class KubernetesNotFound(KubernetesError):
     pass
 
 
+class Unreadable(RemoteError):
+    """A public document could not be read; the message says why in a few words."""
+
+
 class TerraformError(RemoteError):
     pass
 

@@ -1,29 +1,28 @@
-"""Doctor checks are small registered functions ``(facts, report) -> None``.
+"""Doctor checks are small registered functions ``(report, <facts>...) -> None``.
 
-    @check("cluster.oidc-issuer", "OIDC issuer enabled", layer="cluster", needs=("aks",))
-    def oidc_issuer(facts: Facts, report: Report) -> None:
+    @check("cluster.oidc-issuer", "OIDC issuer enabled", layer="cluster")
+    def oidc_issuer(report: Report, aks: AksRecord) -> None:
         report.fail("...", expected=True, actual=False, fix="...", commands=["az aks update ..."])
 
-A check reports one finding per thing it examined (one per service account, say); one that
-examined nothing reports ``skip`` with why.
-
-``needs`` names the facts the check reads (fetched once, concurrently, before checks run);
-``requires`` names checks that must pass first (otherwise this one is skipped with the reason).
+The parameters after ``report`` are the facts the check reads, by name and type (see
+:mod:`wi_cli.doctor.facts`): they are fetched once, concurrently, before checks run, and a check
+cannot read a fact it does not declare. A parameter with a default is optional: the default is
+passed when that fact could not be read. A check reports one finding per thing it examined (one
+per service account, say); one that examined nothing reports ``skip`` with why. ``requires``
+names checks that must pass first (otherwise this one is skipped with the reason).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from ..core.models import Evidence, Finding, Remediation, Status
-
-if TYPE_CHECKING:
-    from .facts import Facts
+from .facts import Needs
 
 LAYERS = ("cluster", "webhook", "workload", "identity", "rbac", "live")
 
-CheckFn = Callable[["Facts", "Report"], None]
+CheckFn = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class Check:
     title: str
     layer: str
     fn: CheckFn
-    needs: tuple[str, ...] = ()
+    needs: Needs
     requires: tuple[str, ...] = ()
     failure_modes: tuple[int, ...] = ()  # rows of ../shared/failure-modes.md §3 it detects
     live: bool = False  # talks to Entra (off with --no-live)
@@ -42,7 +41,7 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def check(id: str, title: str, *, layer: str, needs: Iterable[str] = (),  # noqa: A002
+def check(id: str, title: str, *, layer: str,  # noqa: A002
           requires: Iterable[str] = (), failure_modes: Iterable[int] = (), live: bool = False,
           docs: str | None = None) -> Callable[[CheckFn], CheckFn]:
     if layer not in LAYERS:
@@ -51,8 +50,8 @@ def check(id: str, title: str, *, layer: str, needs: Iterable[str] = (),  # noqa
     def register(fn: CheckFn) -> CheckFn:
         if id in REGISTRY:
             raise ValueError(f"check {id!r} registered twice")
-        REGISTRY[id] = Check(id, title, layer, fn, tuple(needs), tuple(requires),
-                             tuple(failure_modes), live, docs)
+        REGISTRY[id] = Check(id, title, layer, fn, Needs.of(fn, skip=("report",)),
+                             tuple(requires), tuple(failure_modes), live, docs)
         return fn
     return register
 
@@ -60,6 +59,9 @@ def check(id: str, title: str, *, layer: str, needs: Iterable[str] = (),  # noqa
 def all_checks() -> list[Check]:
     """Every check, in layer order (cluster → webhook → workload → identity → rbac → live)."""
     from . import checks  # noqa: F401 - importing registers them
+    from .facts import load
+
+    load()
 
     return sorted(REGISTRY.values(), key=lambda c: LAYERS.index(c.layer))
 

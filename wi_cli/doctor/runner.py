@@ -34,11 +34,11 @@ def _run_one(check: Check, facts: Facts, results: dict[str, list[Finding]]) -> l
     if blocked:
         report.skip(f"Skipped: {blocked[0]} did not pass.")
         return report.made
-    if check.live and not facts.scope.live:
+    if check.live and not facts.ctx.scope.live:
         report.skip("Skipped: --no-live.")
         return report.made
     try:
-        check.fn(facts, report)
+        check.fn(report, **check.needs.values(facts))
     except FactError as exc:
         report.made.clear()
         report._make(Status.ERROR, f"Could not check: {exc}").unreadable = True
@@ -50,16 +50,8 @@ def _run_one(check: Check, facts: Facts, results: dict[str, list[Finding]]) -> l
     return report.made
 
 
-def _import_sdks() -> None:
-    """Import the SDKs in this thread first: importing them from several fact threads at once
-    races on a shared dependency (requests) and fails with "partially initialized module"."""
-    import azure.identity  # noqa: F401
-    import kubernetes.client  # noqa: F401
-
-
 def run(ctx: Context, only: Iterable[str] = ()) -> tuple[list[Finding], Facts]:
     checks = select(only)
-    _import_sdks()
     facts = Facts(ctx)
     facts.prefetch(ESSENTIAL)
     for name in ESSENTIAL:
@@ -68,7 +60,7 @@ def run(ctx: Context, only: Iterable[str] = ()) -> tuple[list[Finding], Facts]:
             if isinstance(err.cause, WiError):
                 raise err.cause
             raise err
-    facts.prefetch(n for c in checks for n in c.needs)
+    facts.prefetch(n for c in checks for n in c.needs.names)
     results: dict[str, list[Finding]] = {}
     for check in checks:
         results[check.id] = _run_one(check, facts, results)

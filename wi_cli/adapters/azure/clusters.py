@@ -16,12 +16,16 @@ def to_cluster(model: Any) -> Cluster:
     wi = getattr(security, "workload_identity", None) if security else None
     enabled = bool(oidc and oidc.enabled)
     return Cluster(ResourceId.parse(model.id), (oidc.issuer_url if enabled else None) or None,
-                   enabled, bool(wi and wi.enabled))
+                   enabled, bool(wi and wi.enabled), model.fqdn or "", model.location or "")
 
 
 class Clusters:
     def __init__(self, clients: AzureClients) -> None:
         self.clients = clients
+
+    def list(self) -> list[Cluster]:
+        with azure_errors("listing AKS clusters"):
+            return [to_cluster(m) for m in self.clients.containerservice.managed_clusters.list()]
 
     def get(self, resource_group: str, name: str) -> Cluster | None:
         try:

@@ -15,8 +15,10 @@ T = TypeVar("T")
 
 
 def to_identity(model: Any) -> Identity:
+    system = getattr(model, "system_data", None)
     return Identity(ResourceId.parse(model.id), model.client_id or "", model.principal_id or "",
-                    model.tenant_id or "", model.location or "")
+                    model.tenant_id or "", model.location or "",
+                    getattr(system, "created_at", None))
 
 
 def to_credential(model: Any) -> FederatedCredential:

@@ -3,38 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from ...core.errors import AzureForbidden, AzureNotFound
-from ...core.models import PermissionBlock, ResourceId, same_scope
+from ...core.models import (
+    PermissionBlock,
+    ResourceId,
+    RoleAssignment,
+    RoleDefinition,
+    role_guid,
+    same_scope,
+)
 from ...core.names import is_guid
 from .clients import AzureClients
 from .errors import azure_errors
 from .identities import permission_block
 
 
-@dataclass(frozen=True)
-class RoleDefinition:
-    id: str
-    name: str  # the role's display name, e.g. "Storage Blob Data Reader"
-
-    @property
-    def guid(self) -> str:
-        return self.id.rstrip("/").rsplit("/", 1)[-1].lower()
-
-
-@dataclass(frozen=True)
-class RoleAssignment:
-    id: str
-    scope: str
-    role_guid: str
-    principal_id: str
-
-
 def _assignment(model: Any) -> RoleAssignment:
-    return RoleAssignment(model.id, model.scope,
-                          model.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower(),
+    return RoleAssignment(model.id, model.scope, role_guid(model.role_definition_id),
                           model.principal_id)
 
 
@@ -81,6 +68,18 @@ class Rbac:
             found = list(api.role_assignments.list_for_subscription(
                 filter=f"assignedTo('{principal_id}')"))
         return [_assignment(ra) for ra in found]
+
+    def all_assignments(self, subscription: str) -> list[RoleAssignment]:
+        """Every assignment in the subscription (a few pages; cheaper than one list per
+        principal when many principals are asked about)."""
+        api = self.clients.for_subscription(subscription).authorization
+        with azure_errors("listing the subscription's role assignments"):
+            return [_assignment(ra) for ra in api.role_assignments.list_for_subscription()]
+
+    def role_name(self, guid: str, subscription: str) -> str:
+        api = self.clients.for_subscription(subscription).authorization
+        with azure_errors("reading a role definition"):
+            return str(api.role_definitions.get(f"/subscriptions/{subscription}", guid).role_name)
 
     def assign(self, role: RoleDefinition, principal_id: str, scope: str) -> None:
         from azure.mgmt.authorization.models import RoleAssignmentCreateParameters

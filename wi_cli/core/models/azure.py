@@ -85,6 +85,7 @@ class Identity:
     principal_id: str
     tenant_id: str
     location: str = ""
+    created_at: dt.datetime | None = None  # ARM's systemData.createdAt, when ARM says
 
     @property
     def name(self) -> str:
@@ -137,6 +138,23 @@ def trust_for(credentials: Iterable[Any], issuer: str, subject: str) -> Any | No
     return next((c for c in credentials if same_trust(c, issuer, subject)), None)
 
 
+def expected_refusal(credentials: Iterable[Any], issuer: str, subject: str) -> str:
+    """What Entra answers when no credential matches a token exactly: it matches issuer, then
+    subject (a case-only difference is 7002138, Azure/login#515), then audience; an identity
+    with none at all is 70025."""
+    credentials = list(credentials)
+    if not credentials:
+        return "AADSTS70025"
+    same_issuer = [c for c in credentials if c.issuer == issuer]
+    if not same_issuer:
+        return "AADSTS700211"
+    if not any(c.subject == subject for c in same_issuer):
+        if any(c.subject.lower() == subject.lower() for c in same_issuer):
+            return "AADSTS7002138"
+        return "AADSTS700213"
+    return "AADSTS700212"
+
+
 def _name_part(value: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "-", value)
 
@@ -168,6 +186,8 @@ class Cluster:
     issuer_url: str | None  # oidcIssuerProfile.issuerURL, when the issuer is on
     oidc_issuer: bool
     workload_identity: bool
+    fqdn: str = ""  # the API server's host name
+    location: str = ""
 
     @property
     def name(self) -> str:
@@ -176,6 +196,39 @@ class Cluster:
     @property
     def resource_group(self) -> str:
         return self.id.resource_group
+
+
+@dataclass(frozen=True)
+class RoleDefinition:
+    id: str
+    name: str  # the role's display name, e.g. "Storage Blob Data Reader"
+
+    @property
+    def guid(self) -> str:
+        return role_guid(self.id)
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    id: str
+    scope: str
+    role_guid: str  # the role definition's GUID, lower case
+    principal_id: str
+
+
+def role_guid(role_definition_id: str) -> str:
+    """The GUID at the end of a role definition id, lower case."""
+    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+@dataclass(frozen=True)
+class TokenExchange:
+    """What Entra answered to a federated exchange: the access token's claims, or its AADSTS
+    code and words (never a token)."""
+
+    claims: dict[str, Any] | None = None
+    code: str | None = None
+    message: str | None = None
 
 
 # -- Azure RBAC, evaluated as ARM does it (../shared/contracts/NOTES.md, "RBAC evaluation rules") --

@@ -310,6 +310,17 @@ class ServiceAccount:
 
 
 @dataclass(frozen=True)
+class ServiceSpec:
+    selector: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Service:
+    metadata: ObjectMeta = field(default_factory=ObjectMeta)
+    spec: ServiceSpec = field(default_factory=ServiceSpec)
+
+
+@dataclass(frozen=True)
 class Namespace:
     metadata: ObjectMeta = field(default_factory=ObjectMeta)
 
@@ -318,6 +329,7 @@ class Namespace:
 class ConfigMap:
     metadata: ObjectMeta = field(default_factory=ObjectMeta)
     data: dict[str, str] = field(default_factory=dict)
+    binary_data: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -98,3 +98,16 @@ def expected_audience(webhook_args: Iterable[Iterable[str]],
     if seen:
         return max(seen, key=lambda a: seen[a]), "the projected tokens of labelled pods"
     return DEFAULT_AUDIENCE, "the webhook's default"
+
+
+def is_token_volume(name: str) -> bool:
+    """Is this the webhook's projected token volume (either layout)?"""
+    return name == WI_TOKEN_VOLUMES[0] or name.startswith(WI_TOKEN_VOLUMES[1])
+
+
+def projected_audiences(pods: Iterable[Pod]) -> list[str]:
+    """The audiences the workload-identity token volumes of these pods ask for."""
+    return [src.service_account_token.audience for pod in pods for vol in pod.spec.volumes
+            if vol.projected and is_token_volume(vol.name)
+            for src in vol.projected.sources
+            if src.service_account_token and src.service_account_token.audience]

@@ -1,4 +1,3 @@
-"""Importing this package registers every check (and the facts they read)."""
+"""Importing this package registers every check, in layer order."""
 
-from .. import sources  # noqa: F401
 from . import cluster, identity, live, rbac, webhook, workload  # noqa: F401

@@ -4,19 +4,23 @@ API server reach it, and will it mutate pods in the namespaces in scope."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
-from ...adapters.kube.client import kube_errors
-from ...core.errors import KubernetesNotFound
-from ..facts import Facts, fact
-from ..registry import Report, check
-from ..sources import (
-    WEBHOOK_CONFIG,
+from ...core.models import (
     WEBHOOK_DEPLOYMENT,
     WEBHOOK_NAMESPACES,
-    WEBHOOK_SERVICE,
+    Deployment,
+    Endpoints,
+    LabelSelector,
+    LabelSelectorRequirement,
+    Namespace,
 )
+from ..facts import Scope
+from ..facts.cluster import AksRecord
+from ..facts.webhook import WEBHOOK_CONFIG, WEBHOOK_SERVICE, AwiWebhook, Backend, WebhookInstall
+from ..facts.workloads import Key
+from ..registry import Report, check
+from .cluster import aks_update as _update
 
 DOCS = "https://azure.github.io/azure-workload-identity/docs/installation.html"
 WEBHOOK_NAME = "mutation.azure-workload-identity.io"
@@ -25,42 +29,14 @@ HELM_RELEASE = "workload-identity-webhook"
 SYSTEM_LABEL = "azure-workload-identity.io/system"
 HELM_INSTALL = (f"helm install {HELM_RELEASE} azure-workload-identity/{HELM_RELEASE} "
                 f"--namespace {HELM_NAMESPACE} --create-namespace "
-                "--set azureTenantID=<tenant-id>")
+                "--set azureTenantID=TENANT_ID")
 HELM_REPO = ("helm repo add azure-workload-identity "
              "https://azure.github.io/azure-workload-identity/charts")
 
 
-@dataclass(frozen=True)
-class AwiWebhook:
-    """One workload-identity webhook entry of a MutatingWebhookConfiguration."""
-
-    config: str
-    index: int
-    webhook: Any  # V1MutatingWebhook
-
-    @property
-    def service_namespace(self) -> str | None:
-        service = self.webhook.client_config.service if self.webhook.client_config else None
-        return service.namespace if service else None
-
-
-def awi_webhooks(facts: Facts) -> list[AwiWebhook]:
-    found = []
-    for config in facts["webhook"]["configs"]:
-        for i, hook in enumerate(config.webhooks or []):
-            service = hook.client_config.service if hook.client_config else None
-            if hook.name == WEBHOOK_NAME or (service and service.name == WEBHOOK_SERVICE):
-                found.append(AwiWebhook(config.metadata.name, i, hook))
-    return found
-
-
-def aks_update(facts: Facts, flags: str) -> str | None:
+def aks_update(aks: AksRecord | None, flags: str) -> str | None:
     """``az aks update ...`` for the AKS cluster doctor found, or None when it is not AKS."""
-    from .cluster import _update
-
-    found = facts.get("aks") or {}
-    mc = found.get("cluster")
-    return _update(mc, flags) if mc is not None else None
+    return _update(aks.cluster, flags) if aks is not None and aks.cluster is not None else None
 
 
 def _patch_webhook(hook: AwiWebhook, field: str, value: str) -> str:
@@ -69,49 +45,20 @@ def _patch_webhook(hook: AwiWebhook, field: str, value: str) -> str:
     return f"kubectl patch mutatingwebhookconfiguration {hook.config} --type=json -p '{patch}'"
 
 
-@fact("webhook_backends")
-def webhook_backends(facts: Facts) -> dict[str, dict[str, Any]]:
-    """Deployment and Endpoints behind each webhook service namespace ({ns: {...}}), reusing the
-    shared 'webhook' fact and reading namespaces outside the two standard ones."""
-    shared = facts["webhook"]
-    kube = facts.ctx.kube
-    out: dict[str, dict[str, Any]] = {}
-
-    def read(ns: str) -> tuple[str, dict[str, Any]]:
-        if ns in WEBHOOK_NAMESPACES:
-            return ns, {"deployment": shared["deployments"].get(ns),
-                        "endpoints": shared["endpoints"].get(ns)}
-        got: dict[str, Any] = {"deployment": None, "endpoints": None}
-        for key, call in (("deployment", lambda: kube.apps.read_namespaced_deployment(
-                                WEBHOOK_DEPLOYMENT, ns)),
-                          ("endpoints", lambda: kube.core.read_namespaced_endpoints(
-                                WEBHOOK_SERVICE, ns))):
-            try:
-                with kube_errors(f"reading the webhook {key} in {ns}", kube.server):
-                    got[key] = call()
-            except KubernetesNotFound:
-                pass
-        return ns, got
-
-    namespaces = sorted({h.service_namespace for h in awi_webhooks(facts)
-                         if h.service_namespace})
-    out.update(facts.map(read, namespaces))
-    return out
-
-
 # -- installed, once -------------------------------------------------------------------------------
 
 @check("webhook.installed", "Workload identity webhook installed", layer="webhook",
-       needs=("webhook", "aks"), failure_modes=(3,), docs=DOCS)
-def installed(facts: Facts, report: Report) -> None:
-    hooks = awi_webhooks(facts)
+       failure_modes=(3,), docs=DOCS)
+def installed(report: Report, webhook: WebhookInstall, awi_webhooks: list[AwiWebhook],
+              aks: AksRecord | None = None) -> None:
+    hooks = awi_webhooks
     if hooks:
         for hook in hooks:
             report.ok(f"MutatingWebhookConfiguration {hook.config} calls service "
                       f"{hook.service_namespace}/{WEBHOOK_SERVICE}.")
         return
-    others = sorted(c.metadata.name for c in facts["webhook"]["configs"])
-    update = aks_update(facts, "--enable-workload-identity")
+    others = sorted(c.metadata.name for c in webhook.configs)
+    update = aks_update(aks, "--enable-workload-identity")
     commands = [update] if update else [HELM_REPO, HELM_INSTALL]
     report.fail("No workload identity webhook is installed: labelled pods get no token file and "
                 "no AZURE_* variables.",
@@ -123,10 +70,9 @@ def installed(facts: Facts, report: Report) -> None:
 
 
 @check("webhook.single-install", "Webhook installed only once", layer="webhook",
-       needs=("webhook",), failure_modes=(37,), docs=DOCS)
-def single_install(facts: Facts, report: Report) -> None:
-    deployments = facts["webhook"]["deployments"]
-    where = sorted(deployments)
+       failure_modes=(37,), docs=DOCS)
+def single_install(report: Report, webhook: WebhookInstall) -> None:
+    where = sorted(ns for ns, b in webhook.backends.items() if b.deployment is not None)
     if len(where) <= 1:
         if where:
             report.ok(f"One webhook controller: {where[0]}/{WEBHOOK_DEPLOYMENT}.")
@@ -144,31 +90,32 @@ def single_install(facts: Facts, report: Report) -> None:
 
 # -- reachable -------------------------------------------------------------------------------------
 
-def _ready_addresses(endpoints: Any) -> int:
+def _ready_addresses(endpoints: Endpoints | None) -> int:
     if endpoints is None:
         return 0
-    return sum(len(s.addresses or []) for s in endpoints.subsets or [])
+    return sum(len(s.addresses) for s in endpoints.subsets)
 
 
-def _deployment_state(deployment: Any) -> tuple[int, int]:
+def _deployment_state(deployment: Deployment | None) -> tuple[int, int]:
     """(wanted replicas, ready replicas)."""
     if deployment is None:
         return 0, 0
     wanted = deployment.spec.replicas if deployment.spec.replicas is not None else 1
-    return wanted, (deployment.status.ready_replicas or 0) if deployment.status else 0
+    return wanted, deployment.status.ready_replicas or 0
 
 
 @check("webhook.ready", "Webhook has ready endpoints", layer="webhook",
-       needs=("webhook", "webhook_backends"), requires=("webhook.installed",),
+       requires=("webhook.installed",),
        failure_modes=(4,), docs="https://azure.github.io/azure-workload-identity/docs/"
                                  "troubleshooting.html")
-def ready(facts: Facts, report: Report) -> None:
-    backends = facts["webhook_backends"]
-    for ns in sorted(backends):
-        _report_ready(report, ns, backends[ns]["deployment"], backends[ns]["endpoints"])
+def ready(report: Report, webhook_backends: dict[str, Backend]) -> None:
+    for ns in sorted(webhook_backends):
+        backend = webhook_backends[ns]
+        _report_ready(report, ns, backend.deployment, backend.endpoints)
 
 
-def _report_ready(report: Report, ns: str, deployment: Any, endpoints: Any) -> None:
+def _report_ready(report: Report, ns: str, deployment: Deployment | None,
+                  endpoints: Endpoints | None) -> None:
     wanted, ready_count = _deployment_state(deployment)
     addresses = _ready_addresses(endpoints)
     actual = {"deployment": f"{ready_count}/{wanted} ready" if deployment else "missing",
@@ -200,8 +147,9 @@ def _report_ready(report: Report, ns: str, deployment: Any, endpoints: Any) -> N
 
 # -- how it is configured --------------------------------------------------------------------------
 
-def _upgrade_commands(facts: Facts, hook: AwiWebhook, field: str, value: str) -> list[str]:
-    upgrade = (aks_update(facts, "--enable-workload-identity")
+def _upgrade_commands(aks: AksRecord | None, hook: AwiWebhook, field: str,
+                      value: str) -> list[str]:
+    upgrade = (aks_update(aks, "--enable-workload-identity")
                if hook.service_namespace == ADDON_NAMESPACE else
                f"helm upgrade {HELM_RELEASE} azure-workload-identity/{HELM_RELEASE} "
                f"-n {hook.service_namespace} --reuse-values")
@@ -209,9 +157,10 @@ def _upgrade_commands(facts: Facts, hook: AwiWebhook, field: str, value: str) ->
 
 
 @check("webhook.failure-policy", "Webhook failure policy is Fail", layer="webhook",
-       needs=("webhook", "aks"), requires=("webhook.installed",), failure_modes=(5,), docs=DOCS)
-def failure_policy(facts: Facts, report: Report) -> None:
-    for hook in awi_webhooks(facts):
+       requires=("webhook.installed",), failure_modes=(5,), docs=DOCS)
+def failure_policy(report: Report, awi_webhooks: list[AwiWebhook],
+                   aks: AksRecord | None = None) -> None:
+    for hook in awi_webhooks:
         policy = hook.webhook.failure_policy or "Fail"
         if policy == "Fail":
             report.ok(f"{hook.config}: failurePolicy Fail (pods wait for the webhook).")
@@ -222,14 +171,14 @@ def failure_policy(facts: Facts, report: Report) -> None:
                     fix="Upgrade the webhook to v1.0 or later (or set the policy to Fail), then "
                         "restart the pods that were created without identity "
                         "(see workload.injection).",
-                    commands=_upgrade_commands(facts, hook, "failurePolicy", "Fail"))
+                    commands=_upgrade_commands(aks, hook, "failurePolicy", "Fail"))
 
 
 @check("webhook.reinvocation", "Webhook reinvoked after other webhooks", layer="webhook",
-       needs=("webhook", "aks"), requires=("webhook.installed",), failure_modes=(34,),
-       docs=DOCS)
-def reinvocation(facts: Facts, report: Report) -> None:
-    for hook in awi_webhooks(facts):
+       requires=("webhook.installed",), failure_modes=(34,), docs=DOCS)
+def reinvocation(report: Report, awi_webhooks: list[AwiWebhook],
+                 aks: AksRecord | None = None) -> None:
+    for hook in awi_webhooks:
         policy = hook.webhook.reinvocation_policy or "Never"
         if policy == "IfNeeded":
             report.ok(f"{hook.config}: reinvocationPolicy IfNeeded.")
@@ -238,13 +187,13 @@ def reinvocation(facts: Facts, report: Report) -> None:
                     "(Dapr, Istio) add later get no token or AZURE_* variables.",
                     expected="IfNeeded", actual=policy,
                     fix="Upgrade the webhook to v1.0 or later (or set the policy to IfNeeded).",
-                    commands=_upgrade_commands(facts, hook, "reinvocationPolicy", "IfNeeded"))
+                    commands=_upgrade_commands(aks, hook, "reinvocationPolicy", "IfNeeded"))
 
 
 # -- which namespaces it serves --------------------------------------------------------------------
 
-def _requirement_holds(labels: dict[str, str], req: Any) -> bool:
-    values = list(req.values or [])
+def _requirement_holds(labels: dict[str, str], req: LabelSelectorRequirement) -> bool:
+    values = list(req.values)
     present = req.key in labels
     op = req.operator
     if op == "In":
@@ -258,22 +207,22 @@ def _requirement_holds(labels: dict[str, str], req: Any) -> bool:
     return False
 
 
-def selector_misses(selector: Any, labels: dict[str, str]) -> list[str]:
+def selector_misses(selector: LabelSelector | None, labels: dict[str, str]) -> list[str]:
     """The parts of a label selector that these labels do not satisfy (empty: it matches)."""
     if selector is None:
         return []
-    misses = [f"{k}={v}" for k, v in (selector.match_labels or {}).items() if labels.get(k) != v]
-    for req in selector.match_expressions or []:
+    misses = [f"{k}={v}" for k, v in selector.match_labels.items() if labels.get(k) != v]
+    for req in selector.match_expressions:
         if not _requirement_holds(labels, req):
             values = f" {list(req.values)}" if req.values else ""
             misses.append(f"{req.key} {req.operator}{values}")
     return misses
 
 
-def _namespaces_to_check(facts: Facts) -> list[str]:
-    if not facts.scope.all_namespaces:
-        return [facts.scope.namespace]
-    return sorted({ns for ns, _ in facts["subjects"]})
+def _namespaces_to_check(scope: Scope, subjects: list[Key]) -> list[str]:
+    if not scope.all_namespaces:
+        return [scope.namespace]
+    return sorted({ns for ns, _ in subjects})
 
 
 AKS_MANAGED_LABEL = ("kubernetes.azure.com/managedby", "aks")
@@ -304,19 +253,20 @@ def _exclusion_fix(ns: str, labels: dict[str, str], misses: list[str],
 
 
 @check("webhook.namespace-selector", "Webhook serves the namespace", layer="webhook",
-       needs=("webhook", "namespaces", "subjects"), requires=("webhook.installed",),
+       requires=("webhook.installed",),
        failure_modes=(36,), docs="https://azure.github.io/azure-workload-identity/docs/"
                                  "known-issues.html")
-def namespace_selector(facts: Facts, report: Report) -> None:
-    labels_of = {n.metadata.name: dict(n.metadata.labels or {}) for n in facts["namespaces"]}
-    for ns in _namespaces_to_check(facts):
+def namespace_selector(report: Report, scope: Scope, namespaces: list[Namespace],
+                       subjects: list[Key], awi_webhooks: list[AwiWebhook]) -> None:
+    labels_of = {n.metadata.name: dict(n.metadata.labels) for n in namespaces}
+    for ns in _namespaces_to_check(scope, subjects):
         if ns not in labels_of:
             report.warn(f"Namespace {ns} does not exist.", expected=ns,
                         actual=sorted(labels_of), fix="Check the namespace name (-n).",
                         commands=["kubectl get namespaces"])
             continue
         labels = {"kubernetes.io/metadata.name": ns, **labels_of[ns]}
-        for hook in awi_webhooks(facts):
+        for hook in awi_webhooks:
             misses = selector_misses(hook.webhook.namespace_selector, labels)
             if not misses:
                 report.ok(f"Namespace {ns} is selected by {hook.config}.")

@@ -1,28 +1,37 @@
-"""Namespaces, service accounts, pods and their controllers, and the caller's permissions, read
-and written as plain JSON through the kubeconfig's connection; returned as the domain's values,
-errors mapped to WiErrors."""
+"""The Kubernetes API as wi uses it: namespaces, service accounts, pods and their controllers,
+the webhook's objects, token requests and the caller's permissions, read and written as plain
+JSON through the kubeconfig's connection (none of the client's generated API classes, which cost
+seconds to import). Returns the domain's values; errors leave as WiErrors."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ...core.errors import KubernetesError, KubernetesNotFound
 from ...core.models import (
     WEBHOOK_DEPLOYMENT,
     WEBHOOK_NAMESPACES,
-    WI_TOKEN_VOLUMES,
     WI_USE_LABEL,
+    ConfigMap,
     Deployment,
+    Endpoints,
+    MutatingWebhookConfiguration,
+    Namespace,
     Pod,
+    Secret,
+    Service,
     ServiceAccount,
     ServiceAccountRef,
     expected_audience,
+    projected_audiences,
     from_json,
+    secret_from_json,
 )
 from .client import KubeClients
 
+T = TypeVar("T")
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 
@@ -31,18 +40,80 @@ def _ns(namespace: str) -> str:
     return f"/api/v1/namespaces/{quote(namespace)}"
 
 
-def projected_audiences(pods: list[Pod]) -> list[str]:
-    """The audiences the workload-identity token volumes of these pods ask for."""
-    return [src.service_account_token.audience for pod in pods for vol in pod.spec.volumes
-            if vol.projected and (vol.name == WI_TOKEN_VOLUMES[0]
-                                  or vol.name.startswith(WI_TOKEN_VOLUMES[1]))
-            for src in vol.projected.sources
-            if src.service_account_token and src.service_account_token.audience]
-
-
-class Workloads:
+class KubeApi:
     def __init__(self, kube: KubeClients) -> None:
         self.kube = kube
+
+    @property
+    def server(self) -> str:
+        return self.kube.server
+
+    # -- reads for doctor ---------------------------------------------------------------------
+    def version(self) -> str:
+        return str(self.kube.get("/version", "reading the Kubernetes version").get("gitVersion"))
+
+    def namespaces(self) -> list[Namespace]:
+        return [from_json(Namespace, n)
+                for n in self.kube.list_items("/api/v1/namespaces", "listing namespaces")]
+
+    def _listed(self, cls: type[T], group: str, plural: str, namespace: str | None) -> list[T]:
+        where = f"/namespaces/{quote(namespace)}" if namespace else ""
+        path = f"/api/v1{where}/{plural}" if group == "" else f"/apis/{group}{where}/{plural}"
+        return [from_json(cls, o) for o in self.kube.list_items(path, f"listing {plural}")]
+
+    def service_accounts(self, namespace: str | None) -> list[ServiceAccount]:
+        """In ``namespace``, or in every namespace (None)."""
+        return self._listed(ServiceAccount, "", "serviceaccounts", namespace)
+
+    def pods(self, namespace: str | None) -> list[Pod]:
+        return self._listed(Pod, "", "pods", namespace)
+
+    def deployments(self, namespace: str | None) -> list[Deployment]:
+        return self._listed(Deployment, "apps/v1", "deployments", namespace)
+
+    def services(self, namespace: str | None) -> list[Service]:
+        return self._listed(Service, "", "services", namespace)
+
+    def webhook_configurations(self) -> list[MutatingWebhookConfiguration]:
+        return self._listed(MutatingWebhookConfiguration, "admissionregistration.k8s.io/v1",
+                            "mutatingwebhookconfigurations", None)
+
+    def _one(self, cls: type[T], path: str, doing: str) -> T | None:
+        try:
+            return from_json(cls, self.kube.get(path, doing))
+        except KubernetesNotFound:
+            return None
+
+    def deployment(self, namespace: str, name: str) -> Deployment | None:
+        return self._one(Deployment, f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+                         f"reading deployment {namespace}/{name}")
+
+    def endpoints(self, namespace: str, name: str) -> Endpoints | None:
+        return self._one(Endpoints, f"{_ns(namespace)}/endpoints/{name}",
+                         f"reading endpoints {namespace}/{name}")
+
+    def config_map(self, namespace: str, name: str) -> ConfigMap | None:
+        return self._one(ConfigMap, f"{_ns(namespace)}/configmaps/{name}",
+                         f"reading ConfigMap {namespace}/{name}")
+
+    def secret(self, namespace: str, name: str) -> Secret | None:
+        """The Secret's keys (its values are dropped as soon as they are read)."""
+        try:
+            return secret_from_json(self.kube.get(f"{_ns(namespace)}/secrets/{name}",
+                                                  f"reading Secret {namespace}/{name}"))
+        except KubernetesNotFound:
+            return None
+
+    def request_token(self, ref: ServiceAccountRef, audience: str, seconds: int) -> str:
+        """A service-account token (TokenRequest), as the kubelet gets one for a pod."""
+        answer = self.kube.request(
+            "POST", f"{_ns(ref.namespace)}/serviceaccounts/{quote(ref.name)}/token",
+            f"requesting a token for service account {ref.label}",
+            body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                  "spec": {"audiences": [audience], "expirationSeconds": seconds}})
+        return str(((answer or {}).get("status") or {}).get("token") or "")
+
+    # -- what bind and unbind read and write ----------------------------------------------------
 
     def issuer(self) -> str | None:
         """The issuer this cluster puts in its service-account tokens (its discovery document)."""

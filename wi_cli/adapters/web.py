@@ -1,0 +1,41 @@
+"""Public JSON documents over HTTPS (an OIDC issuer's discovery document and JWKS, which Entra
+fetches too), trusting the CA bundle the user configured."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Mapping
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
+
+from ..core.cloud import ca_bundle
+from ..core.errors import Unreadable
+
+FETCH_TIMEOUT_SECONDS = 10.0
+
+
+class Web:
+    def __init__(self, env: Mapping[str, str], timeout: float = FETCH_TIMEOUT_SECONDS) -> None:
+        self.env = env
+        self.timeout = timeout
+
+    def get_json(self, url: str) -> Any:
+        """The document at ``url``, or :class:`Unreadable` saying why not (HTTP 404, a DNS
+        failure, not JSON...)."""
+        bundle = ca_bundle(self.env)
+        ctx = ssl.create_default_context(cafile=bundle) if bundle else \
+            ssl.create_default_context()
+        req = Request(url, headers={"Accept": "application/json", "User-Agent": "wi-cli"})
+        try:
+            with urlopen(req, context=ctx, timeout=self.timeout) as resp:  # noqa: S310
+                return json.loads(resp.read())
+        except HTTPError as exc:
+            raise Unreadable(f"HTTP {exc.code}") from None
+        except URLError as exc:
+            raise Unreadable(str(exc.reason)) from None
+        except ValueError:
+            raise Unreadable("not JSON") from None
+        except OSError as exc:
+            raise Unreadable(f"{type(exc).__name__}: {exc}") from None

@@ -1,0 +1,5 @@
+"""Doctor checks of the workload layer: service accounts, their annotations, the pods and
+Deployments that use them (label, injected env and token, credential variables that shadow
+workload identity, proxy sidecar, Windows, skipped containers)."""
+
+from . import service_account, pods, platform  # noqa: F401 - importing registers them
