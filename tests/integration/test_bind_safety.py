@@ -118,7 +118,7 @@ def test_a_name_held_by_another_trust_is_refused(world, env, capsys) -> None:
     code, doc = wi(capsys, "bind", "named", scenarios.IDENTITY_NAME, "-n", NS,
                    "--name", f"{NS.upper()}-HOLDER")  # ARM names ignore case
     assert code == 5
-    assert f"already holds another trust" in doc["errors"][0]["message"]
+    assert "already holds another trust" in doc["errors"][0]["message"]
     assert subject("holder") in doc["errors"][0]["message"]
     assert trusts(world) == before and CLIENT_ID not in annotations(world, "named")
 

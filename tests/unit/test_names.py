@@ -2,7 +2,6 @@ import pytest
 
 from wi_cli.core.errors import UsageError
 from wi_cli.core.names import (
-    check_fic_name,
     check_namespace,
     check_service_account,
     parse_identity,

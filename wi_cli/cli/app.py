@@ -113,14 +113,12 @@ def _debug(argv: Sequence[str], environment: Environment) -> bool:
 
 
 def _render_result(result: CommandResult, output: str) -> int:
-    from ..render import human, jsonout
+    from ..render import jsonout, views
 
     if output == "json":
         jsonout.print_result(result)
-    elif result.human is not None:
-        result.human(result)
     else:
-        human.print_result(result)
+        views.show(result)
     return int(result.exit_code)
 
 

@@ -26,50 +26,6 @@ HELP = (
 )
 
 
-RESULT = {  # (action, status) -> what the Result column says
-    ("create", "applied"): "created", ("update", "applied"): "updated",
-    ("delete", "applied"): "deleted", ("restart", "applied"): "restarted",
-    ("create", "not-run"): "would be created", ("update", "not-run"): "would be updated",
-    ("delete", "not-run"): "would be deleted", ("restart", "not-run"): "would be restarted",
-}
-
-
-def result_text(step: dict) -> str:
-    if step["status"] == "failed":
-        return "failed"
-    if step["action"] == "note":
-        return "note"
-    return RESULT.get((step["action"], step["status"]), "unchanged")
-
-
-def _steps_view(title: str):  # noqa: ANN202 - returns a renderer
-    def view(result: CommandResult) -> None:
-        from rich.markup import escape
-        from rich.table import Table
-
-        from ..render import console
-
-        data = result.data
-        out, err = console.out(), console.err()
-        ident = data["identity"]
-        err.print(f"Identity [bold]{escape(ident['name'])}[/] (resource group "
-                  f"{escape(ident['resource_group'])}, clientId {ident['client_id']})")
-        issuers = ", ".join(data["issuers"]) or "none"
-        err.print(f"Issuer {escape(issuers)} (from {escape(data['issuer_source'])})")
-        table = Table(title=title, title_justify="left")
-        for col in ("Object", "Name", "Result", "Detail"):
-            table.add_column(col, overflow="fold")
-        for step in data["steps"]:
-            table.add_row(step["object"], escape(step["name"]), result_text(step),
-                          escape(step["detail"]))
-        out.print(table)
-        for note in data["notes"]:
-            err.print(f"[yellow]![/] {escape(note)}")
-        if data.get("next"):
-            out.print(f"Next: [bold]{escape(data['next'])}[/]")
-    return view
-
-
 def _roles(role: list[str], scope: list[str]) -> list[tuple[str, str]]:
     if len(role) != len(scope):
         raise UsageError(f"--role and --scope pair by position: got {len(role)} --role and "
@@ -132,8 +88,7 @@ def bind(
     s = settings(ctx)
     outcome = do_bind(req, bind_ports(s), _target(ctx, cluster, resource_group, issuer),
                       consent(s, yes))
-    return CommandResult("bind", outcome.to_json(),
-                         human=_steps_view("wi bind (dry run)" if dry_run else "wi bind"))
+    return CommandResult("bind", outcome.to_json())
 
 
 UNBIND_HELP = (
@@ -184,8 +139,7 @@ def unbind(
     s = settings(ctx)
     outcome = do_unbind(req, bind_ports(s), _target(ctx, cluster, resource_group, issuer),
                         consent(s, yes))
-    return CommandResult("unbind", outcome.to_json(),
-                         human=_steps_view("wi unbind (dry run)" if dry_run else "wi unbind"))
+    return CommandResult("unbind", outcome.to_json())
 
 
 def register(app: typer.Typer) -> None:

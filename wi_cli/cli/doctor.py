@@ -19,55 +19,6 @@ HELP = (
 )
 
 
-def _list_view(result: CommandResult) -> None:
-    from rich.table import Table
-
-    from ..render import console
-
-    table = Table(title="wi doctor checks", title_justify="left")
-    for col in ("Id", "Layer", "Title", "Failure modes"):
-        table.add_column(col)
-    for c in result.data["checks"]:
-        table.add_row(c["id"], c["layer"], c["title"],
-                      ", ".join(str(m) for m in c["failure_modes"]))
-    console.out().print(table)
-
-
-def _findings_view(result: CommandResult) -> None:
-    from ..core.models import Status
-    from ..doctor.registry import LAYERS
-    from ..render import console
-    from ..render.human import print_finding
-
-    out = console.out()
-    data = result.data
-    out.print(f"[bold]wi doctor[/] — {data['scope']}")
-    for layer in LAYERS:
-        in_layer = [f for f in result.findings if f.layer == layer]
-        if not in_layer:
-            continue
-        out.print(f"\n[bold underline]{layer}[/]")
-        for finding in in_layer:
-            print_finding(finding)
-    from rich.markup import escape
-
-    from ..doctor.runner import unreadable_sources
-
-    counts = {s.value: sum(1 for f in result.findings if f.status == s) for s in Status}
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    failed = counts[Status.FAIL.value] > 0
-    if failed:
-        verdict = "[red]Problems found: fix the ✗ items above (in order).[/]"
-    elif result.exit_code == 0:
-        verdict = "[green]No problems found.[/]"
-    else:
-        verdict = "[yellow]No problem found in what could be read, but some checks could not run.[/]"
-    out.print(f"\n{summary}. {verdict}")
-    unreadable = unreadable_sources(result.findings)
-    if unreadable:
-        out.print("Not checked: " + "; ".join(escape(u) for u in unreadable) + ".")
-
-
 @global_options
 def doctor(
     ctx: typer.Context,
@@ -90,7 +41,7 @@ def doctor(
     if list_checks:
         checks = [{"id": c.id, "layer": c.layer, "title": c.title,
                    "failure_modes": list(c.failure_modes), "live": c.live} for c in all_checks()]
-        return CommandResult("doctor", {"checks": checks}, human=_list_view)
+        return CommandResult("doctor", {"checks": checks}, view="doctor.checks")
     if cluster and not resource_group:
         raise UsageError("--cluster needs --resource-group.")
     if service_account and all_namespaces:
@@ -111,8 +62,7 @@ def doctor(
     where = "all namespaces" if all_namespaces else f"namespace {namespace}"
     if service_account:
         where += f", service account {service_account}"
-    return CommandResult("doctor", {"scope": where}, findings, exit_code(findings),
-                         human=_findings_view)
+    return CommandResult("doctor", {"scope": where}, findings, exit_code(findings))
 
 
 def register(app: typer.Typer) -> None:

@@ -140,45 +140,6 @@ class ApplyView:
 
 # -- the result views (stdout) ----------------------------------------------------------------------
 
-def _provision_view(result: CommandResult) -> None:
-    from rich.markup import escape
-
-    from ..render import console, human
-
-    data, out = result.data, console.out()
-    if data["plan_only"]:
-        out.print(f"Plan only: nothing was applied ({plan_headline_json(data['plan'])}).")
-        return
-    out.print(human.key_value_table("wi provision", data["outputs"]))
-    out.print(f"State saved to {escape(data['state_path'])}")
-    if data["kube_context"]:
-        out.print(f"Kubeconfig context [bold]{escape(data['kube_context'])}[/] in "
-                  f"{escape(data['kubeconfig'])}")
-    out.print("Next:")
-    for command in data["next"]:
-        out.print(f"  [bold]{escape(command)}[/]")
-
-
-def _destroy_view(result: CommandResult) -> None:
-    from rich.markup import escape
-
-    from ..render import console
-
-    data, out = result.data, console.out()
-    if data["plan_only"]:
-        out.print(f"Plan only: nothing was destroyed ({plan_headline_json(data['plan'])}).")
-        return
-    out.print(f"Destroyed {data['plan']['destroy']} resource(s).")
-    if data["state_cleared"]:
-        out.print(f"State file {escape(data['state_cleared'])} removed.")
-    for command in data["next"]:
-        out.print(f"Next: [bold]{escape(command)}[/]")
-
-
-def plan_headline_json(plan: dict[str, Any]) -> str:
-    return f"{plan['add']} to add, {plan['change']} to change, {plan['destroy']} to destroy"
-
-
 # -- the command ---------------------------------------------------------------------------------------
 
 @global_options
@@ -220,9 +181,9 @@ def provision(
                          state_path(s.env), s.env)
     if destroy:
         gone = core.destroy(req, target, ConsoleDisplay(), terraform(s))
-        return CommandResult("provision", gone.to_json(), human=_destroy_view)
+        return CommandResult("provision", gone.to_json(), view="provision.destroy")
     outcome = core.provision(req, target, ConsoleDisplay(), terraform(s))
-    return CommandResult("provision", outcome.to_json(), human=_provision_view)
+    return CommandResult("provision", outcome.to_json())
 
 
 def register(app: typer.Typer) -> None:

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from ..core.bind import Ports
     from ..core.cloud import Cloud
     from ..core.plan import Consent
-    from ..doctor.facts import Context, Scope
     from ..core.provision import Terraform
+    from ..doctor.facts import Context, Scope
 
 
 def cloud(s: Settings) -> "Cloud":
@@ -83,7 +83,6 @@ def consent(s: Settings, assume_yes: bool) -> "Consent":
     import typer
 
     from ..core.plan import Consent
-    from ..doctor.facts import Context, Scope
 
     ask: Callable[[str], bool] | None = None
     if not s.json and s.environment.interactive:

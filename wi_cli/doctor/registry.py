@@ -15,7 +15,7 @@ names checks that must pass first (otherwise this one is skipped with the reason
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from ..core.models import Evidence, Finding, Remediation, Status
 from .facts import Needs

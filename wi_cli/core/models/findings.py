@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ExitCode
 
@@ -67,8 +67,7 @@ class CommandResult:
     data: Any = None
     findings: list[Finding] = field(default_factory=list)
     exit_code: ExitCode = ExitCode.OK
-    # the command's own human view (tables); the generic key/value view is used without one
-    human: Callable[["CommandResult"], None] | None = None
+    view: str | None = None  # the human view to print it with (render/views.py; default: command)
 
     @property
     def status(self) -> str:

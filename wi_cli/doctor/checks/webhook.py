@@ -4,7 +4,6 @@ API server reach it, and will it mutate pods in the namespaces in scope."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from ...core.models import (
     WEBHOOK_DEPLOYMENT,

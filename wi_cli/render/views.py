@@ -1,0 +1,24 @@
+"""Which view prints which command's result: one literal table (a result names its view, by
+default its command; commands without one get the generic key/value view)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..core.models import CommandResult
+from . import bind, demo, doctor, human, probe, provision
+
+VIEWS: dict[str, Callable[[CommandResult], None]] = {
+    "bind": bind.show,
+    "unbind": bind.show,
+    "doctor": doctor.show,
+    "doctor.checks": doctor.show_checks,
+    "probe": probe.show,
+    "provision": provision.show,
+    "provision.destroy": provision.show_destroy,
+    "demo": demo.show,
+}
+
+
+def show(result: CommandResult) -> None:
+    VIEWS.get(result.view or result.command, human.print_result)(result)
