@@ -12,7 +12,7 @@ import pytest
 
 from wi_cli.adapters.azure.clients import AzureClients
 from wi_cli.adapters.azure.errors import azure_errors
-from wi_cli.core.cloud import resolve_cloud
+from wi_cli.adapters.web import cloud as cloud_of
 from wi_cli.core.errors import AzureError, AzureForbidden, CredentialError, ExitCode
 from wi_cli.lab.azure_state import ManagedCluster
 from wi_cli.lab.runtime import Lab
@@ -42,13 +42,13 @@ def operator(lab: Lab, monkeypatch: pytest.MonkeyPatch, who: str = "owner",
     monkeypatch.setenv("AZURE_CLIENT_ID", sp.client_id)
     monkeypatch.setenv("AZURE_CLIENT_SECRET", secret or sp.secret)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(lab.ca_file))
-    cloud = resolve_cloud(lab.metadata_url, os.environ)
+    cloud = cloud_of(lab.metadata_url, os.environ)
     return AzureClients(cloud, lab.seed["sub"], env=os.environ, **overrides)  # type: ignore[attr-defined]
 
 
 def test_lab_is_a_custom_cloud_with_the_azure_cli_scope_rule(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(lab.ca_file))
-    cloud = resolve_cloud(lab.metadata_url, os.environ)
+    cloud = cloud_of(lab.metadata_url, os.environ)
     assert cloud.arm_endpoint == lab.arm_endpoint
     assert cloud.authority_host == lab.authority_host
     assert cloud.arm_scope == lab.arm_audience + "/.default"

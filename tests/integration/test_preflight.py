@@ -18,7 +18,7 @@ import requests
 from wi_cli.adapters.azure import preflight as arm
 from wi_cli.adapters.azure.clients import AzureClients
 from wi_cli.cli.app import main
-from wi_cli.core.cloud import resolve_cloud
+from wi_cli.adapters.web import cloud as cloud_of
 from wi_cli.core.config import state_path
 from wi_cli.core.errors import AzureForbidden
 from wi_cli.lab.kube import scenarios
@@ -68,7 +68,7 @@ def sign_in(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str = "
 
 def clients(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str = "owner") -> AzureClients:
     sign_in(world, monkeypatch, who)
-    return AzureClients(resolve_cloud(world["lab"].metadata_url, os.environ),
+    return AzureClients(cloud_of(world["lab"].metadata_url, os.environ),
                         world["seeded"].subscription_id, env=os.environ)
 
 

@@ -303,7 +303,7 @@ def test_the_agent_retries_only_what_may_be_propagating() -> None:
     assert _arm(40, subject="system:serviceaccount:demo:other").retry_codes(subject) == []
     assert _arm(3600, identity_age=30).retry_codes(subject) == ["AADSTS700016"]
     env = {e["name"]: e.get("value") for e in core.agent_env(
-        resolve_cloud("AzureCloud", {}), core.Targets(), [0.5], ["AADSTS700016"])}
+        resolve_cloud("AzureCloud", lambda url: None), core.Targets(), [0.5], ["AADSTS700016"])}
     assert env["WI_PROPAGATION_WAITS"] == "0.5"
     assert env["WI_PROPAGATION_CODES"] == "AADSTS700016"
 

@@ -9,6 +9,10 @@ from wi_cli.core.errors import ConfigError
 CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
 
 
+def _no_fetch(url: str) -> None:
+    raise AssertionError(f"a named cloud needs no metadata fetch ({url})")
+
+
 @pytest.mark.parametrize("name, arm, scope, authority", [
     ("AzureCloud", "https://management.azure.com/", "https://management.azure.com/.default",
      "https://login.microsoftonline.com/"),
@@ -18,7 +22,7 @@ CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
      "https://management.core.usgovcloudapi.net/.default", "https://login.microsoftonline.us/"),
 ])
 def test_named_clouds(name: str, arm: str, scope: str, authority: str) -> None:
-    cloud = resolve_cloud(name, {})
+    cloud = resolve_cloud(name, _no_fetch)
     assert (cloud.arm_endpoint, cloud.arm_scope, cloud.authority_host) == (arm, scope, authority)
     assert cloud.well_known_authority
 
@@ -60,7 +64,7 @@ def test_public_cloud_metadata_document_gives_the_public_endpoints() -> None:
 ])
 def test_bad_cloud_values(value: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as info:
-        resolve_cloud(value, {})
+        resolve_cloud(value, _no_fetch)
     assert fragment in info.value.message
 
 

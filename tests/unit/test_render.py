@@ -3,7 +3,7 @@ import json
 from wi_cli.core.errors import AzureForbidden, ExitCode
 from wi_cli.core.models import CommandResult, Evidence, Finding, Remediation, Status
 from wi_cli.render import jsonout
-from wi_cli.render.redact import redact, redact_text
+from wi_cli.core.redact import redact, redact_text
 
 # built at run time: no literal JWT in the repository
 FAKE_JWT = ".".join(["eyJ" + "a" * 20, "eyJ" + "b" * 30, "c" * 40])

@@ -10,8 +10,8 @@ from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
-from ..core.cloud import ca_bundle
-from ..core.errors import Unreadable
+from ..core.cloud import Cloud, ca_bundle, resolve_cloud
+from ..core.errors import ConfigError, RemoteError, Unreadable
 
 FETCH_TIMEOUT_SECONDS = 10.0
 
@@ -39,3 +39,19 @@ class Web:
             raise Unreadable("not JSON") from None
         except OSError as exc:
             raise Unreadable(f"{type(exc).__name__}: {exc}") from None
+
+    def cloud_metadata(self, url: str) -> Any:
+        """An ARM metadata document (``{arm}/metadata/endpoints``), as the Azure CLI reads it."""
+        try:
+            return self.get_json(url)
+        except Unreadable as exc:
+            if exc.message == "not JSON":
+                raise ConfigError(f"The cloud metadata at {url} is not JSON.") from None
+            raise RemoteError(f"Could not read the cloud metadata at {url}: {exc.message}.",
+                              ["Check the URL and your network; for a private CA set "
+                               "REQUESTS_CA_BUNDLE to its PEM file."]) from None
+
+
+def cloud(value: str | None, env: Mapping[str, str]) -> Cloud:
+    """The cloud a name or an ARM metadata URL describes (the URL read over HTTPS)."""
+    return resolve_cloud(value, Web(env).cloud_metadata)

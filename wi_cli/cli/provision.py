@@ -10,7 +10,7 @@ import typer
 
 from ..core.models import CommandResult
 from .options import global_options, settings
-from .wiring import terraform
+from .wiring import provisioning, terraform
 
 if TYPE_CHECKING:
     from ..adapters.terraform import Event, EventCallback
@@ -182,7 +182,7 @@ def provision(
     if destroy:
         gone = core.destroy(req, target, ConsoleDisplay(), terraform(s))
         return CommandResult("provision", gone.to_json(), view="provision.destroy")
-    outcome = core.provision(req, target, ConsoleDisplay(), terraform(s))
+    outcome = core.provision(req, target, ConsoleDisplay(), terraform(s), *provisioning(s))
     return CommandResult("provision", outcome.to_json())
 
 

@@ -15,14 +15,15 @@ if TYPE_CHECKING:
     from ..core.bind import Ports
     from ..core.cloud import Cloud
     from ..core.plan import Consent
+    from ..core.ports import ArmAccount, Kubeconfigs
     from ..core.provision import Terraform
     from ..doctor.facts import Context, Scope
 
 
 def cloud(s: Settings) -> "Cloud":
-    from ..core.cloud import resolve_cloud
+    from ..adapters.web import cloud as resolve
 
-    return resolve_cloud(s.cloud, s.env)
+    return resolve(s.cloud, s.env)
 
 
 def azure_clients(s: Settings, cloud_: "Cloud | None" = None) -> "AzureClients":
@@ -69,6 +70,14 @@ def doctor_context(s: Settings, scope: "Scope") -> "Context":
                      if s.state and s.state.cluster_name and s.state.resource_group else None)
     return Context(scope, KubeApi(kube), account, Entra(cloud_, s.env), Web(s.env), cloud_, s,
                    state_cluster)
+
+
+def provisioning(s: Settings) -> tuple["ArmAccount", "Kubeconfigs"]:
+    """What `wi provision` reads around Terraform, and where it merges the kubeconfig."""
+    from ..adapters.azure.provisioning import Arm
+    from ..adapters.kube.kubeconfig import KubeconfigFiles
+
+    return Arm(cloud(s), s.env), KubeconfigFiles()
 
 
 def terraform(s: Settings) -> "Terraform":

@@ -7,15 +7,11 @@ Azure CLI uses.
 
 from __future__ import annotations
 
-import json
-import ssl
 from dataclasses import dataclass
-from typing import Any, Mapping
-from urllib.error import URLError
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
-from urllib.request import Request, urlopen
 
-from .errors import ConfigError, RemoteError
+from .errors import ConfigError
 
 @dataclass(frozen=True)
 class Cloud:
@@ -92,32 +88,16 @@ def ca_bundle(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def _fetch_json(url: str, env: Mapping[str, str], timeout: float = 10.0) -> Any:
-    bundle = ca_bundle(env)
-    ctx = ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
-    req = Request(url, headers={"Accept": "application/json", "User-Agent": "wi-cli"})
-    try:
-        with urlopen(req, context=ctx, timeout=timeout) as resp:  # noqa: S310 - https only
-            return json.loads(resp.read())
-    except (URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RemoteError(f"Could not read the cloud metadata at {url}: {reason}.",
-                          ["Check the URL and your network; for a private CA set "
-                           "REQUESTS_CA_BUNDLE to its PEM file."]) from None
-    except json.JSONDecodeError:
-        raise ConfigError(f"The cloud metadata at {url} is not JSON.") from None
-
-
-def resolve_cloud(value: str | None, env: Mapping[str, str]) -> Cloud:
-    """A cloud name, or the https URL of an ARM metadata endpoint (``env`` gives the CA bundle
-    to trust: REQUESTS_CA_BUNDLE / SSL_CERT_FILE)."""
+def resolve_cloud(value: str | None, fetch: Callable[[str], Any]) -> Cloud:
+    """A cloud name, or the https URL of an ARM metadata endpoint, which ``fetch`` reads
+    (adapters/web.py: ``Web(env).cloud_metadata``)."""
     value = (value or "AzureCloud").strip()
     known = KNOWN_CLOUDS.get(value.lower())
     if known:
         return known
     scheme = urlsplit(value).scheme
     if scheme == "https":
-        return cloud_from_metadata(_fetch_json(value, env), value)
+        return cloud_from_metadata(fetch(value), value)
     if scheme:
         raise ConfigError(f"The cloud metadata URL must use https: {value}.")
     names = ", ".join(c.name for c in KNOWN_CLOUDS.values())

@@ -17,6 +17,7 @@ from typing import Any, Callable, ContextManager, Iterator, Mapping, Protocol, S
 from . import preflight as pf
 from .config import State, load_state, save_state
 from .errors import ConfigError, ConflictError, Interrupted, TerraformError, WiError
+from .ports import ArmAccount, Kubeconfigs
 from .provision_inputs import INPUTS_FILE, Inputs, resolve_inputs, write_inputs
 
 
@@ -225,10 +226,13 @@ def _plan_confirm_apply(req: ProvisionRequest, inputs: Inputs, target: Target,
 # -- provision ---------------------------------------------------------------------------------------
 
 def provision(req: ProvisionRequest, target: Target, display: Display,
-              terraform: Terraform) -> ProvisionOutcome:
+              terraform: Terraform, azure: ArmAccount | None = None,
+              kubeconfigs: Kubeconfigs | None = None) -> ProvisionOutcome:
+    """``azure``: the preflight's reads and the user kubeconfig (None: neither is possible, e.g.
+    a module that creates no cluster, checked with --skip-preflight)."""
     inputs = resolve_inputs(req.workdir, req.module, req.variables, req.var_files,
                             terraform.bundled_module)
-    target, report = preflight(req, inputs, target, display, terraform)  # before Terraform starts
+    target, report = preflight(req, inputs, target, display, terraform, azure)
     run = _plan_confirm_apply(req, inputs, target, display, terraform, destroy=False,
                               prepare=True, accepted=lambda workdir: write_inputs(workdir, inputs))
     outcome = ProvisionOutcome(run.plan, run.runner.workdir, req.plan_only, run.applied,
@@ -237,7 +241,7 @@ def provision(req: ProvisionRequest, target: Target, display: Display,
         return outcome
     outcome.outputs = {name: out.value for name, out in run.runner.outputs().items()
                        if not out.sensitive}
-    _record(outcome, target, display)
+    _record(outcome, target, display, azure, kubeconfigs)
     return outcome
 
 
@@ -251,7 +255,8 @@ def _is_bundled(module: Path, terraform: Terraform) -> bool:
 
 
 def preflight(req: ProvisionRequest, inputs: Inputs, target: Target, display: Display,
-              terraform: Terraform) -> tuple[Target, pf.PreflightReport]:
+              terraform: Terraform,
+              azure: ArmAccount | None) -> tuple[Target, pf.PreflightReport]:
     """Check permissions, resource providers and region; refuse (exit 4) on anything missing.
 
     Only the bundled module's needs are known, so another module (--module) is not checked. With
@@ -263,8 +268,10 @@ def preflight(req: ProvisionRequest, inputs: Inputs, target: Target, display: Di
         report = pf.PreflightReport(
             skipped=f"{inputs.module} is not the module bundled with wi, whose needs are the "
                     "only ones the preflight knows")
+    elif azure is None:
+        report = pf.PreflightReport(skipped="no Azure account to read")
     else:
-        target, report = _check_subscription(inputs, target, display)
+        target, report = _check_subscription(inputs, target, display, azure)
     if report.skipped is None and not report.ok and not req.plan_only:
         raise pf.PreflightRefused(report)
     display.note(report.summary())
@@ -274,15 +281,10 @@ def preflight(req: ProvisionRequest, inputs: Inputs, target: Target, display: Di
     return target, report
 
 
-def _check_subscription(inputs: Inputs, target: Target,
-                        display: Display) -> tuple[Target, pf.PreflightReport]:
-    from ..adapters.azure import preflight as arm
-    from ..adapters.azure.clients import AzureClients
-    from .cloud import resolve_cloud
-
-    cloud = resolve_cloud(target.cloud, target.env)
+def _check_subscription(inputs: Inputs, target: Target, display: Display,
+                        azure: ArmAccount) -> tuple[Target, pf.PreflightReport]:
     if not target.subscription:
-        visible = arm.enabled_subscriptions(AzureClients(cloud, None, env=target.env))
+        visible = azure.visible_subscriptions()
         if len(visible) != 1:
             raise ConfigError(
                 f"No subscription is selected and the credential sees {len(visible)} enabled "
@@ -291,13 +293,12 @@ def _check_subscription(inputs: Inputs, target: Target,
         target = replace(target, subscription=visible[0])
         display.note(f"Using subscription {visible[0]}, the only one the credential can see.")
     subscription = str(target.subscription)
-    azure = AzureClients(cloud, subscription, env=target.env)
     needs = pf.requirements(pf.module_resource_types(inputs.module))
     location = pf.resolve_location(inputs.variables, inputs.var_files, target.env,
                                    inputs.module)
-    blocks = arm.permissions_at(azure, f"/subscriptions/{subscription}")
-    states = arm.provider_states(azure, subscription, needs.providers)
-    regions = arm.location_names(azure, subscription) if location else None
+    blocks = azure.permissions_at(subscription, f"/subscriptions/{subscription}")
+    states = azure.provider_states(subscription, needs.providers)
+    regions = azure.location_names(subscription) if location else None
     return target, pf.evaluate(needs, subscription, blocks, states, location, regions)
 
 
@@ -312,34 +313,25 @@ def state_from_outputs(outputs: Mapping[str, Any], target: Target) -> State:
     return State(**values)
 
 
-def _record(outcome: ProvisionOutcome, target: Target, display: Display) -> None:
+def _record(outcome: ProvisionOutcome, target: Target, display: Display,
+            azure: ArmAccount | None, kubeconfigs: Kubeconfigs | None) -> None:
     state = state_from_outputs(outcome.outputs, target)
     save_state(target.state_file, state)  # saved before the kubeconfig: a failure there keeps it
     outcome.state, outcome.state_path = state, target.state_file
-    if state.cluster_name and state.resource_group:
-        context = _merge_user_kubeconfig(state, target, display)
+    if state.cluster_name and state.resource_group and azure and kubeconfigs:
+        context = _merge_user_kubeconfig(state, target, display, azure, kubeconfigs)
         state.kube_context = context
         save_state(target.state_file, state)
         outcome.kubeconfig, outcome.kube_context = target.kubeconfig, context
     outcome.next = next_commands(outcome.outputs, state)
 
 
-def _merge_user_kubeconfig(state: State, target: Target, display: Display) -> str:
-    from ..adapters.azure.clients import AzureClients
-    from ..adapters.azure.errors import azure_errors
-    from ..adapters.kube.kubeconfig import merge_into_file
-    from .cloud import resolve_cloud
-
-    azure = AzureClients(resolve_cloud(target.cloud, target.env),
-                         state.subscription_id or target.subscription, env=target.env)
+def _merge_user_kubeconfig(state: State, target: Target, display: Display, azure: ArmAccount,
+                           kubeconfigs: Kubeconfigs) -> str:
     name, group = state.cluster_name or "", state.resource_group or ""
-    with azure_errors(f"fetching the user kubeconfig of AKS cluster {name}"):
-        creds = azure.containerservice.managed_clusters.list_cluster_user_credentials(group, name)
-    kubeconfigs = list(getattr(creds, "kubeconfigs", None) or [])
-    if not kubeconfigs or not kubeconfigs[0].value:
-        raise TerraformError(f"AKS returned no user kubeconfig for cluster {name}.",
-                             [f"az aks get-credentials -g {group} -n {name}"])
-    result = merge_into_file(target.kubeconfig, bytes(kubeconfigs[0].value))
+    incoming = azure.user_kubeconfig(str(state.subscription_id or target.subscription), group,
+                                     name)
+    result = kubeconfigs.merge(target.kubeconfig, incoming)
     changed = "replaced" if f"context {result.context}" in result.replaced else "added"
     display.note(f"Kubeconfig: context {result.context} {changed} in {target.kubeconfig}"
                  + (f" (current context was {result.previous_context})"

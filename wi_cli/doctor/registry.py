@@ -17,10 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from ..core.models import Evidence, Finding, Remediation, Status
+from ..core.models import LAYERS, Evidence, Finding, Remediation, Status
 from .facts import Needs
 
-LAYERS = ("cluster", "webhook", "workload", "identity", "rbac", "live")
 
 CheckFn = Callable[..., None]
 

@@ -78,8 +78,3 @@ def exit_code(findings: list[Finding]) -> ExitCode:
         return ExitCode.PROBLEMS
     return ExitCode.OK
 
-
-def unreadable_sources(findings: list[Finding]) -> list[str]:
-    """What could not be read, once each ("could not read identities: ..."), in order."""
-    said = (f.summary.removeprefix("Could not check: ") for f in findings if f.unreadable)
-    return list(dict.fromkeys(said))

@@ -20,8 +20,9 @@ def show_checks(result: CommandResult) -> None:
 
 
 def show(result: CommandResult) -> None:
-    from ..core.models import Status
-    from ..doctor.registry import LAYERS
+    from rich.markup import escape
+
+    from ..core.models import LAYERS, Status, unreadable_sources
     from . import console
     from .human import print_finding
 
@@ -35,10 +36,6 @@ def show(result: CommandResult) -> None:
         out.print(f"\n[bold underline]{layer}[/]")
         for finding in in_layer:
             print_finding(finding)
-    from rich.markup import escape
-
-    from ..doctor.runner import unreadable_sources
-
     counts = {s.value: sum(1 for f in result.findings if f.status == s) for s in Status}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     failed = counts[Status.FAIL.value] > 0

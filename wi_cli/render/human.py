@@ -10,7 +10,7 @@ from rich.table import Table
 from ..core.errors import WiError
 from ..core.models import CommandResult, Finding, Status
 from . import console
-from .redact import redact, redact_text
+from ..core.redact import redact, redact_text
 
 STATUS_MARK = {
     Status.OK: "[green]✓[/]",

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..core.errors import ExitCode, WiError
 from ..core.models import CommandResult
-from .redact import redact_text
+from ..core.redact import redact_text
 
 SCHEMA = "wi/v1"
 

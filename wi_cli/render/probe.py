@@ -27,7 +27,7 @@ def _kv(title: str, rows: dict[str, Any]) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
-    from .redact import redact
+    from ..core.redact import redact
 
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("key", style="bold", no_wrap=True)

@@ -11,7 +11,7 @@ from typing import Any
 from ...core.aadsts import explanation
 from ...core.cloud import Cloud
 from ...core.models import TokenExchange
-from ...render.redact import redact_text
+from ...core.redact import redact_text
 from .credential import transport_options
 
 ACCESS_TOKEN_CLAIMS = ("aud", "iss", "oid", "tid", "appid", "azp", "xms_mirid", "exp")

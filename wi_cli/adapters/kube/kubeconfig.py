@@ -151,3 +151,10 @@ def _write_private(target: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class KubeconfigFiles:
+    """The Kubeconfigs port: merges a received kubeconfig into a file (see merge_into_file)."""
+
+    def merge(self, path: Path, incoming: bytes) -> MergeResult:
+        return merge_into_file(path, incoming)

@@ -10,6 +10,10 @@ from typing import Any
 from ..errors import ExitCode
 
 
+# doctor's layers, in the order it checks and prints them
+LAYERS = ("cluster", "webhook", "workload", "identity", "rbac", "live")
+
+
 class Status(str, Enum):
     OK = "ok"
     WARN = "warn"
@@ -72,3 +76,9 @@ class CommandResult:
     @property
     def status(self) -> str:
         return "ok" if self.exit_code == ExitCode.OK else "problems"
+
+
+def unreadable_sources(findings: list[Finding]) -> list[str]:
+    """What could not be read, once each ("could not read identities: ..."), in order."""
+    said = (f.summary.removeprefix("Could not check: ") for f in findings if f.unreadable)
+    return list(dict.fromkeys(said))
