@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from support import operator_env, seeded_lab, set_env
 from wi_cli.cli.wiring import bind_ports
-from wi_cli.core.bind import BindRequest, Target, UnbindRequest, bind, unbind
+from wi_cli.core.bind import BindRequest, bind
+from wi_cli.core.trust import Target
+from wi_cli.core.unbind import UnbindRequest, unbind
 from wi_cli.core.config import Environment, Settings
 from wi_cli.core.plan import Consent
 from wi_cli.lab.kube import scenarios

@@ -11,7 +11,7 @@ from ..core.models import CommandResult
 from .options import global_options, settings
 
 if TYPE_CHECKING:
-    from ..core.bind import Target
+    from ..core.trust import Target
 
 HELP = (
     "Create the federated identity credential that lets SERVICE_ACCOUNT act as IDENTITY "
@@ -35,7 +35,7 @@ def _roles(role: list[str], scope: list[str]) -> list[tuple[str, str]]:
 
 def _target(ctx: typer.Context, cluster: str | None, resource_group: str | None,
             issuer: str | None) -> "Target":
-    from ..core.bind import Target
+    from ..core.trust import Target
 
     s = settings(ctx)
     state_cluster = None
@@ -130,7 +130,7 @@ def unbind(
                                                         "one trust or shared role assignments."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
 ) -> CommandResult:
-    from ..core.bind import UnbindRequest, unbind as do_unbind, validate_unbind
+    from ..core.unbind import UnbindRequest, unbind as do_unbind, validate_unbind
     from .wiring import bind_ports, consent
 
     req = UnbindRequest(service_account, identity, namespace, identity_resource_group, cluster,

@@ -12,7 +12,7 @@ from ..core.config import Settings
 if TYPE_CHECKING:
     from ..adapters.azure.clients import AzureClients
     from ..adapters.kube.client import KubeClients
-    from ..core.bind import Ports
+    from ..core.trust import Ports
     from ..core.cloud import Cloud
     from ..core.plan import Consent
     from ..core.ports import ArmAccount, Kubeconfigs
@@ -43,7 +43,7 @@ def bind_ports(s: Settings) -> "Ports":
     from ..adapters.azure.identities import Identities
     from ..adapters.azure.rbac import Rbac
     from ..adapters.kube.api import KubeApi
-    from ..core.bind import Ports
+    from ..core.trust import Ports
 
     azure = azure_clients(s)
     return Ports(Identities(azure), Rbac(azure), Clusters(azure), KubeApi(kube_clients(s)),

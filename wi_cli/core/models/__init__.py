@@ -5,5 +5,7 @@ plain values; nothing here does I/O or imports an SDK."""
 from .azure import *  # noqa: F403
 from .findings import *  # noqa: F403
 from .k8s import *  # noqa: F403
+from .objects import *  # noqa: F403
+from .pods import *  # noqa: F403
 from .kube import *  # noqa: F403
 from .propagation import *  # noqa: F403

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from .k8s import Pod
+from .pods import Pod
 
 # -- service accounts and their subject ----------------------------------------------------------
 
