@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ...core.cloud import Cloud
 from ...core.errors import ConfigError
@@ -47,6 +47,29 @@ class AzureClients:
     def _options(self) -> dict[str, Any]:
         return {"base_url": self.cloud.arm_base_url, "credential_scopes": [self.cloud.arm_scope],
                 **transport_options(self.env), **RETRY, **self._overrides}
+
+    def get_pages(self, url: str) -> Iterator[dict[str, Any]]:
+        """GET an ARM list as plain JSON, following nextLink, through the SDK pipeline (the same
+        credential, cloud, TLS and retry policy as every other call, none of the model
+        deserialization, which costs most of the CPU at hundreds of lists). ARM errors raise
+        HttpResponseError with the ARM error format; map them with azure_errors."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+        from azure.mgmt.core.exceptions import ARMErrorFormat
+
+        next_url: str | None = url
+        while next_url:
+            response = self.subscriptions.send_request(HttpRequest("GET", next_url))
+            if response.status_code != 200:
+                raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+            body = response.json()
+            yield body
+            next_url = body.get("nextLink") if isinstance(body, dict) else None
+
+    def list_json(self, url: str) -> list[dict[str, Any]]:
+        """Every item (``value``) of an ARM list."""
+        return [item for page in self.get_pages(url) for item in page.get("value") or []
+                if isinstance(item, dict)]
 
     @cached_property
     def containerservice(self) -> Any:

@@ -3,6 +3,7 @@ and returned as the domain's values; SDK errors leave as WiErrors."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any, Callable, TypeVar
 
@@ -12,6 +13,42 @@ from .clients import AzureClients
 from .errors import AzureConflict, azure_errors
 
 T = TypeVar("T")
+
+
+MSI_API = "2024-11-30"  # azure-mgmt-msi 7.x's default; the lab and ARM serve it
+
+
+def arm_time(value: Any) -> dt.datetime | None:
+    """An ARM timestamp ("2024-05-01T10:00:00.1234567Z") as a datetime, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # at most 6 fractional digits for fromisoformat
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits):]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def identity_from_json(item: dict[str, Any]) -> Identity:
+    props = item.get("properties") or {}
+    system = item.get("systemData") or {}
+    return Identity(ResourceId.parse(str(item.get("id") or "")), props.get("clientId") or "",
+                    props.get("principalId") or "", props.get("tenantId") or "",
+                    item.get("location") or "", arm_time(system.get("createdAt")))
+
+
+def credential_from_json(item: dict[str, Any]) -> FederatedCredential:
+    props = item.get("properties") or {}
+    system = item.get("systemData") or {}
+    return FederatedCredential(str(item.get("name") or ""), props.get("issuer") or "",
+                               props.get("subject") or "", tuple(props.get("audiences") or ()),
+                               arm_time(system.get("createdAt")),
+                               arm_time(system.get("lastModifiedAt")))
 
 
 def to_identity(model: Any) -> Identity:
@@ -61,14 +98,15 @@ class Identities:
             return None
 
     def list(self, subscription: str) -> list[Identity]:
+        url = (f"/subscriptions/{subscription}/providers/Microsoft.ManagedIdentity/"
+               f"userAssignedIdentities?api-version={MSI_API}")
         with azure_errors(f"listing the user-assigned identities of subscription {subscription}"):
-            return [to_identity(m) for m in
-                    self._msi(subscription).user_assigned_identities.list_by_subscription()]
+            return [identity_from_json(i) for i in self.clients.list_json(url)]
 
     def credentials(self, identity: Identity) -> list[FederatedCredential]:
-        api = self._msi(identity.subscription).federated_identity_credentials
+        url = f"{identity.id}/federatedIdentityCredentials?api-version={MSI_API}"
         with azure_errors(f"listing the federated credentials of {identity.name}"):
-            return [to_credential(m) for m in api.list(identity.resource_group, identity.name)]
+            return [credential_from_json(c) for c in self.clients.list_json(url)]
 
     def put_credential(self, identity: Identity, credential: FederatedCredential) -> None:
         from azure.mgmt.msi.models import FederatedIdentityCredential

@@ -12,7 +12,7 @@ subscriptions use azure-mgmt-resource-subscriptions, already a dependency.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable
 from urllib.parse import quote
 
 from ...core.preflight import PermissionBlock
@@ -25,29 +25,13 @@ AUTHORIZATION_API = "2022-04-01"  # Microsoft.Authorization/permissions
 RESOURCES_API = "2022-09-01"  # Microsoft.Resources providers, the version azurerm 4.x uses
 
 
-def _get_pages(azure: "AzureClients", url: str) -> Iterator[dict[str, Any]]:
-    """GET a list and follow its nextLink; ARM errors raise HttpResponseError (ARM format)."""
-    from azure.core.exceptions import HttpResponseError
-    from azure.core.rest import HttpRequest
-    from azure.mgmt.core.exceptions import ARMErrorFormat
-
-    next_url: str | None = url
-    while next_url:
-        response = azure.subscriptions.send_request(HttpRequest("GET", next_url))
-        if response.status_code != 200:
-            raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-        body = response.json()
-        yield body
-        next_url = body.get("nextLink") if isinstance(body, dict) else None
-
-
 def permissions_at(azure: "AzureClients", scope: str) -> list[PermissionBlock]:
     """The caller's effective permission blocks at ``scope`` (each role's block kept apart,
     wildcards as written; deny assignments and conditions are not reflected)."""
     url = (f"{scope.rstrip('/')}/providers/Microsoft.Authorization/permissions"
            f"?api-version={AUTHORIZATION_API}")
     with azure_errors(f"reading the caller's permissions at {scope}"):
-        return [PermissionBlock.from_json(item) for page in _get_pages(azure, url)
+        return [PermissionBlock.from_json(item) for page in azure.get_pages(url)
                 for item in page.get("value") or []]
 
 
@@ -58,7 +42,7 @@ def _provider_state(azure: "AzureClients", subscription: str, namespace: str) ->
            f"?api-version={RESOURCES_API}")
     with azure_errors(f"reading the registration of resource provider {namespace}"):
         try:
-            (body,) = list(_get_pages(azure, url))
+            (body,) = list(azure.get_pages(url))
         except HttpResponseError as exc:
             # 404 InvalidResourceNamespace: the subscription does not know the namespace
             if exc.status_code == 404:
