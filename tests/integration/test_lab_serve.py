@@ -99,3 +99,61 @@ def test_empty_and_healthy_scenarios_seed_what_they_promise() -> None:
         assert "Reader" in roles and len(roles) == 2
         assert healthy.cluster.store.try_get("namespaces", None, "demo") is not None
         assert healthy.operator.secret and healthy.operator.secret not in json.dumps(healthy.summary())
+
+
+def _wi(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wi_cli", *argv], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "COLUMNS": "80"})
+
+
+def test_wi_lab_up_json_locks_its_folder_and_status_and_down_find_it(tmp_path: Path) -> None:
+    """`wi lab up -o json` prints one envelope once ready; a second `wi lab up` on the same
+    folder is refused with the first one's PID and changes nothing; `wi lab status` and
+    `wi lab down` find the lab by its lock."""
+    state = tmp_path / "lab"
+    proc = subprocess.Popen([sys.executable, "-m", "wi_cli", "lab", "up", "--state-dir",
+                             str(state), "--scenario", "empty", "-o", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "}\n":  # the envelope, pretty-printed, ends with "}"
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            lines.append(line)
+        doc = json.loads("".join(lines))
+        assert doc["command"] == "lab up" and doc["status"] == "ok" and doc["exit_code"] == 0
+        data = doc["data"]
+        assert data["pid"] == proc.pid and data["env_sh"] == str(state / "env.sh")
+        assert data["scenario"] == "empty" and data["servers"]["entra"].startswith("https://")
+        before = {name: (state / name).read_bytes() for name in ("ca.pem", "env.sh", "kubeconfig")}
+        assert "AZURE_CLIENT_SECRET" not in json.dumps(doc)
+
+        second = _wi("lab", "up", "--state-dir", str(state), "--scenario", "healthy")
+        assert second.returncode == 5, second.stderr
+        assert f"PID {proc.pid}" in second.stderr and "wi lab down" in second.stderr
+        assert {n: (state / n).read_bytes() for n in before} == before
+        raw = subprocess.run([sys.executable, "-m", "wi_cli.lab.serve", "--state-dir", str(state)],
+                             capture_output=True, text=True, timeout=60)
+        assert raw.returncode == 5 and f"PID {proc.pid}" in raw.stderr
+
+        status = _wi("lab", "status", "--state-dir", str(state), "-o", "json")
+        assert json.loads(status.stdout)["data"]["running"] is True
+        assert json.loads(status.stdout)["data"]["pid"] == proc.pid
+        human = _wi("lab", "status", "--state-dir", str(state))
+        assert f"(PID {proc.pid}, scenario empty)" in human.stdout
+        assert data["metadata_url"] in human.stdout  # whole, not cut at 80 columns
+
+        down = _wi("lab", "down", "--state-dir", str(state))
+        assert down.returncode == 0 and f"Stopped the lab in {state} (PID {proc.pid})" in down.stdout
+        assert proc.wait(timeout=20) == 0
+        assert proc.stdout.read() == ""  # nothing after the envelope
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    status = _wi("lab", "status", "--state-dir", str(state), "-o", "json")
+    assert status.returncode == 0 and json.loads(status.stdout)["data"]["running"] is False
+    again = _wi("lab", "down", "--state-dir", str(state))
+    assert again.returncode == 0 and "nothing to stop" in again.stdout

@@ -1,14 +1,16 @@
-"""The click pieces the error boundary needs, wherever this typer keeps them.
+"""The click pieces wi needs (errors, contexts), wherever this typer keeps them.
 
-Newer typer releases vendor click as ``typer._click``; older ones depend on ``click`` itself.
+Newer typer releases vendor a trimmed click as ``typer._click``; older ones depend on ``click``
+itself. Parameters are told apart by ``param_type_name`` ("argument"/"option"), which both have.
 """
 
 from __future__ import annotations
 
 try:
+    from typer._click.core import Context
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 except ImportError:  # typer with an external click
-    from click import ClickException, UsageError  # type: ignore[no-redef]
+    from click import ClickException, Context, UsageError  # type: ignore[no-redef]
 
     try:
         from click.exceptions import NoArgsIsHelpError  # type: ignore[no-redef]
@@ -16,4 +18,4 @@ except ImportError:  # typer with an external click
         class NoArgsIsHelpError(UsageError):  # type: ignore[no-redef]
             ctx = None
 
-__all__ = ["ClickException", "NoArgsIsHelpError", "UsageError"]
+__all__ = ["ClickException", "Context", "NoArgsIsHelpError", "UsageError"]

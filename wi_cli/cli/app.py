@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import inspect
 import sys
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import typer
 
 from .. import __version__
 from ..core.config import Environment, output_of
 from ..core.errors import ExitCode, Interrupted, UsageError, WiError
-from ..core.models import CommandResult
 from . import _click as click
-from . import bind, demo, doctor, lab, probe, provision
+from . import help as helptext
+from . import bind, completion, demo, doctor, lab, probe, provision
+from .base import WiTyper
 from .options import GlobalFlags, collect, root_parameters
 
 HELP = (
@@ -21,18 +22,26 @@ HELP = (
     "Workload identity lets a pod call Azure with no secret: the cluster issues a service-account "
     "token, Entra trusts the cluster's OIDC issuer through a federated identity credential on a "
     "managed identity, and the pod trades its token for an Entra access token.\n\n"
-    "Typical flow: [bold]wi provision[/] (AKS with OIDC issuer and workload identity, an "
-    "identity, ACR) → [bold]wi bind SA IDENTITY -n NS[/] (trust the service account) → "
-    "[bold]wi doctor -n NS[/] (check every layer, print the fix) → [bold]wi probe -n NS "
-    "--service-account SA[/] (what a pod really gets). [bold]wi demo[/] runs it all on a local "
-    "lab with no Azure account."
+    "Typical flow: wi provision (AKS with OIDC issuer and workload identity, an identity, ACR) "
+    "-> wi bind SA IDENTITY -n NS (trust the service account) -> wi doctor -n NS (check every "
+    "layer, print the fix) -> wi probe -n NS --service-account SA (what a pod really gets). "
+    "wi demo runs it all on a local lab with no Azure account.\n\n"
+    "Exit codes: 0 ok, 1 problems found, 2 usage, 3 configuration, credentials or a named object "
+    "missing, 4 Azure/Kubernetes/Terraform refused or unreachable, 5 conflict, 70 internal, "
+    "130 interrupted."
 )
+EXAMPLES = """
+# Try everything on a local lab, no Azure account needed
+wi demo
 
-app = typer.Typer(
-    name="wi", help=HELP, no_args_is_help=True, add_completion=False,
-    pretty_exceptions_enable=False, rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Check every layer for the service accounts of namespace demo
+wi doctor -n demo
+
+# Bash completion for this shell session
+source <(wi --show-completion bash)
+"""
+
+app = WiTyper(name="wi", help=HELP, epilog=EXAMPLES, no_args_is_help=True)
 
 
 def _version(value: bool) -> None:
@@ -50,6 +59,21 @@ _root.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
      inspect.Parameter("version", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                        default=typer.Option(False, "--version", callback=_version,
                                             is_eager=True, help="Show the version and exit.")),
+     inspect.Parameter("show_completion", inspect.Parameter.KEYWORD_ONLY,
+                       annotation=Optional[str],
+                       default=typer.Option(None, "--show-completion", metavar="[SHELL]",
+                                            callback=completion.show, is_eager=True,
+                                            expose_value=False,
+                                            help="Print the completion script for SHELL (bash, "
+                                                 "zsh, fish, powershell; default: this shell) "
+                                                 "and exit.")),
+     inspect.Parameter("install_completion", inspect.Parameter.KEYWORD_ONLY,
+                       annotation=Optional[str],
+                       default=typer.Option(None, "--install-completion", metavar="[SHELL]",
+                                            callback=completion.install, is_eager=True,
+                                            expose_value=False,
+                                            help="Add completion to the start-up file of SHELL "
+                                                 "(default: this shell) and exit.")),
      *root_parameters()]
 )
 app.callback()(_root)
@@ -84,27 +108,102 @@ def detect_output(argv: Sequence[str], environment: Environment) -> str:
     return "json" if value == "json" else "table"
 
 
-VALUE_OPTIONS = {"-o", "--output", "--cloud", "--subscription", "--kubeconfig", "--context"}
+def _option(cmd: Any, ctx: Any, tok: str) -> tuple[Any, bool] | None:
+    """The option ``tok`` names on ``cmd`` and whether it carries its value in the token
+    (``--output=json``, ``-ojson``); None when ``cmd`` has no such option."""
+    name = tok.split("=", 1)[0]
+    for param in cmd.get_params(ctx):
+        if helptext.is_option(param):
+            names = [*param.opts, *param.secondary_opts]
+            if name in names:
+                return param, "=" in tok
+            short = tok[:2]
+            if not tok.startswith("--") and short in names and len(tok) > 2:
+                return param, True
+    return None
+
+
+def _takes_value(param: Any) -> bool:
+    return not (param.is_flag or getattr(param, "count", False))
+
+
+def _walk(argv: Sequence[str]) -> tuple[Any, bool, bool] | None:
+    """Follow ``argv`` through the command tree without parsing it (no value is converted, so
+    nothing heavy is imported): the context reached, whether -h/--help was given, and whether an
+    eager option (--version, --show-completion) was. None when argv names an unknown command or
+    option: the parser says what is wrong."""
+    cmd: Any = typer.main.get_command(app)
+    ctx = click.Context(cmd, info_name="wi", **cmd.context_settings)
+    wants_help = eager = False
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        i += 1
+        if tok == "--":
+            break
+        if tok in ("-h", "--help"):
+            wants_help = True
+        elif tok.startswith("-") and tok != "-":
+            found = _option(cmd, ctx, tok)
+            if found is None:
+                return None
+            param, inline = found
+            eager = eager or param.is_eager
+            if _takes_value(param) and not inline:
+                i += 1
+        elif getattr(cmd, "commands", None) is not None:
+            if tok not in cmd.commands:
+                return None
+            cmd = cmd.commands[tok]
+            ctx = click.Context(cmd, info_name=tok, parent=ctx, **cmd.context_settings)
+    return ctx, wants_help, eager
 
 
 def _command_name(argv: Sequence[str]) -> str:
-    root = typer.main.get_command(app)
+    """The command path argv names ('wi', 'wi lab up'), for JSON envelopes and hints."""
     words: list[str] = []
-    group: Any = root
-    skip_next = False
+    cmd: Any = typer.main.get_command(app)
+    ctx = click.Context(cmd, info_name="wi")
+    skip = False
     for tok in argv:
-        if skip_next:
-            skip_next = False
+        if skip:
+            skip = False
             continue
+        if tok == "--":
+            break
         if tok.startswith("-"):
-            skip_next = tok in VALUE_OPTIONS
+            found = _option(cmd, ctx, tok)
+            skip = bool(found and _takes_value(found[0]) and not found[1])
             continue
-        sub = getattr(group, "commands", {}).get(tok)
+        sub = (getattr(cmd, "commands", None) or {}).get(tok)
         if sub is None:
             break
         words.append(tok)
-        group = sub
+        cmd = sub
+        ctx = click.Context(cmd, info_name=tok, parent=ctx)
     return " ".join(words) or "wi"
+
+
+def _help_or_missing_command(argv: Sequence[str], output: str) -> int | None:
+    """``--help`` anywhere, or a group without its command (``wi``, ``wi lab``): the help,
+    printed once, before anything is parsed. With -o json a missing command is a usage error."""
+    walked = _walk(argv)
+    if walked is None:
+        return None
+    ctx, wants_help, eager = walked
+    if wants_help:
+        typer.echo(helptext.render(ctx), nl=False)
+        return int(ExitCode.OK)
+    group = getattr(ctx.command, "commands", None)
+    if group is None or eager:
+        return None
+    if output == "json":
+        return _render_error(UsageError(f"'{ctx.command_path}' needs a command: "
+                                        f"{', '.join(group)}.",
+                                        [f"Run '{ctx.command_path} --help' for usage."]),
+                             argv, output)
+    typer.echo(helptext.render(ctx), nl=False)
+    return int(ExitCode.OK)
 
 
 def _debug(argv: Sequence[str], environment: Environment) -> bool:
@@ -112,7 +211,7 @@ def _debug(argv: Sequence[str], environment: Environment) -> bool:
         environment.env.get("WI_DEBUG", "").lower() in ("1", "true", "yes")
 
 
-def _render_result(result: CommandResult, output: str) -> int:
+def _render_result(result: Any, output: str) -> int:
     from ..render import jsonout, views
 
     if output == "json":
@@ -134,16 +233,19 @@ def _render_error(error: WiError, argv: Sequence[str], output: str) -> int:
 
 def _quiet_sdk_logs(debug: bool) -> None:
     """The SDKs log their own long diagnostics (azure-identity's credential chain, MSAL, urllib3
-    retries) on stderr; wi's one-sentence error says what matters, and --debug shows the rest."""
+    retries; the kubernetes client's exec-plugin failures through the root logger, which
+    ``logging.error`` would configure to print ``ERROR:root:...``) on stderr; wi's one-sentence
+    error says what matters, and --debug shows the rest."""
     import logging
 
-    for name in ("azure", "msal", "kubernetes", "urllib3"):
+    for name in ("azure", "msal", "kubernetes", "urllib3", ""):
         logger = logging.getLogger(name)
         if debug:
             logger.propagate = True
-        else:
-            if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-                logger.addHandler(logging.NullHandler())
+            continue
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+        if name:
             logger.propagate = False
 
 
@@ -154,15 +256,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_sdk_logs(debug)
     output = detect_output(args, environment)
     command = typer.main.get_command(app)
+    if completion.requested(environment.env):
+        completion.prepare()  # typer's protocol: the shell passes the words in the environment
+    else:
+        early = _help_or_missing_command(args, output)
+        if early is not None:
+            return early
+        args = completion.with_shell(args)
     try:
         rv = command.main(args=args, prog_name="wi", standalone_mode=False,
                           obj=GlobalFlags(environment))
-    except click.NoArgsIsHelpError as exc:
-        typer.echo(exc.ctx.get_help() if exc.ctx else "")
+    except click.NoArgsIsHelpError as exc:  # reached only through options the walk missed
+        typer.echo(helptext.render(exc.ctx) if exc.ctx else "", nl=False)
         return int(ExitCode.OK)
     except click.UsageError as exc:
-        hint = f"Run 'wi {_command_name(args)} --help' for usage." if _command_name(args) != "wi" \
-            else "Run 'wi --help' for usage."
+        name = _command_name(args)
+        hint = f"Run '{name} --help' for usage." if name != "wi" else "Run 'wi --help' for usage."
         return _render_error(UsageError(exc.format_message(), [hint]), args, output)
     except (typer.Abort, KeyboardInterrupt):
         return _render_error(Interrupted("Interrupted."), args, output)
@@ -183,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            ["This is a bug in wi. Re-run with --debug for the traceback and "
                             "report it."])
         return _render_error(internal, args, output)
+    from ..core.models import CommandResult
+
     if isinstance(rv, CommandResult):
         return _render_result(rv, output)
     if rv == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C into Exit(130), which lands here

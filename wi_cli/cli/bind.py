@@ -25,6 +25,18 @@ HELP = (
     "rolls their Deployments)."
 )
 
+EXAMPLES = """
+# Trust service account app in namespace demo from the identity app-identity
+wi bind app app-identity -n demo
+
+# Create the service account too; the identity may read a Key Vault's secrets
+wi bind app app-identity -n demo --create \\
+  --role "Key Vault Secrets User" --scope "$KEYVAULT_ID"
+
+# Show the plan for another cluster's issuer; change nothing
+wi bind app app-identity -n demo --cluster my-aks -g my-rg --dry-run
+"""
+
 
 def _roles(role: list[str], scope: list[str]) -> list[tuple[str, str]]:
     if len(role) != len(scope):
@@ -51,24 +63,24 @@ def bind(
                                           help="The Kubernetes service account."),
     identity: str = typer.Argument(..., metavar="IDENTITY",
                                    help="Managed identity: name, resource id or client id."),
-    namespace: str = typer.Option("default", "-n", "--namespace", help="The service account's namespace."),
+    namespace: str = typer.Option("default", "-n", "--namespace", metavar="NS", help="The service account's namespace."),
     create: bool = typer.Option(False, "--create", help="Create the service account if missing."),
     create_namespace: bool = typer.Option(False, "--create-namespace",
                                           help="Create the namespace if missing."),
     identity_resource_group: Optional[str] = typer.Option(
-        None, "--identity-resource-group", help="Resource group of the identity (when the name "
+        None, "--identity-resource-group", metavar="RG", help="Resource group of the identity (when the name "
                                                 "is not unique in the subscription)."),
-    cluster: Optional[str] = typer.Option(None, "--cluster", help="AKS cluster whose issuer to trust."),
-    resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g",
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="NAME", help="AKS cluster whose issuer to trust."),
+    resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g", metavar="RG",
                                                  help="Resource group of the AKS cluster."),
-    issuer: Optional[str] = typer.Option(None, "--issuer", help="OIDC issuer URL, exactly as the "
+    issuer: Optional[str] = typer.Option(None, "--issuer", metavar="URL", help="OIDC issuer URL, exactly as the "
                                                                "cluster puts it in tokens."),
-    name: Optional[str] = typer.Option(None, "--name", help="Name of a NEW federated credential "
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Name of a NEW federated credential "
                                        "(default NS-SA, or NS-SA-HASH when that is taken); an "
                                        "existing one keeps its name."),
-    role: List[str] = typer.Option([], "--role", help="Role to assign to the identity (name or "
+    role: List[str] = typer.Option([], "--role", metavar="ROLE", help="Role to assign to the identity (name or "
                                                       "id); pairs with --scope by position."),
-    scope: List[str] = typer.Option([], "--scope", help="Scope of the matching --role."),
+    scope: List[str] = typer.Option([], "--scope", metavar="SCOPE", help="Scope of the matching --role."),
     restart: bool = typer.Option(False, "--restart", help="Roll the Deployments whose pods need "
                                                           "a restart to see the identity."),
     replace: bool = typer.Option(False, "--replace", help="When the service account is bound to "
@@ -102,6 +114,18 @@ UNBIND_HELP = (
     "those role assignments of IDENTITY."
 )
 
+UNBIND_EXAMPLES = """
+# Remove what 'wi bind app app-identity -n demo' created for this cluster
+wi unbind app app-identity -n demo
+
+# Remove the trust of a deleted cluster, found by its issuer
+wi unbind app app-identity -n demo --issuer "$OLD_ISSUER"
+
+# Remove it for every cluster and the role assignment bind made; do not ask
+wi unbind app app-identity -n demo --all-issuers -y \\
+  --role "Key Vault Secrets User" --scope "$KEYVAULT_ID"
+"""
+
 
 @global_options
 def unbind(
@@ -110,22 +134,22 @@ def unbind(
                                           help="The Kubernetes service account."),
     identity: str = typer.Argument(..., metavar="IDENTITY",
                                    help="Managed identity: name, resource id or client id."),
-    namespace: str = typer.Option("default", "-n", "--namespace",
+    namespace: str = typer.Option("default", "-n", "--namespace", metavar="NS",
                                   help="The service account's namespace."),
     identity_resource_group: Optional[str] = typer.Option(
-        None, "--identity-resource-group", help="Resource group of the identity (when the name "
+        None, "--identity-resource-group", metavar="RG", help="Resource group of the identity (when the name "
                                                 "is not unique in the subscription)."),
-    cluster: Optional[str] = typer.Option(None, "--cluster", help="AKS cluster whose trust to "
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="NAME", help="AKS cluster whose trust to "
                                                                   "remove."),
-    resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g",
+    resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g", metavar="RG",
                                                  help="Resource group of the AKS cluster."),
-    issuer: Optional[str] = typer.Option(None, "--issuer", help="Remove the trust of this OIDC "
+    issuer: Optional[str] = typer.Option(None, "--issuer", metavar="URL", help="Remove the trust of this OIDC "
                                          "issuer (e.g. a deleted cluster's)."),
     all_issuers: bool = typer.Option(False, "--all-issuers", help="Remove the service account's "
                                      "credentials for every issuer (every cluster)."),
-    role: List[str] = typer.Option([], "--role", help="Role assignment of the identity to "
+    role: List[str] = typer.Option([], "--role", metavar="ROLE", help="Role assignment of the identity to "
                                    "remove (name or id); pairs with --scope by position."),
-    scope: List[str] = typer.Option([], "--scope", help="Scope of the matching --role."),
+    scope: List[str] = typer.Option([], "--scope", metavar="SCOPE", help="Scope of the matching --role."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before removing more than "
                                                         "one trust or shared role assignments."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
@@ -143,6 +167,7 @@ def unbind(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bind", help=HELP,
+    app.command("bind", help=HELP, epilog=EXAMPLES,
                 short_help="Trust a service account from a managed identity.")(bind)
-    app.command("unbind", help=UNBIND_HELP, short_help="Undo 'wi bind'.")(unbind)
+    app.command("unbind", help=UNBIND_HELP, epilog=UNBIND_EXAMPLES,
+                short_help="Undo 'wi bind'.")(unbind)

@@ -23,6 +23,13 @@ HELP = (
     "real token exchange) and wi probe (a pod that reports what it really gets). Nothing leaves "
     "this machine and no Azure account is needed."
 )
+EXAMPLES = """
+# bind, doctor and probe against a throwaway local lab
+wi demo
+
+# The same, each step's wi/v1 envelope in one JSON document
+wi demo -o json > demo.json
+"""
 SERVICE_ACCOUNT = "demo-app"
 
 
@@ -105,5 +112,5 @@ def demo(ctx: typer.Context) -> CommandResult:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo", help=HELP, short_help="Run the whole flow on the embedded local lab: "
+    app.command("demo", help=HELP, epilog=EXAMPLES, short_help="Run the whole flow on the embedded local lab: "
                                               "no Azure account needed.")(demo)

@@ -18,21 +18,35 @@ HELP = (
     "(warnings allowed), 1 when a check failed, 3/4 when doctor could not reach what it needs."
 )
 
+EXAMPLES = """
+# Check the service accounts that use workload identity in namespace demo
+wi doctor -n demo
+
+# One service account, without the live token exchange
+wi doctor -n demo -s app --no-live
+
+# Every namespace, as JSON (exit code 1 when a check failed)
+wi doctor -A -o json
+
+# One check alone (the ids: wi doctor --list-checks)
+wi doctor -n demo --check identity.fic
+"""
+
 
 @global_options
 def doctor(
     ctx: typer.Context,
-    namespace: str = typer.Option("default", "-n", "--namespace", help="Namespace to check."),
+    namespace: str = typer.Option("default", "-n", "--namespace", metavar="NS", help="Namespace to check."),
     service_account: Optional[str] = typer.Option(
-        None, "--service-account", "-s", help="Check one service account (default: every one "
+        None, "--service-account", "-s", metavar="SA", help="Check one service account (default: every one "
                                               "that is annotated or used by a labelled pod)."),
     all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A",
                                         help="Check every namespace."),
-    cluster: Optional[str] = typer.Option(None, "--cluster", help="AKS cluster name (default: "
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="NAME", help="AKS cluster name (default: "
                                           "the 'wi provision' state, else found by issuer)."),
-    resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g",
+    resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g", metavar="RG",
                                                  help="Resource group of --cluster."),
-    check: List[str] = typer.Option([], "--check", help="Run only this check (repeatable)."),
+    check: List[str] = typer.Option([], "--check", metavar="ID", help="Run only this check (repeatable)."),
     list_checks: bool = typer.Option(False, "--list-checks", help="List the checks and exit."),
     no_live: bool = typer.Option(False, "--no-live", help="Skip the real token exchange."),
 ) -> CommandResult:
@@ -66,5 +80,5 @@ def doctor(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("doctor", help=HELP,
+    app.command("doctor", help=HELP, epilog=EXAMPLES,
                 short_help="Check every layer of workload identity and print the fix.")(doctor)

@@ -14,9 +14,18 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from ..core.config import GLOBAL_OPTIONS, Environment, Settings, resolve
+from ..core.config import GLOBAL_OPTIONS, OUTPUT_FORMATS, Environment, Settings, resolve
+from ..core.errors import UsageError
 
 PANEL = "Global options"
+
+
+def _check_output(value: str | None) -> str | None:
+    """An unknown -o is a usage error (2), found while parsing: nothing runs first."""
+    if value is not None and value.lower() not in OUTPUT_FORMATS:
+        raise UsageError(f"Output format must be table or json, got {value!r}.",
+                         ["Use -o table or -o json."])
+    return value
 
 
 def _declarations() -> dict[str, tuple[Any, Any]]:
@@ -24,18 +33,19 @@ def _declarations() -> dict[str, tuple[Any, Any]]:
     return {
         "output": (Optional[str], typer.Option(
             None, "-o", "--output", metavar="table|json", rich_help_panel=PANEL,
+            callback=_check_output,
             help="Output format: a human view (table) or the wi/v1 JSON envelope (json). "
-                 "\\[env: WI_OUTPUT]")),
+                 "[env: WI_OUTPUT]")),
         "cloud": (Optional[str], typer.Option(
             None, "--cloud", metavar="NAME|URL", rich_help_panel=PANEL,
             help="AzureCloud (default), AzureChinaCloud, AzureUSGovernment, or the https URL "
-                 "of an ARM metadata endpoint. \\[env: WI_CLOUD, ARM_CLOUD_METADATA_URL]")),
+                 "of an ARM metadata endpoint. [env: WI_CLOUD, ARM_CLOUD_METADATA_URL]")),
         "subscription": (Optional[str], typer.Option(
             None, "--subscription", metavar="ID", rich_help_panel=PANEL,
-            help="Azure subscription id. \\[env: AZURE_SUBSCRIPTION_ID]")),
+            help="Azure subscription id. [env: AZURE_SUBSCRIPTION_ID]")),
         "kubeconfig": (Optional[str], typer.Option(
             None, "--kubeconfig", metavar="PATH", rich_help_panel=PANEL,
-            help="Kubeconfig file. \\[env: KUBECONFIG]")),
+            help="Kubeconfig file. [env: KUBECONFIG]")),
         "context": (Optional[str], typer.Option(
             None, "--context", metavar="NAME", rich_help_panel=PANEL,
             help="Kubeconfig context (default: the current context).")),

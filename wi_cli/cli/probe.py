@@ -63,7 +63,21 @@ def _run(ctx: typer.Context, req: Any) -> CommandResult:
                          view="probe")
 
 
+EXAMPLES = """
+# What a pod running as service account app in namespace demo really gets
+wi probe -n demo --service-account app
+
+# Also list a Key Vault's secrets and a blob container from inside the pod
+wi probe -n demo --service-account app --check-keyvault my-vault \\
+  --check-storage mystorageacct/samples
+
+# Keep the pod and its ConfigMap to look at them afterwards
+wi probe -n demo --service-account app --keep
+"""
+
+
 def register(app: typer.Typer) -> None:
     app.command(
-        "probe", help=HELP, short_help="Run a short-lived pod that shows the container, tokens (claims only) and permissions.",
+        "probe", help=HELP, epilog=EXAMPLES,
+        short_help="Run a short-lived pod that shows the container, tokens (claims only) and permissions.",
     )(probe)

@@ -23,6 +23,20 @@ Before Terraform starts, a preflight reads from Azure what the bundled module ne
 
 The module is copied to a working directory (default: wi's state directory) that re-runs reuse, with the variables of the last run: re-running after a failure or Ctrl-C resumes. --destroy removes everything and clears the state file."""
 
+EXAMPLES = """
+# Plan, confirm, apply (AKS, identity, ACR, Key Vault, Storage)
+wi provision --var prefix=demo --var location=westeurope
+
+# Plan only: change nothing
+wi provision --plan-only
+
+# No prompt, JSON result (required without a terminal)
+wi provision -y -o json
+
+# Destroy everything and clear the state file
+wi provision --destroy -y
+"""
+
 DONE = {"create": "created", "update": "updated", "delete": "destroyed", "replace": "replaced",
         "read": "read"}
 
@@ -151,7 +165,8 @@ def provision(
                                        help="A .tfvars file (repeatable)."),
     workdir: Optional[str] = typer.Option(None, "--workdir", metavar="DIR",
                                           help="Terraform working directory (default: "
-                                               "<state dir>/terraform, reused on re-runs)."),
+                                               "terraform/ in wi's state directory, reused "
+                                               "on re-runs)."),
     module: Optional[str] = typer.Option(None, "--module", metavar="DIR",
                                          help="Apply another root module with the same outputs "
                                               "(default: the module bundled with wi)."),
@@ -188,7 +203,7 @@ def provision(
 
 def register(app: typer.Typer) -> None:
     app.command(
-        "provision", help=HELP,
+        "provision", help=HELP, epilog=EXAMPLES,
         short_help="Create AKS with workload identity, an identity, ACR and sample targets "
                    "(Terraform).",
     )(provision)

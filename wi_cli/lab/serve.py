@@ -5,24 +5,108 @@
 writes ``DIR/env.sh`` (source it), ``DIR/kubeconfig`` (0600), ``DIR/ca.pem`` and ``DIR/lab.json``
 (URLs and seeded names, no secret), prints the path of ``env.sh`` as its only stdout line and
 serves until SIGINT/SIGTERM. ``env.sh`` holds the operator's client secret, so it is 0600 too.
+
+One lab per state directory: the lab holds an exclusive lock on ``DIR/lab.lock`` (which holds
+its PID) from before it writes anything until it exits, so a second lab on the same directory
+is refused instead of overwriting the first one's CA, kubeconfig and env.sh. The lock is
+``flock(2)``: the kernel releases it when the process dies, so a stale file never blocks.
+:func:`running` and :func:`stop` find the lab by that lock.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shlex
 import signal
 import sys
 import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
     from .kube.scenarios import Seeded
     from .runtime import Lab
+
+LOCK = "lab.lock"
+
+
+class LabBusy(RuntimeError):
+    """Another lab serves this state directory."""
+
+    def __init__(self, state_dir: Path, pid: int | None) -> None:
+        super().__init__(f"a lab already runs in {state_dir} (PID {pid or 'unknown'})")
+        self.state_dir = state_dir
+        self.pid = pid
+
+
+def _pid_in(fd: int) -> int | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 32).decode("ascii", "replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+@contextmanager
+def locked(state_dir: Path) -> Iterator[None]:
+    """Hold ``state_dir/lab.lock`` with this process's PID in it, or raise LabBusy."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LabBusy(state_dir, _pid_in(fd)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def running(state_dir: Path) -> int | None:
+    """The PID of the lab serving ``state_dir``; None when no lab does (0: PID unknown)."""
+    try:
+        fd = os.open(Path(state_dir) / LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _pid_in(fd) or 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def stop(state_dir: Path, timeout: float = 20.0) -> int | None:
+    """SIGTERM the lab serving ``state_dir`` and wait until it has exited; its PID, or None
+    when none was running. Raises TimeoutError when it is still running after ``timeout``."""
+    pid = running(state_dir)
+    if pid is None:
+        return None
+    if pid:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while running(state_dir) is not None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the lab (PID {pid}) in {state_dir} did not stop within "
+                               f"{timeout:g} s")
+        time.sleep(0.1)
+    return pid
+
 
 EMPTY_KUBECONFIG = ("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n"
                     "current-context: \"\"\npreferences: {}\nusers: []\n")
@@ -85,33 +169,36 @@ def run(state_dir: Path, scenario: str = "healthy",
 
     ``stop_event`` lets an in-process caller end it without a signal. Returns the exit code (0).
     """
-    from .kube.scenarios import seed
+    from .kube.scenarios import SCENARIOS, seed
     from .runtime import Lab
 
+    if scenario not in SCENARIOS:  # before the lock: a typo creates no directory
+        raise ValueError(f"unknown lab scenario {scenario!r}; choose one of "
+                         f"{', '.join(sorted(SCENARIOS))}")
     state_dir = Path(state_dir).resolve()
-    stop = stop_event or threading.Event()
-    previous = _install_signal_handlers(stop)
+    stopping = stop_event or threading.Event()
+    previous = _install_signal_handlers(stopping)
     try:
-        with Lab() as lab:
+        with locked(state_dir), Lab() as lab:
             seeded = seed(lab, scenario)
             env_path = write_state(lab, seeded, state_dir)
             if on_ready is not None:
                 on_ready(env_path)
             else:
                 print(env_path, flush=True)
-            while not stop.wait(0.2):
+            while not stopping.wait(0.2):
                 pass
     finally:
         _restore_signal_handlers(previous)
     return 0
 
 
-def _install_signal_handlers(stop: threading.Event) -> dict[int, object]:
+def _install_signal_handlers(stopping: threading.Event) -> dict[int, object]:
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        stopping.set()
 
     previous: dict[int, object] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -135,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"wi lab: {exc}", file=sys.stderr)
         return 2
+    except LabBusy as exc:
+        print(f"wi lab: {exc}", file=sys.stderr)
+        return 5
 
 
 if __name__ == "__main__":

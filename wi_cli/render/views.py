@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..core.models import CommandResult
-from . import bind, demo, doctor, human, probe, provision
+from . import bind, demo, doctor, human, lab, probe, provision
 
 VIEWS: dict[str, Callable[[CommandResult], None]] = {
     "bind": bind.show,
@@ -17,6 +17,8 @@ VIEWS: dict[str, Callable[[CommandResult], None]] = {
     "provision": provision.show,
     "provision.destroy": provision.show_destroy,
     "demo": demo.show,
+    "lab status": lab.show_status,
+    "lab down": lab.show_down,
 }
 
 

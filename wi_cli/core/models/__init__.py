@@ -1,11 +1,36 @@
 """The domain as small typed values and the rules written once (../shared/DESIGN.md §5): every
 command, doctor check and the probe call these instead of restating them. Pure functions over
-plain values; nothing here does I/O or imports an SDK."""
+plain values; nothing here does I/O or imports an SDK.
 
-from .azure import *  # noqa: F403
-from .findings import *  # noqa: F403
-from .k8s import *  # noqa: F403
-from .objects import *  # noqa: F403
-from .pods import *  # noqa: F403
-from .kube import *  # noqa: F403
-from .propagation import *  # noqa: F403
+``from wi_cli.core.models import X`` imports only the submodule that defines X (PEP 562): the
+help and the commands that need one value (``CommandResult``) do not pay for all of them."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .azure import *  # noqa: F403
+    from .findings import *  # noqa: F403
+    from .k8s import *  # noqa: F403
+    from .kube import *  # noqa: F403
+    from .objects import *  # noqa: F403
+    from .pods import *  # noqa: F403
+    from .propagation import *  # noqa: F403
+
+# the cheapest first; no public name is defined by two of them
+SUBMODULES = ("findings", "propagation", "k8s", "objects", "pods", "kube", "azure")
+
+
+def __getattr__(name: str) -> Any:
+    if name in SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if not name.startswith("_"):
+        for sub in SUBMODULES:
+            module = importlib.import_module(f"{__name__}.{sub}")
+            if name in vars(module):
+                value = vars(module)[name]
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
