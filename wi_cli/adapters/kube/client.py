@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -16,6 +17,7 @@ from ...core.errors import (
     KubernetesError,
     KubernetesNotFound,
 )
+from ...core.redact import redact_text
 
 
 def _status_message(exc: Any) -> str:
@@ -26,28 +28,57 @@ def _status_message(exc: Any) -> str:
 
 
 class KubeClients:
-    def __init__(self, kubeconfig: str, context: str | None = None) -> None:
+    def __init__(self, kubeconfig: str, context: str | None = None,
+                 timeout: float | None = None) -> None:
         """``kubeconfig``: the path (or an os.pathsep list, like KUBECONFIG) the settings
-        resolved."""
+        resolved; ``timeout``: seconds for each API call (None: the client's default)."""
         self.kubeconfig = kubeconfig
         self.context = context
+        self.timeout = timeout
 
     @cached_property
     def api_client(self) -> Any:
         from kubernetes import config
         from kubernetes.config.config_exception import ConfigException
 
-        first = self.kubeconfig.split(os.pathsep)[0]
-        if not Path(first).is_file():
-            raise ConfigError(f"No kubeconfig found at {first}.",
+        from .kubeconfig import entry, load_merged
+
+        doc, read = load_merged(self.kubeconfig)
+        if not read:
+            raise ConfigError(f"No kubeconfig found at {self.kubeconfig}.",
                               ["Run 'wi provision' (or 'az aks get-credentials'), or pass "
                                "--kubeconfig PATH."])
-        try:
-            return config.new_client_from_config(config_file=first, context=self.context)
-        except ConfigException as exc:
-            raise ConfigError(f"The kubeconfig {first} cannot be used: {exc}.",
-                              ["Check the file and the --context name "
-                               "('kubectl config get-contexts')."]) from None
+        where = os.pathsep.join(str(p) for p in read)
+        name = self.context or doc.get("current-context")
+        context = entry(doc, "contexts", name) if name else None
+        if context is None:
+            raise ConfigError(f"The kubeconfig {where} has no context {name!r}." if name else
+                              f"The kubeconfig {where} names no current context.",
+                              ["Pass --context NAME ('kubectl config get-contexts' lists them)."])
+        if entry(doc, "clusters", context.get("cluster")) is None:
+            raise ConfigError(f"The context {name!r} of the kubeconfig {where} names the cluster "
+                              f"{context.get('cluster')!r}, which the kubeconfig does not "
+                              "define.", ["Fix the context, or pass --context NAME "
+                                          "('kubectl config get-contexts' lists them)."])
+        user_name = context.get("user")
+        plugin = (entry(doc, "users", user_name) or {}).get("exec")
+        if isinstance(plugin, dict):
+            _check_plugin(plugin, str(user_name))
+        with _client_log() as logged:
+            try:
+                client = config.new_client_from_config_dict(doc, context=name)
+            except ConfigException as exc:
+                raise ConfigError(f"The kubeconfig {where} cannot be used: {exc}.",
+                                  ["Check the file and the --context name "
+                                   "('kubectl config get-contexts')."]) from None
+        if isinstance(plugin, dict) and logged:
+            raise CredentialError(f"The credential plugin '{plugin.get('command')}' of the "
+                                  f"kubeconfig user '{user_name}' failed: "
+                                  f"{redact_text(logged[0])}",
+                                  ["Run the plugin's command by hand to see why (for "
+                                   "kubelogin on AKS: 'az login', then 'kubelogin "
+                                   "convert-kubeconfig -l azurecli')."])
+        return client
 
     @property
     def server(self) -> str:
@@ -67,7 +98,8 @@ class KubeClients:
                 method, path, query_params=[(k, v) for k, v in (query or {}).items()
                                             if v is not None],
                 header_params=headers, body=body, auth_settings=["BearerToken"])
-            resp = api.call_api(method, url, header_params=headers, body=payload)
+            resp = api.call_api(method, url, header_params=headers, body=payload,
+                                _request_timeout=self.timeout)
             data = resp.read()
             if not 200 <= resp.status < 300:
                 raise_status(resp.status, _message(data, resp.reason), doing)
@@ -104,6 +136,49 @@ class KubeClients:
         from kubernetes import client
 
         return client.WellKnownApi(self.api_client)
+
+
+def _check_plugin(plugin: dict[str, Any], user: str) -> None:
+    """An exec credential plugin that is not installed is named, with the kubeconfig's own
+    installHint (kubectl prints it too; AKS's kubelogin entry carries one), before any call:
+    otherwise the client logs the failure and every request is refused as unauthenticated."""
+    command = plugin.get("command")
+    if not isinstance(command, str) or not command:
+        raise ConfigError(f"The kubeconfig user '{user}' has an exec plugin with no command.",
+                          ["Fix the user's 'exec' entry, or fetch the kubeconfig again."])
+    found = Path(command).is_file() if os.sep in command else shutil.which(command)
+    if found:
+        return
+    hint = " ".join(str(plugin.get("installHint") or "").split())
+    advice = [hint] if hint else []
+    if Path(command).name == "kubelogin":
+        advice.append("Install kubelogin with 'az aks install-cli' (or from "
+                      "https://aka.ms/aks/kubelogin) and make sure it is on PATH.")
+    raise ConfigError(f"The kubeconfig user '{user}' needs the credential plugin '{command}', "
+                      "which is not installed (not found on PATH).",
+                      advice or [f"Install '{command}' and make sure it is on PATH."])
+
+
+@contextmanager
+def _client_log() -> Iterator[list[str]]:
+    """What the kubernetes client logs while it loads a kubeconfig: it reports a failed exec
+    plugin with ``logging.error`` on the root logger and carries on without credentials."""
+    import logging
+
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR:
+                messages.append(record.getMessage())
+
+    root = logging.getLogger()
+    handler = Keep()
+    root.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        root.removeHandler(handler)
 
 
 def _message(data: bytes | None, reason: str | None) -> str:

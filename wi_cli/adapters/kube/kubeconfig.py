@@ -1,8 +1,15 @@
-"""Merge a kubeconfig (e.g. the user kubeconfig AKS returns) into a kubeconfig file.
+"""Kubeconfig files: read a KUBECONFIG list merged as kubectl merges it, and merge a received
+kubeconfig (e.g. the user kubeconfig AKS returns) into a file.
 
-Entries are matched by name, as ``kubectl`` and ``az aks get-credentials`` do: an incoming
-cluster, user or context replaces the entry of the same name and everything else in the file
-stays. The file holds credentials, so it is written atomically with mode 0600 and no error
+Reading (:func:`load_merged`) follows kubectl's rules ("Organizing Cluster Access Using
+kubeconfig Files", merging rules; client-go ``clientcmd`` loader): empty names in the list are
+ignored and missing files skipped; a file that cannot be deserialized is an error; the first file
+to set a value or a named entry wins and is never changed by a later file (``current-context``
+included); relative paths in an entry resolve against the file that defines it.
+
+Writing: entries are matched by name, as ``kubectl`` and ``az aks get-credentials`` do: an
+incoming cluster, user or context replaces the entry of the same name and everything else in the
+file stays. The file holds credentials, so it is written atomically with mode 0600 and no error
 message ever quotes its content (a YAML error gives only the line and column).
 """
 
@@ -35,38 +42,112 @@ class MergeResult:
     previous_context: str | None = None  # current-context before the merge
 
 
+def invalid(where: str, why: str) -> KubeconfigError:
+    return KubeconfigError(f"The kubeconfig {where} is not valid: {why}.",
+                           [f"Fix or move {where} aside and run the command again "
+                            "('kubectl config view' shows what kubectl makes of it)."])
+
+
 def parse_kubeconfig(text: str | bytes, where: str) -> dict[str, Any] | None:
     """The document as a dict (None for an empty file); raises KubeconfigError, never quoting it."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
-            raise KubeconfigError(f"The kubeconfig {where} is not UTF-8 text.") from None
+            raise invalid(where, "it is not UTF-8 text") from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise KubeconfigError(f"The kubeconfig {where} is not valid YAML{at}.",
-                              [f"Fix or move {where} aside and run the command again."]) from None
+        raise invalid(where, f"it is not YAML (error{at})") from None
     if doc is None:
         return None
     if not isinstance(doc, dict):
-        raise KubeconfigError(f"The kubeconfig {where} is not a YAML mapping.",
-                              [f"Fix or move {where} aside and run the command again."])
+        raise invalid(where, f"it is a YAML {_kind(doc)}, not a mapping of clusters, users and "
+                             "contexts")
     for section in SECTIONS:
         _entries(doc, section, where)
     return doc
+
+
+def _kind(value: Any) -> str:
+    return {str: "string", list: "list", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__)
 
 
 def _entries(doc: dict[str, Any], section: str, where: str) -> list[dict[str, Any]]:
     entries = doc.get(section) or []
     if not isinstance(entries, list) or not all(
             isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"] for e in entries):
-        raise KubeconfigError(f"The kubeconfig {where} has a malformed '{section}' list "
-                              "(every entry needs a name).",
-                              [f"Fix or move {where} aside and run the command again."])
+        raise invalid(where, f"'{section}' must be a list of entries, each with a name")
+    for entry in entries:
+        body = entry.get(section[:-1])
+        if body is not None and not isinstance(body, dict):
+            raise invalid(where, f"the {section[:-1]} '{entry['name']}' is a YAML "
+                                 f"{_kind(body)}, not a mapping")
     return entries
+
+
+# -- reading a KUBECONFIG list, as kubectl does ---------------------------------------------------
+
+# client-go ResolveLocalPaths: the file references of each kind of entry
+LOCAL_PATHS = {"clusters": ("certificate-authority",),
+               "users": ("client-certificate", "client-key", "tokenFile")}
+
+
+def _resolved(section: str, entry: dict[str, Any], base: Path) -> dict[str, Any]:
+    entry = copy.deepcopy(entry)
+    body = entry.get(section[:-1]) or {}
+    for key in LOCAL_PATHS.get(section, ()):
+        value = body.get(key)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            body[key] = str(base / value)
+    plugin = body.get("exec") if section == "users" else None
+    if isinstance(plugin, dict) and isinstance(plugin.get("command"), str) and \
+            os.sep in plugin["command"] and not Path(plugin["command"]).is_absolute():
+        plugin["command"] = str(base / plugin["command"])
+    return entry
+
+
+def load_merged(paths: str) -> tuple[dict[str, Any], list[Path]]:
+    """The kubeconfig a KUBECONFIG-style list (``a:b``) means, and the files that were read."""
+    merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config",
+                              **{section: [] for section in SECTIONS}}
+    read: list[Path] = []
+    for name in paths.split(os.pathsep):
+        if not name:
+            continue
+        path = Path(name).expanduser()
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise invalid(str(path), f"it cannot be read ({exc.strerror})") from None
+        read.append(path)
+        doc = parse_kubeconfig(raw, str(path))
+        if doc is None:
+            continue
+        base = path.resolve().parent
+        for section in SECTIONS:
+            names = {e["name"] for e in merged[section]}
+            merged[section] += [_resolved(section, e, base) for e in _entries(doc, section,
+                                                                              str(path))
+                                if e["name"] not in names]
+        for key, value in doc.items():
+            if key not in SECTIONS and value not in (None, "") and \
+                    merged.get(key) in (None, ""):
+                merged[key] = copy.deepcopy(value)
+    return merged, read
+
+
+def entry(doc: dict[str, Any], section: str, name: str | None) -> dict[str, Any] | None:
+    """The body of the named cluster, user or context (None when there is none)."""
+    for item in doc.get(section) or []:
+        if item["name"] == name:
+            return item.get(section[:-1]) or {}
+    return None
 
 
 def selected_context(incoming: dict[str, Any], where: str = "received") -> str:
