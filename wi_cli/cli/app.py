@@ -63,6 +63,7 @@ _root.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
                        annotation=Optional[str],
                        default=typer.Option(None, "--show-completion", metavar="[SHELL]",
                                             callback=completion.show, is_eager=True,
+                                            autocompletion=completion.shells,
                                             expose_value=False,
                                             help="Print the completion script for SHELL (bash, "
                                                  "zsh, fish, powershell; default: this shell) "
@@ -71,6 +72,7 @@ _root.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
                        annotation=Optional[str],
                        default=typer.Option(None, "--install-completion", metavar="[SHELL]",
                                             callback=completion.install, is_eager=True,
+                                            autocompletion=completion.shells,
                                             expose_value=False,
                                             help="Add completion to the start-up file of SHELL "
                                                  "(default: this shell) and exit.")),

@@ -26,11 +26,11 @@ def requested(env: dict[str, str] | Any) -> bool:
 
 
 def with_shell(args: Sequence[str]) -> list[str]:
-    """``--show-completion`` / ``--install-completion`` without a shell name mean the shell wi
-    runs in (typer's detection); anything else is left for the parser."""
+    """``--show-completion`` / ``--install-completion`` with nothing after them (or another
+    option) mean the shell wi runs in (typer's detection); a name is checked by the option."""
     out = list(args)
     for i, tok in enumerate(out):
-        if tok in OPTIONS and (i + 1 == len(out) or out[i + 1] not in SHELLS):
+        if tok in OPTIONS and (i + 1 == len(out) or out[i + 1].startswith("-")):
             detected = _detect()
             if detected:
                 out.insert(i + 1, detected)
@@ -46,6 +46,10 @@ def _detect() -> str | None:
     except Exception:  # noqa: BLE001 - no shell found: the parser asks for one
         return None
     return name if name in SHELLS else None
+
+
+def shells(incomplete: str) -> list[str]:
+    return [name for name in SHELLS if name.startswith(incomplete)]
 
 
 def _shell(value: str) -> str:
