@@ -1,49 +1,96 @@
-"""How fast `wi` answers before any real work: `wi --help` and friends, against the Azure CLI.
+"""How fast `wi` answers before any real work, side by side with the Azure CLI.
 
-Run by hand: `python bench/startup.py [--runs N]`. Prints the median wall time of each command
-and its ratio to the bar (`az --help`, about 0.2 s here; measured when `az` is on PATH).
-Not a test: speed is measured, not asserted.
+    python bench/startup.py [--runs N] [--az PATH]
+
+Each `wi ... --help` is paired with the matching `az` help (`wi bind --help` with `az identity
+federated-credential create --help`, ...). The two of a pair run alternately (wi first on even
+runs, az first on odd ones, after one warm-up each) and the medians are compared: a ratio <= 1
+means wi answers as fast as az or faster. `wi doctor --list-checks` is held to 0.3 s.
+
+`az` is the one on PATH, else `--az PATH`, else an `azure-cli` installed (once, a few minutes)
+into a throwaway venv under ~/.cache/wi-bench. Not a test: speed is measured, not asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-AZ_HELP_SECONDS = 0.2  # `az --help` on this kind of machine (measured when az is installed)
-COMMANDS = [["--help"], ["--version"], ["doctor", "--help"], ["bind", "--help"],
-            ["probe", "--help"], ["doctor", "--list-checks"]]
+PAIRS = [
+    (["--help"], ["--help"]),
+    (["bind", "--help"], ["identity", "federated-credential", "create", "--help"]),
+    (["unbind", "--help"], ["identity", "federated-credential", "delete", "--help"]),
+    (["doctor", "--help"], ["aks", "show", "--help"]),
+    (["probe", "--help"], ["aks", "command", "invoke", "--help"]),
+    (["provision", "--help"], ["aks", "create", "--help"]),
+    (["lab", "up", "--help"], ["aks", "start", "--help"]),
+]
+ALONE = [(["--version"], None), (["doctor", "--list-checks"], 0.3)]
+AZ_VENV = Path.home() / ".cache" / "wi-bench" / "azure-cli"
 
 
-def wall(argv: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def find_az(given: str | None) -> str:
+    if given:
+        return given
+    on_path = shutil.which("az")
+    if on_path:
+        return on_path
+    az = AZ_VENV / "bin" / "az"
+    if not az.exists():
+        print(f"Installing azure-cli into {AZ_VENV} (once)...", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(AZ_VENV)], check=True)
+        subprocess.run([str(AZ_VENV / "bin" / "pip"), "install", "-q", "azure-cli"], check=True)
+    return str(az)
+
+
+def once(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+                   env=env)
+    return time.perf_counter() - start
+
+
+def pair(wi: list[str], az: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
+    once(wi, env), once(az, env)  # warm-up: byte code, az's command index
+    times: dict[str, list[float]] = {"wi": [], "az": []}
+    for i in range(runs):
+        order = [("wi", wi), ("az", az)] if i % 2 == 0 else [("az", az), ("wi", wi)]
+        for name, argv in order:
+            times[name].append(once(argv, env))
+    return statistics.median(times["wi"]), statistics.median(times["az"])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--az", help="the az executable (default: on PATH, else installed)")
     args = parser.parse_args()
-    wi = shutil.which("wi") or None
+    wi = shutil.which("wi", path=str(Path(sys.executable).parent)) or shutil.which("wi")
     base = [wi] if wi else [sys.executable, "-m", "wi_cli"]
-    bar = AZ_HELP_SECONDS
-    az = shutil.which("az")
-    if az:
-        bar = wall([az, "--help"], args.runs)
-        print(f"az --help: {bar:.3f} s (measured)")
-    else:
-        print(f"az --help: {bar:.3f} s (reference; az not installed here)")
-    for cmd in COMMANDS:
-        t = wall(base + cmd, args.runs)
-        print(f"wi {' '.join(cmd):<24} {t:.3f} s   ratio to az --help: {t / bar:.2f}x")
+    az = find_az(args.az)
+    env = {**os.environ, "AZURE_CORE_COLLECT_TELEMETRY": "no", "AZURE_CORE_NO_COLOR": "1",
+           "COLUMNS": "80"}
+    version = subprocess.run([az, "version", "-o", "tsv", "--query", '"azure-cli"'],
+                             capture_output=True, text=True, env=env).stdout.strip()
+    print(f"median of {args.runs} alternated runs; az {version or '?'} at {az}")
+    worst = 0.0
+    for wi_args, az_args in PAIRS:
+        t_wi, t_az = pair(base + wi_args, [az, *az_args], args.runs, env)
+        worst = max(worst, t_wi / t_az)
+        print(f"wi {' '.join(wi_args):<24} {t_wi:.3f} s   az {' '.join(az_args):<44} "
+              f"{t_az:.3f} s   ratio {t_wi / t_az:.2f}")
+    for wi_args, bar in ALONE:
+        t = statistics.median(once(base + wi_args, env) for _ in range(args.runs))
+        verdict = f"   bar {bar:.1f} s: {'met' if t <= bar else 'NOT met'}" if bar else ""
+        print(f"wi {' '.join(wi_args):<24} {t:.3f} s{verdict}")
+    print(f"worst help ratio {worst:.2f} ({'met' if worst <= 1.0 else 'NOT met'}: <= 1.00)")
 
 
 if __name__ == "__main__":

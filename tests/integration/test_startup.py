@@ -1,4 +1,6 @@
-"""`wi --help` must stay fast: no Azure or Kubernetes SDK, adapter or lab module on that path."""
+"""`wi --help` must stay fast: no Azure or Kubernetes SDK, adapter or lab module on that path,
+and neither rich (the help is plain text) nor pydantic (typer >= 0.29 converts values with it;
+wi's parameters get a plain conversion). Speed itself is measured by bench/startup.py."""
 
 import json
 import subprocess
@@ -10,20 +12,38 @@ PROBE = """
 import json, sys
 from wi_cli.cli.app import main
 code = main(sys.argv[1:])
-mods = [m for m in sys.modules if m.split('.')[0] in ('azure', 'kubernetes', 'msal', 'urllib3')
+mods = [m for m in sys.modules if m.split('.')[0] in ('azure', 'kubernetes', 'msal', 'urllib3',
+                                                       'rich', 'pydantic', 'pydantic_core')
         or m.startswith(('wi_cli.lab', 'wi_cli.adapters'))]
 print(json.dumps({"code": code, "mods": mods}), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["doctor", "--help"], ["bind", "--help"],
-                                  ["lab", "up", "--help"], ["--version"]])
-def test_help_imports_no_sdk(argv: list[str]) -> None:
+def imported(argv: list[str]) -> tuple[int, list[str]]:
     proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True,
                           timeout=60)
     report = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert report["code"] == 0
-    assert report["mods"] == []
+    return report["code"], report["mods"]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["doctor", "--help"], ["bind", "--help"],
+                                  ["lab", "up", "--help"], ["probe", "-h"], ["lab"], [],
+                                  ["--version"], ["--show-completion", "bash"]])
+def test_help_imports_no_sdk_no_rich_no_pydantic(argv: list[str]) -> None:
+    assert imported(argv) == (0, [])
+
+
+def test_a_command_converts_its_values_without_pydantic() -> None:
+    code, mods = imported(["doctor", "--list-checks", "-o", "json", "--check", "cluster.aks"])
+    assert code == 0 and not [m for m in mods if m.startswith("pydantic")]
+
+
+def test_a_bad_number_is_a_usage_error() -> None:
+    proc = subprocess.run([sys.executable, "-m", "wi_cli", "probe", "--timeout", "soon"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Invalid value for '--timeout': 'soon' is not a number." in proc.stderr
+    assert "wi probe --help" in proc.stderr
 
 
 def test_console_script_runs() -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 try:
     from typer._click.core import Context
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    from typer._click.exceptions import (BadParameter, ClickException, NoArgsIsHelpError,
+                                         UsageError)
 except ImportError:  # typer with an external click
-    from click import ClickException, Context, UsageError  # type: ignore[no-redef]
+    from click import BadParameter, ClickException, Context, UsageError  # type: ignore[no-redef]
 
     try:
         from click.exceptions import NoArgsIsHelpError  # type: ignore[no-redef]
@@ -18,4 +19,4 @@ except ImportError:  # typer with an external click
         class NoArgsIsHelpError(UsageError):  # type: ignore[no-redef]
             ctx = None
 
-__all__ = ["ClickException", "Context", "NoArgsIsHelpError", "UsageError"]
+__all__ = ["BadParameter", "ClickException", "Context", "NoArgsIsHelpError", "UsageError"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 from typing import Any, Optional, Sequence
@@ -110,6 +111,12 @@ def detect_output(argv: Sequence[str], environment: Environment) -> str:
     return "json" if value == "json" else "table"
 
 
+@functools.lru_cache(maxsize=None)
+def root_command() -> Any:
+    """The click command tree typer builds from the app (once: it inspects every signature)."""
+    return typer.main.get_command(app)
+
+
 def _option(cmd: Any, ctx: Any, tok: str) -> tuple[Any, bool] | None:
     """The option ``tok`` names on ``cmd`` and whether it carries its value in the token
     (``--output=json``, ``-ojson``); None when ``cmd`` has no such option."""
@@ -134,7 +141,7 @@ def _walk(argv: Sequence[str]) -> tuple[Any, bool, bool] | None:
     nothing heavy is imported): the context reached, whether -h/--help was given, and whether an
     eager option (--version, --show-completion) was. None when argv names an unknown command or
     option: the parser says what is wrong."""
-    cmd: Any = typer.main.get_command(app)
+    cmd: Any = root_command()
     ctx = click.Context(cmd, info_name="wi", **cmd.context_settings)
     wants_help = eager = False
     i = 0
@@ -164,7 +171,7 @@ def _walk(argv: Sequence[str]) -> tuple[Any, bool, bool] | None:
 def _command_name(argv: Sequence[str]) -> str:
     """The command path argv names ('wi', 'wi lab up'), for JSON envelopes and hints."""
     words: list[str] = []
-    cmd: Any = typer.main.get_command(app)
+    cmd: Any = root_command()
     ctx = click.Context(cmd, info_name="wi")
     skip = False
     for tok in argv:
@@ -254,10 +261,8 @@ def _quiet_sdk_logs(debug: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     environment = Environment.current()
-    debug = _debug(args, environment)
-    _quiet_sdk_logs(debug)
     output = detect_output(args, environment)
-    command = typer.main.get_command(app)
+    command = root_command()
     if completion.requested(environment.env):
         completion.prepare()  # typer's protocol: the shell passes the words in the environment
     else:
@@ -265,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if early is not None:
             return early
         args = completion.with_shell(args)
+    debug = _debug(args, environment)
+    _quiet_sdk_logs(debug)
     try:
         rv = command.main(args=args, prog_name="wi", standalone_mode=False,
                           obj=GlobalFlags(environment))
@@ -273,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.OK)
     except click.UsageError as exc:
         name = _command_name(args)
-        hint = f"Run '{name} --help' for usage." if name != "wi" else "Run 'wi --help' for usage."
+        hint = f"Run 'wi {name} --help' for usage." if name != "wi" else \
+            "Run 'wi --help' for usage."
         return _render_error(UsageError(exc.format_message(), [hint]), args, output)
     except (typer.Abort, KeyboardInterrupt):
         return _render_error(Interrupted("Interrupted."), args, output)

@@ -8,20 +8,13 @@ directory and the home directory; everything else gets what it needs from :class
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -139,6 +132,8 @@ def load_state(path: Path) -> State | None:
         return None
     except OSError as exc:
         raise ConfigError(f"Cannot read the state file {path}: {exc.strerror}.") from None
+    import json  # here, not at import: `wi --help` reads no state
+
     try:
         doc = json.loads(raw)
     except json.JSONDecodeError:
@@ -153,6 +148,9 @@ def load_state(path: Path) -> State | None:
 
 def save_state(path: Path, state: State) -> None:
     """Write atomically with mode 0600 (the file names resources, so keep it private)."""
+    import json
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".state-", dir=path.parent)
     try:
@@ -175,6 +173,11 @@ def find_project_file(cwd: Path) -> Path | None:
 
 
 def load_toml_defaults(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
     try:
         doc = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
