@@ -66,7 +66,7 @@ class AzureError(RemoteError):
 
 
 class AzureNotFound(AzureError):
-    pass
+    exit_code = ExitCode.CONFIG  # a named object is missing: 3, like a missing service account
 
 
 class AzureForbidden(AzureError):
@@ -82,7 +82,7 @@ class KubernetesError(RemoteError):
 
 
 class KubernetesNotFound(KubernetesError):
-    pass
+    exit_code = ExitCode.CONFIG  # a named object is missing (DESIGN §3.6)
 
 
 class Unreadable(RemoteError):

@@ -53,8 +53,10 @@ def _run_one(check: Check, facts: Facts, results: dict[str, list[Finding]]) -> l
 def run(ctx: Context, only: Iterable[str] = ()) -> tuple[list[Finding], Facts]:
     checks = select(only)
     facts = Facts(ctx)
-    facts.prefetch(ESSENTIAL)
-    for name in ESSENTIAL:
+    # a cluster named with --cluster must exist: else one error (exit 3), as bind says it
+    essential = ESSENTIAL + (("aks",) if ctx.scope.cluster else ())
+    facts.prefetch(essential)
+    for name in essential:
         err = facts.error(name)
         if err is not None:
             if isinstance(err.cause, WiError):

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from ...core.cloud import Cloud
 from ...core.config import Settings
-from ...core.errors import Unreadable
+from ...core.errors import ConfigError, Unreadable
 from ...core.models import Cluster
 from . import Context, Scope, fact
 
@@ -87,6 +87,9 @@ def aks(ctx: Context, api_issuer: str | None = None) -> AksRecord:
     if named:
         name, rg = named
         found = azure.clusters.get(rg, name)
+        if found is None and scope_.cluster:  # named on the command line: as bind says it
+            raise ConfigError(f"No AKS cluster {name!r} in resource group {rg}.",
+                              ["Check --cluster and --resource-group ('az aks list -o table')."])
         if found is None:
             return AksRecord(None, f"AKS cluster {name} in {rg} not found")
         return AksRecord(found, "named on the command line" if scope_.cluster else
