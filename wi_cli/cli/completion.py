@@ -6,12 +6,14 @@ protocol are typer's.
 Besides commands and options, every parameter named ``namespace``, ``service_account`` or
 ``identity`` completes from the current context: namespaces and service accounts from the
 cluster, identities from the ``wi provision`` state and, with a subscription set, from ARM.
-Each lookup gets COMPLETION_SECONDS in all and is silent on any error: a completion never
-prints a message and never waits long. Nothing here is imported for ``--help``.
+Each lookup gets COMPLETION_SECONDS in all (``WI_COMPLETION_SECONDS`` overrides it) and is
+silent on any error: a completion never prints a message and never waits long. Nothing here is
+imported for ``--help``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Callable, Sequence
 
@@ -107,6 +109,13 @@ def _settings(ctx: Any) -> Any:
     return resolve(given, Environment.current())
 
 
+def budget() -> float:
+    try:
+        return float(os.environ.get("WI_COMPLETION_SECONDS", COMPLETION_SECONDS))
+    except ValueError:
+        return COMPLETION_SECONDS
+
+
 def _within_budget(fetch: Callable[[], list[str]]) -> list[str]:
     found: list[str] = []
 
@@ -118,7 +127,7 @@ def _within_budget(fetch: Callable[[], list[str]]) -> list[str]:
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    worker.join(COMPLETION_SECONDS)
+    worker.join(budget())
     return list(found) if not worker.is_alive() else []
 
 
@@ -126,7 +135,7 @@ def _kube(ctx: Any) -> Any:
     from ..adapters.kube.client import KubeClients
 
     s = _settings(ctx)
-    return KubeClients(s.kubeconfig_path, s.context, timeout=COMPLETION_SECONDS)
+    return KubeClients(s.kubeconfig_path, s.context, timeout=budget())
 
 
 def _names(items: list[dict[str, Any]]) -> list[str]:

@@ -14,7 +14,6 @@ without executing anything.
 
 from __future__ import annotations
 
-import base64
 import copy
 import datetime as dt
 import itertools
@@ -25,29 +24,25 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
-from ..http import Request, Response, json_response
+from ..http import Request, Response
 from .errors import ApiError
-from .sa_tokens import DEFAULT_EXPIRATION_SECONDS, pod_binding
+from .sa_tokens import pod_binding
+from . import pod_logs, run_as
+from .sandbox import MountError, PodSandbox, expand, field_value, object_data, rewrite_paths
 
 if TYPE_CHECKING:
     from .cluster import KubeCluster
 
 PYTHON_COMMANDS = re.compile(r"^python(3(\.\d+)?)?$")
-LOG_LIMIT_BYTES = 4 * 1024 * 1024
 
 
 def now_rfc3339() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class MountError(Exception):
-    """A volume could not be set up (the kubelet's FailedMount)."""
 
 
 # -- which pods really run --------------------------------------------------------------------------
@@ -78,181 +73,6 @@ def is_runnable(pod: dict[str, Any]) -> bool:
     spec = pod.get("spec") or {}
     containers = list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
     return bool(spec.get("containers")) and all(executable_for(c) for c in containers)
-
-
-# -- volumes and paths ------------------------------------------------------------------------------
-def _write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    path.chmod(mode)
-
-
-def _items_or_all(data: dict[str, bytes], items: list[dict[str, Any]] | None,
-                  kind: str) -> list[tuple[str, bytes, int | None]]:
-    if not items:
-        return [(key, value, None) for key, value in sorted(data.items())]
-    out = []
-    for item in items:
-        if item["key"] not in data:
-            raise MountError(f'configmap references non-existent config key: {item["key"]}'
-                             if kind == "configmap" else
-                             f'references non-existent secret key: {item["key"]}')
-        out.append((item.get("path") or item["key"], data[item["key"]], item.get("mode")))
-    return out
-
-
-def field_value(pod: dict[str, Any], field_path: str) -> str:
-    """A downward API ``fieldRef`` value."""
-    meta = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    status = pod.get("status") or {}
-    simple = {
-        "metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
-        "metadata.uid": meta.get("uid"), "spec.nodeName": spec.get("nodeName"),
-        "spec.serviceAccountName": spec.get("serviceAccountName"),
-        "status.podIP": status.get("podIP"), "status.hostIP": status.get("hostIP"),
-    }
-    if field_path in simple:
-        return simple[field_path] or ""
-    m = re.match(r"^metadata\.(labels|annotations)(?:\['(.+)'\])?$", field_path)
-    if m:
-        values = meta.get(m.group(1)) or {}
-        if m.group(2):
-            return values.get(m.group(2), "")
-        return "\n".join(f'{k}="{v}"' for k, v in sorted(values.items()))
-    return ""
-
-
-class PodSandbox:
-    """One pod's files on the node: ``<root>/<uid>/volumes/<name>/...`` and its logs."""
-
-    def __init__(self, kubelet: "Kubelet", pod: dict[str, Any]) -> None:
-        self.kubelet = kubelet
-        self.cluster = kubelet.cluster
-        self.pod = pod
-        self.dir = kubelet.root / pod["metadata"]["uid"]
-        self.volumes_dir = self.dir / "volumes"
-        self.logs_dir = self.dir / "logs"
-        # projected tokens to refresh: (file, audience, expirationSeconds, mode)
-        self.tokens: list[tuple[Path, str | None, int, int]] = []
-
-    def setup(self) -> None:
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
-        for volume in (self.pod.get("spec") or {}).get("volumes") or []:
-            target = self.volumes_dir / volume["name"]
-            target.mkdir(parents=True, exist_ok=True)
-            self._materialise(volume, target)
-
-    def _materialise(self, volume: dict[str, Any], target: Path) -> None:
-        if "configMap" in volume:
-            self._config_source(volume["configMap"], target, volume["configMap"].get(
-                "defaultMode", 420), "configmap")
-        elif "secret" in volume:
-            src = dict(volume["secret"], name=volume["secret"].get("secretName"))
-            self._config_source(src, target, src.get("defaultMode", 420), "secret")
-        elif "projected" in volume:
-            mode = volume["projected"].get("defaultMode", 420)
-            for source in volume["projected"].get("sources") or []:
-                self._projection(source, target, mode)
-        elif "downwardAPI" in volume:
-            self._downward(volume["downwardAPI"].get("items") or [], target,
-                           volume["downwardAPI"].get("defaultMode", 420))
-        # emptyDir, hostPath and the rest: an empty directory
-
-    def _projection(self, source: dict[str, Any], target: Path, mode: int) -> None:
-        if "serviceAccountToken" in source:
-            sat = source["serviceAccountToken"]
-            entry = (target / sat["path"], sat.get("audience"),
-                     int(sat.get("expirationSeconds") or DEFAULT_EXPIRATION_SECONDS),
-                     0o600 if mode == 420 else mode)
-            self.tokens.append(entry)
-            self.write_token(*entry)
-        elif "configMap" in source:
-            self._config_source(source["configMap"], target, mode, "configmap")
-        elif "secret" in source:
-            self._config_source(source["secret"], target, mode, "secret")
-        elif "downwardAPI" in source:
-            self._downward(source["downwardAPI"].get("items") or [], target, mode)
-
-    def write_token(self, path: Path, audience: str | None, expiration: int, mode: int) -> None:
-        token = self.kubelet.mint_pod_token(self.pod, audience, expiration)
-        tmp = path.with_name(path.name + ".tmp")
-        _write(tmp, token.encode(), mode)
-        tmp.replace(path)  # atomic, as the kubelet's atomic writer swaps the files
-
-    def refresh_tokens(self, stop: threading.Event) -> None:
-        """Re-mint projected tokens at 80% of their lifetime, as the kubelet does."""
-        if not self.tokens:
-            return
-        interval = 0.8 * min(expiration for _, _, expiration, _ in self.tokens)
-        while not stop.wait(interval):
-            for entry in self.tokens:
-                try:
-                    self.write_token(*entry)
-                except (MountError, OSError):
-                    pass
-
-    def _config_source(self, src: dict[str, Any], target: Path, mode: int, kind: str) -> None:
-        name = src.get("name") or ""
-        plural = "configmaps" if kind == "configmap" else "secrets"
-        namespace = self.pod["metadata"]["namespace"]
-        obj = self.cluster.store.try_get(plural, namespace, name)
-        if obj is None:
-            if src.get("optional"):
-                return
-            raise MountError(f'{kind} "{name}" not found')
-        data = _object_data(obj, kind)
-        for path, value, item_mode in _items_or_all(data, src.get("items"), kind):
-            _write(target / path, value, item_mode or mode)
-
-    def _downward(self, items: list[dict[str, Any]], target: Path, mode: int) -> None:
-        for item in items:
-            ref = item.get("fieldRef")
-            value = field_value(self.pod, ref["fieldPath"]) if ref else "0"
-            _write(target / item["path"], value.encode(), item.get("mode") or mode)
-
-    def mounts_for(self, container: dict[str, Any]) -> list[tuple[str, Path]]:
-        """(mountPath, host path) pairs, longest mount path first."""
-        pairs = []
-        for mount in container.get("volumeMounts") or []:
-            host = self.volumes_dir / mount["name"]
-            if mount.get("subPath"):
-                host = host / mount["subPath"]
-            pairs.append((mount["mountPath"].rstrip("/") or "/", host))
-        return sorted(pairs, key=lambda p: len(p[0]), reverse=True)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _object_data(obj: dict[str, Any], kind: str) -> dict[str, bytes]:
-    if kind == "secret":
-        return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
-    data = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
-    data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
-    return data
-
-
-def rewrite_paths(value: str, mounts: list[tuple[str, Path]]) -> str:
-    """Point an absolute path under a container mount at the mount's directory on the node."""
-    for mount_path, host in mounts:
-        if value == mount_path:
-            return str(host)
-        if value.startswith(mount_path + "/"):
-            return str(host) + value[len(mount_path):]
-    return value
-
-
-_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
-
-
-def expand(value: str, env: dict[str, str]) -> str:
-    """Kubernetes ``$(VAR)`` expansion: known names are replaced, ``$$`` escapes."""
-    def sub(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        return env.get(m.group(1), m.group(0))
-    return _VAR_REF.sub(sub, value)
 
 
 # -- process state ----------------------------------------------------------------------------------
@@ -489,13 +309,29 @@ class Kubelet:
         self._record_event(pod, "Normal", "Created", f"Created container: {name}")
         log_path = run.sandbox.logs_dir / f"{name}.log"
         state = ContainerRun(container["name"], log_path, started_at=now_rfc3339())
+        user = self._user_for(pod, container, argv[0], run)
         with log_path.open("wb") as log, run.lock:
             state.process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log,
                                              stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL,
-                                             start_new_session=True)
+                                             start_new_session=True, **user)
             run.containers[container["name"]] = state
         self._record_event(pod, "Normal", "Started", f"Started container {name}")
+
+    def _user_for(self, pod: dict[str, Any], container: dict[str, Any], program: str,
+                  run: PodRun) -> dict[str, Any]:
+        """Popen's user arguments for the container's runAsUser/runAsGroup, or a Warning event
+        when the lab cannot switch to them here (see run_as)."""
+        wanted = run_as.wanted(pod, container)
+        reason = run_as.why_not(wanted, program, run.sandbox.dir)
+        if reason:
+            self._record_event(pod, "Warning", run_as.NOT_APPLIED,
+                               f"Container {container['name']} runs as uid {os.geteuid()} gid "
+                               f"{os.getegid()}, not as its securityContext asks (runAsUser "
+                               f"{wanted.uid}, runAsGroup {wanted.gid}): {reason}.")
+            return {}
+        run_as.hand_over(wanted, run.sandbox.dir)
+        return wanted.popen()
 
     def container_env(self, pod: dict[str, Any], container: dict[str, Any]) -> dict[str, str]:
         """The process environment: node basics, the lab CA, then the container's env."""
@@ -531,7 +367,7 @@ class Kubelet:
             if obj is None:
                 return {}
             return {prefix + k: v.decode(errors="replace")
-                    for k, v in _object_data(obj, kind).items()}
+                    for k, v in object_data(obj, kind).items()}
         return {}
 
     def _env_value(self, pod: dict[str, Any], var: dict[str, Any]) -> str | None:
@@ -547,7 +383,7 @@ class Kubelet:
             if ref is None:
                 continue
             obj = self.cluster.store.try_get(plural, namespace, ref.get("name", ""))
-            data = _object_data(obj, kind) if obj else {}
+            data = object_data(obj, kind) if obj else {}
             value = data.get(ref.get("key", ""))
             return value.decode(errors="replace") if value is not None else None
         return None  # resourceFieldRef and the rest: not set
@@ -647,82 +483,8 @@ class Kubelet:
         except ApiError:
             pass
 
-    # -- logs -----------------------------------------------------------------------------------
     def serve_log(self, req: Request, namespace: str, name: str) -> Response:
-        pod = self.cluster.store.try_get("pods", namespace, name)
-        if pod is None:
-            return _status(404, "NotFound", f'pods "{name}" not found',
-                           {"name": name, "kind": "pods"})
-        spec = pod.get("spec") or {}
-        names = [c["name"] for c in spec.get("containers") or []]
-        all_names = [c["name"] for c in spec.get("initContainers") or []] + names
-        container = req.arg("container")
-        if not container:
-            if len(names) != 1:
-                return _status(400, "BadRequest",
-                               f"a container name must be specified for pod {name}, choose one "
-                               f"of: [{' '.join(names)}]")
-            container = names[0]
-        if container not in all_names:
-            return _status(400, "BadRequest",
-                           f"container {container} is not valid for pod {name}")
-        run = self.runs.get(pod["metadata"].get("uid", ""))
-        state = run.containers.get(container) if run else None
-        if state is None:
-            if (pod.get("status") or {}).get("phase") == "Running":
-                return Response(200, b"", {"Content-Type": "text/plain"})  # seeded: silent
-            return _status(400, "BadRequest", f'container "{container}" in pod "{name}" is '
-                                              f"waiting to start: ContainerCreating")
-        tail = req.arg("tailLines")
-        tail_lines = int(tail) if tail and tail.lstrip("-").isdigit() else None
-        if req.arg("follow") in ("true", "1"):
-            return Response(200, self._follow(state, tail_lines), {"Content-Type": "text/plain"})
-        return Response(200, _tail(_read_log(state.log_path), tail_lines),
-                        {"Content-Type": "text/plain"})
-
-    def _follow(self, state: ContainerRun, tail_lines: int | None) -> Iterator[bytes]:
-        sent = 0
-        first = True
-        while True:
-            data = _read_log(state.log_path)
-            if first:
-                chunk = _tail(data, tail_lines)
-                first = False
-            else:
-                chunk = data[sent:]
-            sent = len(data)
-            if chunk:
-                yield chunk
-            if state.exit_code is not None or self._stopped.is_set():
-                rest = _read_log(state.log_path)[sent:]
-                if rest:
-                    yield rest
-                return
-            time.sleep(0.1)
-
-
-def _read_log(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return b""
-    return data[-LOG_LIMIT_BYTES:]
-
-
-def _tail(data: bytes, lines: int | None) -> bytes:
-    if lines is None or lines < 0:
-        return data
-    if lines == 0:
-        return b""
-    parts = data.splitlines(keepends=True)
-    return b"".join(parts[-lines:])
-
-
-def _status(code: int, reason: str, message: str,
-            details: dict[str, Any] | None = None) -> Response:
-    return json_response(code, ApiError(code, reason, message, details).to_status(),
-                         content_type="application/json")
-
+        return pod_logs.serve_log(self, req, namespace, name)
 
 def _condition(type_: str, status: str, reason: str | None = None) -> dict[str, Any]:
     cond: dict[str, Any] = {"type": type_, "status": status, "lastProbeTime": None,
