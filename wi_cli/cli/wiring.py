@@ -69,7 +69,7 @@ def doctor_context(s: Settings, scope: "Scope") -> "Context":
     state_cluster = ((s.state.cluster_name, s.state.resource_group)
                      if s.state and s.state.cluster_name and s.state.resource_group else None)
     return Context(scope, KubeApi(kube), account, Entra(cloud_, s.env), Web(s.env), cloud_, s,
-                   state_cluster)
+                   state_cluster, kube.context_name)
 
 
 def provisioning(s: Settings) -> tuple["ArmAccount", "Kubeconfigs"]:

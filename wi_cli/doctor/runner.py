@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..core.errors import ExitCode, UsageError, WiError
-from ..core.models import Finding, Status
+from ..core.models import Finding, Status, assign_keys
 from .facts import Context, FactError, Facts
 from .registry import Check, Report, all_checks
 
@@ -64,7 +64,9 @@ def run(ctx: Context, only: Iterable[str] = ()) -> tuple[list[Finding], Facts]:
     results: dict[str, list[Finding]] = {}
     for check in checks:
         results[check.id] = _run_one(check, facts, results)
-    return [f for made in results.values() for f in made], facts
+    findings = [f for made in results.values() for f in made]
+    assign_keys(findings, ctx.kube_context)
+    return findings, facts
 
 
 def exit_code(findings: list[Finding]) -> ExitCode:

@@ -49,6 +49,20 @@ class KubeClients:
                               ["Check the file and the --context name "
                                "('kubectl config get-contexts')."]) from None
 
+    @cached_property
+    def context_name(self) -> str | None:
+        """The context in use: --context, else the kubeconfig's current-context."""
+        if self.context:
+            return self.context
+        from kubernetes import config
+
+        try:
+            _, active = config.list_kube_config_contexts(
+                config_file=self.kubeconfig.split(os.pathsep)[0])
+        except Exception:  # noqa: BLE001 - api_client reports a broken kubeconfig
+            return None
+        return (active or {}).get("name")
+
     @property
     def server(self) -> str:
         return str(self.api_client.configuration.host)
