@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.markup import escape
@@ -28,18 +29,34 @@ def print_error(error: WiError) -> None:
         err.print(f"  [cyan]→[/] {escape(redact_text(line))}")
 
 
-def print_finding(finding: Finding) -> None:
+def plain(value: Any) -> str:
+    """A value as a person reads it: text as is, anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def print_finding(finding: Finding, indent: str = " ") -> None:
     out = console.out()
-    out.print(f" {STATUS_MARK[finding.status]} {escape(finding.title)}: "
+    out.print(f"{indent}{STATUS_MARK[finding.status]} {escape(finding.title)}: "
               f"{escape(redact_text(finding.summary))}")
+    pad = indent + "    "
     if finding.evidence and finding.status in (Status.FAIL, Status.WARN, Status.ERROR):
-        out.print(f"     expected: {escape(repr(finding.evidence.expected))}")
-        out.print(f"     actual:   {escape(repr(finding.evidence.actual))}")
+        out.print(f"{pad}expected: {escape(redact_text(plain(finding.evidence.expected)))}")
+        out.print(f"{pad}actual:   {escape(redact_text(plain(finding.evidence.actual)))}")
     if finding.remediation and finding.status in (Status.FAIL, Status.WARN, Status.ERROR):
-        if finding.remediation.text:
-            out.print(f"     fix: {escape(finding.remediation.text)}")
-        for cmd in finding.remediation.commands:
-            out.print(f"       [bold]$ {escape(cmd)}[/]")
+        print_fix(finding, pad)
+
+
+def print_fix(finding: Finding, pad: str) -> None:
+    """The fix and its commands, each command on its own line, never cut (soft wrap)."""
+    out = console.out()
+    if finding.remediation is None:
+        return
+    if finding.remediation.text:
+        out.print(f"{pad}fix: {escape(finding.remediation.text)}")
+    for cmd in finding.remediation.commands:
+        out.print(f"{pad}  [bold]$ {escape(cmd)}[/]", soft_wrap=True)
 
 
 def key_value_table(title: str, rows: dict[str, Any]) -> Table:

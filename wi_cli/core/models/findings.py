@@ -101,6 +101,7 @@ class CommandResult:
     findings: list[Finding] = field(default_factory=list)
     exit_code: ExitCode = ExitCode.OK
     view: str | None = None  # the human view to print it with (render/views.py; default: command)
+    view_options: dict[str, Any] = field(default_factory=dict)  # how that view shows it
 
     @property
     def status(self) -> str:
