@@ -108,6 +108,8 @@ def run(check_id: str, **given: Any) -> list[Finding]:
     takes with a default and that is neither given nor derivable gets that default."""
     check = REGISTRY[check_id]
     facts = derive(given)
+    missing = [n for n in check.needs.names if n not in facts and n not in check.needs.defaults]
+    assert not missing, f"{check_id} needs {missing}: give them (or what they derive from)"
     report = Report(check)
     check.fn(report, **{n: facts[n] for n in check.needs.names if n in facts})
     for f in report.made:
@@ -422,7 +424,7 @@ def refused(code: str, words: str = "what Entra said", tenant: str | None = TENA
                                                "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
 
 
-def exchanged(b: Binding, answer: Exchange, credentials: list[FederatedCredential],
+def exchanged(b: Binding, answer: Exchange, credentials: list[FederatedCredential] | None,
               issuer: str = ISSUER) -> Exchange:
     """Entra's answer as the exchanges fact records it: with what ARM says about the matching
     credential, so a fresh one's refusal is marked as propagation (no retries: a zero budget)."""
