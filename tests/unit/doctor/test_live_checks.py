@@ -33,6 +33,7 @@ from values import (
     pod,
     refused,
     run,
+    seconds_after,
     service_account,
 )
 from wi_cli.core.models import FederatedCredential, Finding, Status
@@ -188,7 +189,8 @@ def test_fresh_credential_refused_is_propagation() -> None:
     f = exchange(refused("AADSTS700213"), credential(age=30))
     assert f.status == Status.WARN
     assert "Entra refused the exchange with AADSTS700213, but the credential that matches it " \
-           "exactly was created 30 s ago" in f.summary
+           "exactly was created " in f.summary
+    assert 30 <= seconds_after(f.summary, "exactly was created ") < 90
     assert f.evidence.actual["code"] == "AADSTS700213"
     assert commands(f) == []
 
@@ -196,8 +198,8 @@ def test_fresh_credential_refused_is_propagation() -> None:
 def test_fresh_identity_unknown_to_entra_is_propagation() -> None:
     f = exchange(refused("AADSTS700016"), credential(), identities=[identity(age=20)])
     assert f.status == Status.WARN
-    assert "identity id-app was created 20 s ago: Entra does not know its client id yet" \
-        in f.summary
+    assert 20 <= seconds_after(f.summary, "identity id-app was created ") < 80
+    assert "s ago: Entra does not know its client id yet" in f.summary
 
 
 @covers("live.token-exchange", 39)
@@ -282,8 +284,8 @@ def test_long_lived_token_for_the_api_server() -> None:
 def test_token_issued_ahead_of_this_clock() -> None:
     f = claims_run(skew=900)
     assert f.status == Status.WARN
-    assert "issued 900 s from this machine's clock" in f.summary or \
-        "issued 899 s from" in f.summary
+    assert 840 < seconds_after(f.summary, "the token was issued ") <= 900
+    assert "s from this machine's clock" in f.summary
     assert "AADSTS700024" in f.summary and "NTP" in f.remediation.text
 
 

@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import inspect
 import json
+import re
 import time
 from typing import Any, Callable, TypeVar
 
@@ -164,6 +165,14 @@ def one(findings: list[Finding]) -> Finding:
 
 def commands(f: Finding) -> list[str]:
     return list(f.remediation.commands) if f.remediation else []
+
+
+def seconds_after(text: str, words: str) -> int:
+    """The seconds a summary gives right after ``words`` ("created 40 s ago"): ages are measured
+    from the clock when the check runs, so tests compare them with a margin, never exactly."""
+    m = re.search(re.escape(words) + r"(-?\d+) s\b", text)
+    assert m, f"no '{words}N s' in {text!r}"
+    return int(m.group(1))
 
 
 def ago(seconds: float) -> dt.datetime:
