@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from values import BASE, NO_AKS, covers, derive, pod, run, service_account
+from checkrun import BASE, covers, derive, run
+from values import NO_AKS, pod, service_account
 from wi_cli.cli.app import main
 from wi_cli.core.cloud import KNOWN_CLOUDS
 from wi_cli.core.models import Status

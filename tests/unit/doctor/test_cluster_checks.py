@@ -3,7 +3,8 @@ server publishes."""
 
 from __future__ import annotations
 
-from values import CLUSTER, ISSUER, NO_AKS, RG, aks, cluster, commands, covers, one, run
+from checkrun import commands, covers, one, run
+from values import CLUSTER, ISSUER, NO_AKS, RG, aks, cluster
 from wi_cli.core.models import Status
 from wi_cli.doctor.facts.cluster import IN_CLUSTER_ISSUER, AksRecord
 

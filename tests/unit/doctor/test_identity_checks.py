@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from checkrun import commands, covers, derive, one, run, seconds_after
 from values import (
     AUDIENCE,
     CLIENT_ID,
@@ -21,21 +22,15 @@ from values import (
     accepted,
     aks,
     backend,
-    commands,
-    covers,
     credential,
-    derive,
     exchanged,
     fics_for,
     identity,
     issuer_documents,
     mutate,
-    one,
     pod,
     pod_manifest,
     refused,
-    run,
-    seconds_after,
     service_account,
     subject,
     webhook_config,

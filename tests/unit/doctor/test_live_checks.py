@@ -1,11 +1,12 @@
 """The live layer's checks on plain values: the claims of the token the API server minted, and
 Entra's answer to exchanging it (recorded as the exchanges fact records it, propagation included,
-with no retry and no sleep). Tokens are stand-ins; values.audit checks none reaches a finding."""
+with no retry and no sleep). Tokens are stand-ins; checkrun.audit checks none reaches a finding."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from checkrun import commands, covers, derive, one, run, seconds_after
 from values import (
     AUDIENCE,
     CLIENT_ID,
@@ -20,20 +21,14 @@ from values import (
     TENANT,
     accepted,
     aks,
-    commands,
-    covers,
     credential,
-    derive,
     exchanged,
     fics_for,
     identity,
     issuer_documents,
     minted,
-    one,
     pod,
     refused,
-    run,
-    seconds_after,
     service_account,
 )
 from wi_cli.core.models import FederatedCredential, Finding, Status

@@ -3,6 +3,7 @@ principal."""
 
 from __future__ import annotations
 
+from checkrun import commands, covers, one, run
 from values import (
     CLUSTER,
     NS,
@@ -11,12 +12,8 @@ from values import (
     SA,
     SUBSCRIPTION,
     aks,
-    commands,
-    covers,
     identity,
-    one,
     pod,
-    run,
     service_account,
 )
 from wi_cli.core.models import RoleAssignment, Status

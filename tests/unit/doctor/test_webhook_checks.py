@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from checkrun import commands, covers, one, run
 from values import (
     ADDON_NS,
     CLUSTER,
@@ -15,12 +16,8 @@ from values import (
     SA,
     aks,
     backend,
-    commands,
-    covers,
     namespace,
-    one,
     pod,
-    run,
     service_account,
     webhook_config,
 )

@@ -6,16 +6,8 @@ from __future__ import annotations
 
 import json
 
-from values import (
-    NS,
-    commands,
-    covers,
-    deployment,
-    one,
-    pod,
-    run,
-    service_account,
-)
+from checkrun import commands, covers, one, run
+from values import NS, deployment, pod, service_account
 from wi_cli.core.models import Status
 
 PROXY = "azure.workload.identity/inject-proxy-sidecar"

@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import json
 
+from checkrun import commands, covers, one, run
 from values import (
     CLIENT_ID,
     NS,
     OTHER_CLIENT_ID,
     SA,
-    commands,
     container,
-    covers,
     deployment,
     deployment_and_pods,
     mutate,
-    one,
     pod,
     pod_manifest,
-    run,
     service_account,
 )
 from wi_cli.core.models import WI_USE_LABEL, Pod, Status, from_json

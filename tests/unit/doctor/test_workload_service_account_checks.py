@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import json
 
+from checkrun import commands, covers, one, run
 from values import (
     CLIENT_ID,
     NS,
     OTHER_TENANT,
     SA,
     TENANT,
-    commands,
-    covers,
     deployment,
     deployment_and_pods,
     identity,
-    one,
     pod,
-    run,
     service,
     service_account,
 )
