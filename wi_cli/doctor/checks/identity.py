@@ -108,7 +108,7 @@ def _unknown_client_id(report: Report, b: Binding, outcome: Exchange | None,
         report.skip(f"{b.label}: client id {b.client_id!r} is not a GUID (workload.client-id "
                     "says how to fix it).")
         return
-    if outcome is not None and outcome.code not in (None, "AADSTS700016", "AADSTS90002"):
+    if outcome is not None and outcome.known_to_entra:
         report.warn(f"{b.label}: {b.client_id} is no user-assigned identity in subscription "
                     f"{subscription}, but Entra knows it (it answered {outcome.code or 'ok'}): "
                     "an app registration or an identity elsewhere; doctor cannot read its "

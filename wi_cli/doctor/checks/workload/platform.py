@@ -67,12 +67,13 @@ def proxy(report: Report, workload_view: WorkloadView) -> None:
         commands = ([remove_template_annotation(w, INJECT_PROXY)] if w.is_deployment else
                     [f"kubectl annotate pod {w.name} -n {w.namespace} {INJECT_PROXY}-",
                      recreate_pod(w.namespace, w.name)])
+        fixes = "; ".join(f for _, f in problems)
         report.fail(f"{w.ref}: {'; '.join(p for p, _ in problems)}.",
                     expected="annotation absent, or present on a Linux pod without hostNetwork",
                     actual={INJECT_PROXY: w.annotations[INJECT_PROXY],
                             "hostNetwork": bool(w.spec.host_network),
                             "windows": _is_windows(w)},
-                    fix="; ".join(f for _, f in problems).capitalize() + ".",
+                    fix=fixes[:1].upper() + fixes[1:] + ".",  # not capitalize(): hostNetwork
                     commands=commands)
     if not report.made:
         report.about(Target()).skip("No workload in scope asks for the proxy sidecar.")
