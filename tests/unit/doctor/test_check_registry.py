@@ -143,7 +143,7 @@ EMPTY = {
     "issuer_documents": IssuerDocuments(None), "webhook": WebhookInstall([]),
     "webhook_backends": {}, "env_source_keys": EnvSources({}), "identities": [], "fics": {},
     "role_assignments": {}, "role_names": {}, "minted_tokens": {}, "exchanges": {},
-    "cloud": KNOWN_CLOUDS["azurecloud"],
+    "cloud": KNOWN_CLOUDS["azurecloud"], "elsewhere": {},
 }
 
 
