@@ -7,3 +7,5 @@ from .findings import *  # noqa: F403
 from .k8s import *  # noqa: F403
 from .kube import *  # noqa: F403
 from .propagation import *  # noqa: F403
+from .probe import *  # noqa: F403
+from .probe_outcome import *  # noqa: F403

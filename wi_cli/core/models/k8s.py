@@ -225,8 +225,15 @@ class ContainerStateWaiting:
 
 
 @dataclass(frozen=True)
+class ContainerStateTerminated:
+    exit_code: Optional[int] = None
+    reason: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class ContainerState:
     waiting: Optional[ContainerStateWaiting] = None
+    terminated: Optional[ContainerStateTerminated] = None
 
 
 @dataclass(frozen=True)
@@ -402,6 +409,13 @@ class MutatingWebhook:
 class MutatingWebhookConfiguration:
     metadata: ObjectMeta = field(default_factory=ObjectMeta)
     webhooks: tuple[MutatingWebhook, ...] = ()
+
+
+@dataclass(frozen=True)
+class Event:
+    type: Optional[str] = None  # Normal or Warning
+    reason: Optional[str] = None
+    message: Optional[str] = None
 
 
 def secret_from_json(data: dict[str, Any]) -> Secret:
