@@ -324,6 +324,19 @@ def test_the_view_prints_every_table_and_the_closing_lines(capsys: Any) -> None:
     assert "Could not delete pod" in err
 
 
+def test_a_token_in_the_pod_log_is_never_printed(capsys: Any) -> None:
+    jwt = ".".join(["eyJ" + "a" * 20, "eyJ" + "b" * 30, "c" * 40])  # built at run time
+    findings = verdict.no_report("Failed", [f"token={jwt}"], "Error")
+    outcome = ProbeOutcome(REQ, "wi-probe-1", "failed", None, ProbeTargets(), findings,
+                           PodRun("Failed", "Error", log_tail=(f"token={jwt}",)))
+    console.reset()
+    view.show(CommandResult("probe", outcome, findings, view="probe"))
+    doc = jsonout.dumps(jsonout.envelope("probe", status="problems", exit_code=1, data=outcome,
+                                         findings=findings))
+    out, err = capsys.readouterr()
+    assert "cause: token=" in out and jwt not in out + err + doc
+
+
 def test_the_view_of_a_refused_pod_is_its_closing_lines(capsys: Any) -> None:
     outcome = ProbeOutcome(REQ, "wi-probe-1", "refused", None, ProbeTargets(),
                            verdict.refused(REQ, "denied"), PodRun(None, "AdmissionRefused"))

@@ -154,6 +154,7 @@ def _checks_table(checks: tuple[DataPlaneCheck, ...]) -> Any:
 def show(result: CommandResult) -> None:
     from rich.markup import escape
 
+    from ..core.redact import redact_text
     from . import console
 
     outcome: ProbeOutcome = result.data
@@ -174,12 +175,16 @@ def show(result: CommandResult) -> None:
     verdict = outcome.verdict
     mark = {Status.OK: "[green]✓[/]", Status.WARN: "[yellow]![/]"}.get(verdict.status,
                                                                       "[red]✗[/]")
-    out.print(f"{mark} [bold]{escape(verdict.summary)}[/]")
+
+    def text(value: str) -> str:  # causes may quote the pod's log: whatever an image printed
+        return escape(redact_text(value))
+
+    out.print(f"{mark} [bold]{text(verdict.summary)}[/]")
     for cause in verdict.causes:
-        out.print(f"  cause: {escape(cause)}")
+        out.print(f"  cause: {text(cause)}")
     for fix in verdict.fixes:
-        out.print(f"  [cyan]→[/] {escape(fix)}")
+        out.print(f"  [cyan]→[/] {text(fix)}")
     for warning in verdict.warnings:
-        out.print(f"  [yellow]![/] {escape(warning)}")
+        out.print(f"  [yellow]![/] {text(warning)}")
     for problem in outcome.cleanup:
         console.err().print(f"[yellow]![/] {escape(problem)}")
