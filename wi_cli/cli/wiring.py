@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..core.cloud import Cloud
     from ..core.plan import Consent
     from ..core.ports import ArmAccount, Kubeconfigs
+    from ..core.probe import ProbePorts
     from ..core.provision import Terraform
     from ..doctor.facts import Context, Scope
 
@@ -78,6 +79,22 @@ def provisioning(s: Settings) -> tuple["ArmAccount", "Kubeconfigs"]:
     from ..adapters.kube.kubeconfig import KubeconfigFiles
 
     return Arm(cloud(s), s.env), KubeconfigFiles()
+
+
+def probe_ports(s: Settings, cloud_: "Cloud") -> "ProbePorts":
+    """The probe's pod through the kubeconfig; Azure (the identity, its credentials, the data
+    planes to check) when a subscription is set."""
+    from ..adapters.kube.api import KubeApi
+    from ..core.probe import ProbePorts
+
+    pods = KubeApi(kube_clients(s))
+    if not s.subscription:
+        return ProbePorts(pods)
+    from ..adapters.azure.identities import Identities
+    from ..adapters.azure.resources import Resources
+
+    azure = azure_clients(s, cloud_)
+    return ProbePorts(pods, Identities(azure), Resources(azure), s.subscription)
 
 
 def terraform(s: Settings) -> "Terraform":

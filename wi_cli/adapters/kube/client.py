@@ -69,11 +69,12 @@ class KubeClients:
 
     def request(self, method: str, path: str, doing: str, *,
                 query: dict[str, Any] | None = None, body: Any = None,
-                content_type: str = "application/json") -> Any:
+                content_type: str = "application/json", text: bool = False) -> Any:
         """One API call as plain JSON (the kubeconfig's auth, TLS and exec plugins apply, but
-        none of the client's generated API or model classes, which cost seconds to import)."""
+        none of the client's generated API or model classes, which cost seconds to import);
+        ``text``: the answer as text (a pod's log)."""
         api = self.api_client
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "*/*" if text else "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         with kube_errors(doing, self.server):
@@ -85,6 +86,8 @@ class KubeClients:
             data = resp.read()
             if not 200 <= resp.status < 300:
                 raise_status(resp.status, _message(data, resp.reason), doing)
+        if text:
+            return (data or b"").decode("utf-8", errors="replace")
         return json.loads(data) if data else None
 
     def get(self, path: str, doing: str, **query: Any) -> dict[str, Any]:

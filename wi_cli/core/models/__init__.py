@@ -9,3 +9,5 @@ from .objects import *  # noqa: F403
 from .pods import *  # noqa: F403
 from .kube import *  # noqa: F403
 from .propagation import *  # noqa: F403
+from .probe import *  # noqa: F403
+from .probe_outcome import *  # noqa: F403
