@@ -28,7 +28,7 @@ from .models import (
     ServiceAccountRef,
     TokenExchange,
 )
-from .models.k8s import Event
+from .models.objects import Event
 from .models.probe_outcome import ArmResource
 
 # -- Azure ------------------------------------------------------------------------------------------
