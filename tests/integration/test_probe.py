@@ -97,6 +97,24 @@ def test_healthy_human_view(world, env, capsys) -> None:
     assert leftovers(world) == []
 
 
+@pytest.mark.parametrize("columns", [80, 200])
+def test_scopes_issuer_and_paths_are_whole_at_any_width(world, env, capsys, monkeypatch,
+                                                       columns: int) -> None:
+    """Tables when they fit, lines when they do not: never a folded or cut value."""
+    from wi_cli.render import console
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    console.reset()
+    code, out, _ = wi(capsys, *PROBE)
+    assert code == 0 and "…" not in out
+    seeded = world["seeded"]
+    scopes = {ra.scope for ra in world["lab"].azure.assignments_for(seeded.identity.principal_id)}
+    lines = out.splitlines()
+    for value in (*scopes, seeded.issuer_url, f"system:serviceaccount:{NS}:{SA}"):
+        assert any(value in line for line in lines), value
+    assert ("┃ Scope" in out) == (columns == 200)
+
+
 def test_key_vault_check_fails_with_403_explained_when_only_reader(world, env, capsys) -> None:
     lab, seeded = world["lab"], world["seeded"]
     kv_user = [ra for ra in lab.azure.assignments_for(seeded.identity.principal_id)

@@ -31,7 +31,9 @@ def show_checks(result: CommandResult) -> None:
                 out.print(f"      [dim]detects: {escape(modes)}[/]")
 
 
-def _tree(chain: dict[str, Any], findings: dict[str, Finding]) -> Any:
+def _tree(chain: dict[str, Any], findings: dict[str, Finding]) -> tuple[Any, list[str]]:
+    """The chain as a tree, and the commands that fix its broken link: those are printed under
+    the tree, whole, because a tree wraps its labels and a command must stay copyable."""
     from rich.markup import escape
     from rich.tree import Tree
 
@@ -39,6 +41,7 @@ def _tree(chain: dict[str, Any], findings: dict[str, Finding]) -> Any:
     if chain.get("identity"):
         title += f" → {chain['identity']}"
     tree = Tree(f"{MARK[chain['status']]} [bold]{escape(title)}[/]")
+    commands: list[str] = []
     for link in chain["links"]:
         broken = link["link"] == chain.get("broken_link")
         style = "bold red" if broken else ""
@@ -49,11 +52,10 @@ def _tree(chain: dict[str, Any], findings: dict[str, Finding]) -> Any:
             culprit = next((findings[k] for k in link["findings"] if k in findings
                             and findings[k].status in (Status.FAIL, Status.ERROR)), None)
             if culprit is not None and culprit.remediation is not None:
-                node.add(f"fix: {escape(culprit.remediation.text)}" if culprit.remediation.text
-                         else "fix:")
-                for cmd in culprit.remediation.commands:
-                    node.add(f"[bold]$ {escape(cmd)}[/]")
-    return tree
+                commands = list(culprit.remediation.commands)
+                text = culprit.remediation.text or "run:"
+                node.add(f"fix: {escape(text)}" + (" [dim](command below)[/]" if commands else ""))
+    return tree, commands
 
 
 def _summary_table(chains: list[dict[str, Any]]) -> Any:
@@ -89,7 +91,10 @@ def show(result: CommandResult) -> None:
     out.print(f"[bold]wi doctor[/] — {escape(data['scope'])}")
     if len(chains) == 1 or (chains and options.get("tree")):
         for chain in chains:
-            out.print(_tree(chain, by_key), soft_wrap=False)
+            tree, commands = _tree(chain, by_key)
+            out.print(tree, soft_wrap=False)
+            for cmd in commands:
+                out.print(f"  [bold]$ {escape(cmd)}[/]", soft_wrap=True)
     elif chains:
         out.print(_summary_table(chains))
     several = len(chains) > 1

@@ -32,22 +32,18 @@ def _duration(seconds: Any) -> str:
         f"{sign}{rest // 60}m{rest % 60:02d}s"
 
 
-def _kv(title: str, rows: dict[str, Any]) -> Any:
-    from rich.markup import escape
-    from rich.table import Table
+Section = tuple[str, "list[str] | None", list[tuple[Any, ...]]]  # title, headers, rows
 
+
+def _kv(title: str, rows: dict[str, Any]) -> Section:
     from ..core.redact import redact
 
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("key", style="bold", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    for key, value in redact({k: list(v) if isinstance(v, tuple) else v
-                              for k, v in rows.items() if v not in (None, "")}).items():
-        table.add_row(escape(str(key)), escape(str(value)))
-    return table
+    kept = redact({k: ", ".join(v) if isinstance(v, tuple) else v
+                   for k, v in rows.items() if v not in (None, "")})
+    return title, None, list(kept.items())
 
 
-def _container_table(outcome: ProbeOutcome) -> Any:
+def _container_table(outcome: ProbeOutcome) -> Section:
     report = outcome.report
     c = report.container if report else None
     env = report.env.variables if report and report.env else {}
@@ -64,7 +60,7 @@ def _container_table(outcome: ProbeOutcome) -> Any:
     return _kv("Container", rows)
 
 
-def _sa_table(sa: ServiceAccountToken) -> Any:
+def _sa_table(sa: ServiceAccountToken) -> Section:
     claims = sa.claims
     aud = claims.aud if claims else None
     return _kv("Service-account token", {
@@ -78,7 +74,7 @@ def _sa_table(sa: ServiceAccountToken) -> Any:
         "expires in": _duration(sa.expires_in_seconds)})
 
 
-def _access_table(access: AccessToken) -> Any:
+def _access_table(access: AccessToken) -> Section:
     rows: dict[str, Any]
     if access.ok:
         claims = access.claims
@@ -107,48 +103,29 @@ def _summary(values: tuple[str, ...], limit: int = 4) -> str:
     return ", ".join(values[:limit]) + more
 
 
-def _permission_tables(perms: Permissions) -> list[Any]:
-    from rich.markup import escape
-    from rich.table import Table
-
-    roles = Table(title="Permissions", title_justify="left")
-    roles.add_column("Role", no_wrap=True)
-    roles.add_column("Scope", overflow="fold")
-    for ra in perms.role_assignments:
-        roles.add_row(escape(str(ra.role or ra.role_definition_id)), escape(str(ra.scope)))
-    if not perms.role_assignments:
-        roles.add_row("(none visible)", "")
-    scopes = Table(title="Effective permissions", title_justify="left")
-    for col in ("Scope", "actions", "dataActions"):
-        scopes.add_column(col, overflow="fold")
+def _permission_tables(perms: Permissions) -> list[Section]:
+    roles = [(ra.role or ra.role_definition_id, ra.scope) for ra in perms.role_assignments] \
+        or [("(none visible)", "")]
+    scopes: list[tuple[Any, ...]] = []
     for entry in perms.scopes:
         if entry.error:
-            scopes.add_row(escape(entry.scope), escape(f"{entry.error.status} "
-                                                       f"{entry.error.code}"), "")
-            continue
-        scopes.add_row(escape(entry.scope), escape(_summary(entry.actions)),
-                       escape(_summary(entry.data_actions)))
-    subs = ", ".join(f"{s.name} ({s.id})" for s in perms.subscriptions)
-    scopes.caption = escape(f"Subscriptions visible: {subs or 'none'}")
-    return [roles, scopes]
+            scopes.append((entry.scope, f"{entry.error.status} {entry.error.code}", ""))
+        else:
+            scopes.append((entry.scope, _summary(entry.actions), _summary(entry.data_actions)))
+    return [("Permissions", ["Role", "Scope"], roles),
+            ("Effective permissions", ["Scope", "actions", "dataActions"], scopes)]
 
 
-def _checks_table(checks: tuple[DataPlaneCheck, ...]) -> Any:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title="Data-plane checks", title_justify="left")
-    for col in ("Check", "Target", "Result", "Detail"):
-        table.add_column(col, overflow="fold")
+def _checks_table(checks: tuple[DataPlaneCheck, ...]) -> Section:
+    rows: list[tuple[Any, ...]] = []
     for check in checks:
         error = check.error
         code = error.code if error else None
         result = "ok" if check.ok else f"{check.status or ''} {code or ''}"
         detail = check.detail or (check.explanation.cause if check.explanation else None) or \
             (error.message if error else None) or ""
-        table.add_row(escape(f"{check.kind}: {check.action}"), escape(str(check.target)),
-                      escape(result.strip()), escape(detail))
-    return table
+        rows.append((f"{check.kind}: {check.action}", check.target, result.strip(), detail))
+    return "Data-plane checks", ["Check", "Target", "Result", "Detail"], rows
 
 
 def show(result: CommandResult) -> None:
@@ -156,22 +133,28 @@ def show(result: CommandResult) -> None:
 
     from ..core.redact import redact_text
     from . import console
+    from .human import print_whole
 
     outcome: ProbeOutcome = result.data
     report = outcome.report
     out = console.out()
+    sections: list[Section] = []
     if report is not None and report.container is not None:
-        out.print(_container_table(outcome))
+        sections.append(_container_table(outcome))
     tokens = report.tokens if report else None
     if tokens and tokens.service_account is not None:
-        out.print(_sa_table(tokens.service_account))
+        sections.append(_sa_table(tokens.service_account))
     if tokens and tokens.access_token is not None:
-        out.print(_access_table(tokens.access_token))
+        sections.append(_access_table(tokens.access_token))
     if report is not None and report.permissions is not None:
-        for table in _permission_tables(report.permissions):
-            out.print(table)
+        sections.extend(_permission_tables(report.permissions))
     if report is not None and report.checks:
-        out.print(_checks_table(report.checks))
+        sections.append(_checks_table(report.checks))
+    for title, headers, rows in sections:
+        print_whole(title, headers, rows)
+    if report is not None and report.permissions is not None:
+        subs = ", ".join(f"{s.name} ({s.id})" for s in report.permissions.subscriptions)
+        out.print(f"Subscriptions visible: {escape(subs or 'none')}")
     verdict = outcome.verdict
     mark = {Status.OK: "[green]✓[/]", Status.WARN: "[yellow]![/]"}.get(verdict.status,
                                                                       "[red]✗[/]")
