@@ -131,6 +131,21 @@ def test_healthy_report(world, tmp_path: Path) -> None:
     assert verdict_of(report).status.value == "ok"
 
 
+def test_without_scopes_from_wi_the_identity_resource_group_is_inspected(world, tmp_path) -> None:
+    """No operator credentials, so wi names no scope: the agent takes the subscriptions the token
+    sees and the identity's resource group from the token's xms_mirid claim."""
+    _, seeded = world
+    sub = f"/subscriptions/{seeded.subscription_id}"
+    rg = f"{sub}/resourceGroups/{seeded.resource_group}"
+    report, _ = run_agent(_wi_env(world, _token(world, tmp_path)))
+    perms = report["permissions"]
+    assert [s["scope"] for s in perms["scopes"]] == [sub, rg]
+    by_scope = {s["scope"]: s for s in perms["scopes"]}
+    assert by_scope[sub]["role_assignments_error"]["status"] == 403  # Reader is on the group
+    roles = {(ra["role"], ra["scope"]) for ra in perms["role_assignments"]}
+    assert ("Reader", rg) in roles and ("Key Vault Secrets User", sub) in roles
+
+
 def test_wrong_subject_reports_the_aadsts_code(world, tmp_path: Path) -> None:
     env = {**_wi_env(world, _token(world, tmp_path, sa="someone-else")),
            "WI_PROPAGATION_WAITS": ""}  # `wi probe` sets no retries when ARM shows no match
@@ -193,6 +208,7 @@ def test_pod_is_hardened_and_labelled() -> None:
     assert sc["readOnlyRootFilesystem"] and sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}  # python3 image: Linux nodes
     assert container["resources"]["limits"] and container["resources"]["requests"]
 
 

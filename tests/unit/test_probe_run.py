@@ -39,6 +39,11 @@ class Pods:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.pod_env: dict[str, str] = {}
 
+    server = "https://aks.example:443"
+
+    def namespace_exists(self, namespace: str) -> bool:
+        return namespace != "nowhere"
+
     def service_account(self, ref: ServiceAccountRef) -> ServiceAccount | None:
         return from_json(ServiceAccount, {"metadata": {
             "name": ref.name, "namespace": ref.namespace,
@@ -179,12 +184,19 @@ def test_a_data_plane_check_needs_a_subscription_and_nothing_is_created() -> Non
     assert pods.objects == {}
 
 
-def test_a_missing_service_account_is_a_precondition() -> None:
+def test_a_missing_service_account_is_a_missing_named_object() -> None:
     class NoAccount(Pods):
         def service_account(self, ref: ServiceAccountRef) -> ServiceAccount | None:
             return None
 
-    with pytest.raises(Exception, match="does not exist") as caught:
-        run(NoAccount())
-    assert caught.value.exit_code == 5  # type: ignore[attr-defined]
-    assert not isinstance(caught.value, KubernetesNotFound)
+    pods = NoAccount()
+    with pytest.raises(ConfigError, match="Service account demo/app does not exist") as caught:
+        run(pods)
+    assert caught.value.exit_code == 3 and pods.objects == {}  # as bind says it: exit 3
+
+
+def test_a_missing_namespace_is_named_as_such() -> None:
+    pods = Pods()
+    with pytest.raises(ConfigError, match="^Namespace nowhere does not exist") as caught:
+        probe(ProbeRequest("nowhere", "app"), CLOUD, ProbePorts(pods))
+    assert "--create-namespace" in caught.value.remediation[0] and pods.objects == {}

@@ -222,16 +222,17 @@ def test_the_agent_retries_only_what_may_be_propagating() -> None:
 
 # -- data-plane checks and advice ----------------------------------------------------------------
 
-def test_a_forbidden_data_plane_check_warns_with_the_role_to_assign() -> None:
+def test_a_forbidden_data_plane_check_fails_with_the_role_to_assign() -> None:
     targets = ProbeTargets(keyvault_id=KV, keyvault_uri="https://kv.example/")
     report, findings = conclude(healthy_report(), targets=targets)
     check = by_id(findings)["probe.data-plane.keyvault"]
-    assert check.status is Status.WARN and check.kind == "check"
+    assert check.status is Status.FAIL and check.kind == "check"
     assert check.remediation is not None and check.remediation.commands == [
         'az role assignment create --role "Key Vault Secrets User" --assignee-object-id o1 '
         f"--assignee-principal-type ServicePrincipal --scope {KV}"]
     v = ProbeVerdict.of(findings)
-    assert v.ok and v.status is Status.OK  # workload identity works; the role is missing
+    assert v.status is Status.FAIL and not v.ok  # the access asked about is missing: exit 1
+    assert v.summary.startswith("Workload identity works")
     assert v.summary.endswith(" 1 data-plane check(s) failed.")
     assert "ForbiddenByRbac" in v.causes[0] and "Key Vault Secrets User" in v.fixes[0]
     assert report.checks[0].explanation is not None
@@ -305,7 +306,7 @@ def test_the_json_keeps_every_data_field_and_carries_the_findings() -> None:
     ids = [f["id"] for f in doc["findings"]]
     assert len(ids) == len(set(ids)) and "probe.token-exchange" in ids
     assert all({"causes", "remediation", "status"} <= set(f) for f in doc["findings"])
-    assert not outcome.failed
+    assert outcome.failed  # its Key Vault check was refused (403): exit 1
 
 
 def test_the_view_prints_every_table_and_the_closing_lines(capsys: Any) -> None:
@@ -319,7 +320,7 @@ def test_the_view_prints_every_table_and_the_closing_lines(capsys: Any) -> None:
     for title in ("Container", "Service-account token", "Entra access token", "Permissions",
                   "Effective permissions", "Data-plane checks"):
         assert title in out
-    assert "✓ Workload identity works" in out and "1 data-plane check(s) failed" in out
+    assert "✗ Workload identity works" in out and "1 data-plane check(s) failed" in out
     assert "403 Forbidden" in out and "! DefaultAzureCredential would use" in out
     assert "Could not delete pod" in err
 
@@ -357,3 +358,64 @@ def test_a_report_with_odd_values_still_renders(capsys: Any) -> None:
     out, _ = capsys.readouterr()
     assert "✗ The token exchange did not complete: no answer." in out
     assert "? attempts over 2 s" in out
+
+
+# -- filled-in fixes and why the role list is empty --------------------------------------------------
+
+@pytest.mark.parametrize("view_of_arm, identity", [(None, "c1-from-the-pod"), ("arm", "id-app")])
+def test_a_refusal_fix_names_this_service_account_and_identity(view_of_arm, identity) -> None:
+    doc = refused_report("AADSTS700213")
+    doc["env"]["variables"]["AZURE_CLIENT_ID"] = "c1-from-the-pod"
+    known = arm(3600) if view_of_arm else None
+    _, findings = conclude(doc, known)
+    exchange = by_id(findings)["probe.token-exchange"]
+    assert exchange.status is Status.FAIL
+    assert f"wi bind app {identity} -n demo" in " ".join(exchange.fixes)
+    assert not any(word in " ".join(exchange.fixes) for word in (" SA ", " NS", "IDENTITY"))
+
+
+def test_no_shell_special_placeholder_in_any_explanation() -> None:
+    from wi_cli.core.aadsts import _TABLE
+
+    for cause, fix in _TABLE.values():
+        assert "<" not in fix and ">" not in fix, fix
+
+
+def _permissions(**doc: Any) -> Any:
+    from wi_cli.core.models import Permissions
+
+    return Permissions.from_json({"subscriptions": [{"id": "s"}], "role_assignments": [],
+                                  **doc})
+
+
+def test_an_empty_role_list_says_why() -> None:
+    refused = _permissions(scopes=[{"scope": "/subscriptions/s", "role_assignments_error": {
+        "status": 403, "code": "AuthorizationFailed"}}])
+    why = refused.why_no_role_assignments(operator_named_scopes=True)
+    assert why == ("The identity may not read role assignments at /subscriptions/s (403 "
+                   "AuthorizationFailed); its roles there are not visible to it.")
+    none = _permissions(scopes=[{"scope": "/subscriptions/s"}])
+    assert "has no role assignment at /subscriptions/s" in \
+        none.why_no_role_assignments(operator_named_scopes=True)
+    blind = _permissions(subscriptions=[], scopes=[])
+    said = blind.why_no_role_assignments(operator_named_scopes=False)
+    assert said.startswith("The identity sees no subscription") and "AZURE_SUBSCRIPTION_ID" in said
+    assert healthy_permissions_are_silent()
+
+
+def healthy_permissions_are_silent() -> bool:
+    perms = ProbeReport.from_json(healthy_report()).permissions
+    return perms is not None and perms.why_no_role_assignments(False) is None
+
+
+def test_the_view_prints_why_the_role_list_is_empty(capsys: Any) -> None:
+    doc = healthy_report()
+    doc["permissions"]["role_assignments"] = []
+    doc["permissions"]["scopes"] = [{"scope": "/subscriptions/s", "role_assignments_error": {
+        "status": 403, "code": "AuthorizationFailed"}}]
+    outcome = outcome_of(doc)
+    console.reset()
+    view.show(CommandResult("probe", outcome, list(outcome.findings), view="probe"))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(none visible)" in out
+    assert "The identity may not read role assignments at /subscriptions/s" in out

@@ -90,11 +90,12 @@ def probe_ports(s: Settings, cloud_: "Cloud") -> "ProbePorts":
     pods = KubeApi(kube_clients(s))
     if not s.subscription:
         return ProbePorts(pods)
+    from ..adapters.azure.clusters import Clusters
     from ..adapters.azure.identities import Identities
     from ..adapters.azure.resources import Resources
 
     azure = azure_clients(s, cloud_)
-    return ProbePorts(pods, Identities(azure), Resources(azure), s.subscription)
+    return ProbePorts(pods, Identities(azure), Resources(azure), s.subscription, Clusters(azure))
 
 
 def terraform(s: Settings) -> "Terraform":

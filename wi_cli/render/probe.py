@@ -152,9 +152,15 @@ def show(result: CommandResult) -> None:
         sections.append(_checks_table(report.checks))
     for title, headers, rows in sections:
         print_whole(title, headers, rows)
+        if title == "Permissions" and report is not None and report.permissions is not None:
+            why = report.permissions.why_no_role_assignments(bool(outcome.targets.scopes))
+            if why:
+                out.print(f"[dim]{escape(why)}[/]")
     if report is not None and report.permissions is not None:
         subs = ", ".join(f"{s.name} ({s.id})" for s in report.permissions.subscriptions)
         out.print(f"Subscriptions visible: {escape(subs or 'none')}")
+    for note in outcome.targets.notes:
+        console.err().print(f"[dim]{escape(note)}[/]")
     verdict = outcome.verdict
     mark = {Status.OK: "[green]✓[/]", Status.WARN: "[yellow]![/]"}.get(verdict.status,
                                                                       "[red]✗[/]")
@@ -171,3 +177,10 @@ def show(result: CommandResult) -> None:
         out.print(f"  [yellow]![/] {text(warning)}")
     for problem in outcome.cleanup:
         console.err().print(f"[yellow]![/] {escape(problem)}")
+    if outcome.request.keep:
+        ns, name = outcome.request.namespace, outcome.pod_name
+        kept = [f"configmap/{name}"] if outcome.outcome == "refused" else \
+            [f"pod/{name}", f"configmap/{name}"]
+        out.print(f"Kept {' and '.join(kept)} in namespace {escape(ns)} (--keep); delete "
+                  "with:")
+        out.print(f"  [bold]$ kubectl delete {escape(' '.join(kept))} -n {escape(ns)}[/]")

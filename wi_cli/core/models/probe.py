@@ -287,6 +287,35 @@ class Permissions(_Json):
     role_assignments: tuple[RoleAssignmentSeen, ...] = ()
     scopes: tuple[ScopePermissions, ...] = ()
 
+    def why_no_role_assignments(self, operator_named_scopes: bool) -> str | None:
+        """Why the role list is empty, in one sentence (None when it is not): the identity may
+        not read role assignments where it looked, it sees nothing to look at, or it has none
+        there. ``operator_named_scopes``: wi pointed the agent at scopes (its operator could
+        read the identity's resource group); otherwise only what the token shows was looked at."""
+        if self.role_assignments:
+            return None
+        if not self.scopes:
+            said = "The identity sees no subscription, so no scope was inspected"
+            if self.subscriptions_error:
+                said += f" (listing subscriptions: {self.subscriptions_error.status} " \
+                        f"{self.subscriptions_error.code})"
+        else:
+            refused = [s for s in self.scopes if s.role_assignments_error]
+            if refused:
+                first = refused[0].role_assignments_error
+                said = ("The identity may not read role assignments at "
+                        + ", ".join(s.scope for s in refused)
+                        + f" ({first.status if first else ''} {first.code if first else ''}); "
+                        "its roles there are not visible to it")
+            else:
+                said = ("The identity has no role assignment at "
+                        + ", ".join(s.scope for s in self.scopes) + " (nor inherited from above)")
+        if not operator_named_scopes:
+            said += (". wi had no Azure subscription and operator credentials to look up more "
+                     "scopes: set AZURE_SUBSCRIPTION_ID (or --subscription) and sign in to "
+                     "list them")
+        return said + "."
+
 
 @dataclass(frozen=True)
 class CheckError(_Json):

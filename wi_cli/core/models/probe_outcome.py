@@ -161,8 +161,8 @@ class ProbeFinding(Finding):
 
 @dataclass(frozen=True)
 class ProbeVerdict:
-    """The closing lines: the first failure, else the token exchange (with the data-plane
-    checks that failed), and the advice as warnings."""
+    """The closing lines: the first step of the chain that failed, else the token exchange with
+    the data-plane checks that failed (which fail the probe), and the advice as warnings."""
 
     status: Status
     summary: str
@@ -177,18 +177,20 @@ class ProbeVerdict:
     @classmethod
     def of(cls, findings: list[ProbeFinding]) -> "ProbeVerdict":
         steps = [f for f in findings if f.kind == "step"]
-        head = next((f for f in findings if f.status is Status.FAIL), steps[-1] if steps else None)
+        head = next((f for f in steps if f.status is Status.FAIL), steps[-1] if steps else None)
         if head is None:
             return cls(Status.FAIL, "The probe reached no verdict.")
-        summary, causes, fixes = head.summary, list(head.causes), list(head.fixes)
+        status, summary = head.status, head.summary
+        causes, fixes = list(head.causes), list(head.fixes)
         failed = [f for f in findings if f.kind == "check" and f.status is not Status.OK]
-        if failed and head.status is Status.OK:
+        if failed and head.status is not Status.FAIL:
+            status = Status.FAIL
             summary += f" {len(failed)} data-plane check(s) failed."
             causes += [c for f in failed for c in f.causes]
             fixes += [x for f in failed for x in f.fixes]
         warnings = tuple(" ".join((f.summary, *f.fixes)) for f in findings
                          if f.kind == "advice" and f.status is Status.WARN)
-        return cls(head.status, summary, tuple(c for c in causes if c), tuple(fixes), warnings)
+        return cls(status, summary, tuple(c for c in causes if c), tuple(fixes), warnings)
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "status": self.status.value, "summary": self.summary,

@@ -73,6 +73,7 @@ def pod_body(name: str, req: ProbeRequest, env: list[dict[str, Any]]) -> dict[st
             "serviceAccountName": req.service_account,
             "automountServiceAccountToken": False,  # the webhook projects its own token
             "restartPolicy": "Never",
+            "nodeSelector": {"kubernetes.io/os": "linux"},  # python3 images: not Windows nodes
             "activeDeadlineSeconds": max(10, math.ceil(req.timeout) + 5),
             "securityContext": {"runAsNonRoot": True, "runAsUser": NOBODY, "runAsGroup": NOBODY,
                                 "fsGroup": NOBODY,  # makes the projected token readable

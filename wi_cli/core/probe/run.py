@@ -9,9 +9,10 @@ import time
 from typing import Callable
 
 from ..cloud import Cloud
-from ..errors import ConflictError, KubernetesError, RemoteError, WiError
+from ..errors import ConfigError, KubernetesError, RemoteError, WiError
 from ..models import (
     ArmView,
+    Cluster,
     Event,
     Pod,
     PodRun,
@@ -44,11 +45,15 @@ def probe(req: ProbeRequest, cloud: Cloud, ports: ProbePorts,
           on_phase: Callable[[str], None] = lambda phase: None) -> ProbeOutcome:
     validate(req)
     ref = ServiceAccountRef(req.namespace, req.service_account)
+    if not ports.pods.namespace_exists(ref.namespace):
+        raise ConfigError(f"Namespace {ref.namespace} does not exist.",
+                          [f"Create it with a bound service account: wi bind {ref.name} IDENTITY "
+                           f"-n {ref.namespace} --create --create-namespace"])
     sa = ports.pods.service_account(ref)
     if sa is None:
-        raise ConflictError(f"Service account {ref.label} does not exist.",
-                            [f"Create and bind it: wi bind {ref.name} IDENTITY -n "
-                             f"{ref.namespace} --create"])
+        raise ConfigError(f"Service account {ref.label} does not exist.",
+                          [f"Create and bind it: wi bind {ref.name} IDENTITY -n "
+                           f"{ref.namespace} --create"])
     targets, arm = resolve(req, ports, sa.client_id or None)
     retry_codes = arm.retry_codes(ref.subject)
     waits = propagation_waits(req.propagation_wait) if retry_codes != [] else []
@@ -71,7 +76,7 @@ def probe(req: ProbeRequest, cloud: Cloud, ports: ProbePorts,
                                    PodRun(None, "AdmissionRefused", exc.message))
             return outcome
         pod = _wait(req, pods, name, on_phase)
-        outcome = _outcome(req, pods, name, targets, pod, arm)
+        outcome = _outcome(req, pods, name, targets, pod, arm, ports.aks_cluster)
         return outcome
     finally:
         if created and not req.keep:
@@ -136,7 +141,7 @@ def _last_event(pods: ProbePods, namespace: str, name: str) -> Event | None:
 
 
 def _outcome(req: ProbeRequest, pods: ProbePods, name: str, targets: ProbeTargets, pod: Pod,
-             arm: ArmView) -> ProbeOutcome:
+             arm: ArmView, aks_cluster: Callable[[], Cluster | None]) -> ProbeOutcome:
     phase = pod.status.phase
     stuck = _waiting(pod)
     if stuck is not None and phase not in ("Succeeded", "Failed"):
@@ -162,7 +167,8 @@ def _outcome(req: ProbeRequest, pods: ProbePods, name: str, targets: ProbeTarget
                             verdict.no_report(phase, tail, pod.status.reason),
                             PodRun(run.phase, run.reason, exit_code=run.exit_code,
                                    log_tail=tuple(tail)))
-    report, findings = verdict.conclude(report, req, targets, arm, phase)
+    cluster = aks_cluster() if "AZURE_FEDERATED_TOKEN_FILE" in report.missing else None
+    report, findings = verdict.conclude(report, req, targets, arm, phase, cluster)
     return ProbeOutcome(req, name, "completed", report, targets, findings, run)
 
 

@@ -9,9 +9,17 @@ import time
 from dataclasses import dataclass
 
 from ..errors import ConfigError, UsageError, WiError
-from ..models import ArmResource, ArmView, Identity, ProbeRequest, ProbeTargets
+from ..models import (
+    ArmResource,
+    ArmView,
+    Cluster,
+    Identity,
+    ProbeRequest,
+    ProbeTargets,
+    cluster_behind,
+)
 from ..names import check_namespace, check_service_account
-from ..ports import ArmResources, Identities, ProbePods
+from ..ports import ArmResources, Clusters, Identities, ProbePods
 
 KEYVAULT_API = "2023-07-01"
 STORAGE_API = "2023-05-01"
@@ -25,6 +33,17 @@ class ProbePorts:
     identities: Identities | None = None  # None: no subscription selected
     resources: ArmResources | None = None
     subscription: str | None = None
+    clusters: Clusters | None = None
+
+    def aks_cluster(self) -> Cluster | None:
+        """The AKS cluster the probe ran on, for fixes that name it (None: not found or not
+        readable; the fix keeps its placeholders)."""
+        if self.clusters is None:
+            return None
+        try:
+            return cluster_behind(self.clusters.list(), self.pods.server)[0]
+        except WiError:
+            return None
 
 
 def validate(req: ProbeRequest) -> None:

@@ -3,9 +3,10 @@ went through (admitted, started, reported, injected, client id, token file, exch
 first that failed, one per data-plane check, and advice (a credential that shadows workload
 identity, a token about to expire).
 
-A data-plane check that failed is a warning: workload identity works, the role on that target is
-what is missing (exit 0). A refusal Entra gives while a credential that matches the token exactly
-is still propagating is a warning too; everything else that breaks the chain fails (exit 1).
+A data-plane check the user asked for (--check-keyvault, --check-storage) that failed fails the
+probe (exit 1): workload identity works, but the access asked about does not. A refusal Entra
+gives while a credential that matches the token exactly is still propagating is a warning
+(exit 0); everything else that breaks the chain fails (exit 1).
 Pure functions over the report and what ARM showed: no I/O."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..models import (
     WI_USE_LABEL,
     AccessToken,
     ArmView,
+    Cluster,
     DataPlaneCheck,
     Evidence,
     ExchangeError,
@@ -60,6 +62,15 @@ def _finding(id: str, status: Status, summary: str, *, causes: Iterable[str] = (
     return ProbeFinding(f"{id}.{target}" if target else id, title, layer, status, summary,
                         evidence, causes=tuple(c for c in causes if c), fixes=tuple(fixes),
                         kind=kind)
+
+
+def bind_command(req: ProbeRequest, report: ProbeReport | None, arm: ArmView) -> str:
+    """The `wi bind` for this service account, with the identity filled in when known: its name
+    from ARM, else the client id the pod got (bind takes either)."""
+    env = report.env.variables if report is not None and report.env else {}
+    identity = arm.identity.name if arm.identity is not None else \
+        env.get("AZURE_CLIENT_ID") or "IDENTITY"
+    return f"wi bind {req.service_account} {identity} -n {req.namespace}"
 
 
 def _doctor(req: ProbeRequest, why: str = "to check every link of the chain") -> str:
@@ -108,9 +119,11 @@ def unreadable_report(phase: str | None, message: str,
 # -- the report -----------------------------------------------------------------------------------
 
 def conclude(report: ProbeReport, req: ProbeRequest, targets: ProbeTargets, arm: ArmView,
-             phase: str | None) -> tuple[ProbeReport, list[ProbeFinding]]:
-    """The report with wi's explanations attached, and the findings."""
-    report = explained(report, targets, arm)
+             phase: str | None, cluster: Cluster | None = None
+             ) -> tuple[ProbeReport, list[ProbeFinding]]:
+    """The report with wi's explanations attached, and the findings (``cluster``: the AKS
+    cluster the pod ran on, when known, for fixes that name it)."""
+    report = explained(report, targets, arm, bind_command(req, report, arm))
     findings = _ran(phase)
     if report.fatal:
         return report, [*findings, _finding(
@@ -119,12 +132,13 @@ def conclude(report: ProbeReport, req: ProbeRequest, targets: ProbeTargets, arm:
     findings.append(_finding("probe.report", Status.OK, "The agent reported"
                              + (f" in {report.elapsed_seconds:g} s." if report.elapsed_seconds
                                 is not None else ".")))
-    findings += _chain(report, req, arm)
+    findings += _chain(report, req, arm, cluster)
     findings += [_check(c) for c in report.checks]
     return report, findings + _advice(report)
 
 
-def _chain(report: ProbeReport, req: ProbeRequest, arm: ArmView) -> list[ProbeFinding]:
+def _chain(report: ProbeReport, req: ProbeRequest, arm: ArmView,
+           cluster: Cluster | None) -> list[ProbeFinding]:
     ns, sa = req.namespace, req.service_account
     missing = report.missing
     if "AZURE_FEDERATED_TOKEN_FILE" in missing:
@@ -133,7 +147,8 @@ def _chain(report: ProbeReport, req: ProbeRequest, arm: ArmView) -> list[ProbeFi
             f"pod: {', '.join(missing)} are missing and no token is projected.",
             causes=["The webhook is not installed or not running, or it did not match the pod "
                     f"(label {WI_USE_LABEL}: \"true\" is set)."],
-            fixes=["AKS: az aks update -g RG -n CLUSTER --enable-oidc-issuer "
+            fixes=[f"AKS: az aks update -g {cluster.resource_group if cluster else 'RG'} "
+                   f"-n {cluster.name if cluster else 'CLUSTER'} --enable-oidc-issuer "
                    "--enable-workload-identity", _doctor(req)], expected=[], actual=list(missing))]
     steps = [_finding("probe.injection", Status.OK, "The webhook injected the AZURE_* variables "
                                                     "and the projected token.")]
@@ -195,7 +210,7 @@ def _exchange(report: ProbeReport, req: ProbeRequest, arm: ArmView) -> ProbeFind
                         causes=[PROPAGATING_CAUSE], fixes=[PROPAGATING_FIX],
                         expected="an access token", actual=seen)
     cause, fix = (error.explanation.cause, error.explanation.fix) if error.explanation \
-        else explain(code)
+        else explain(code, bind_command(req, report, arm))
     causes = [cause, error.description or ""]
     if code in PROPAGATION_CODES and not arm.readable:
         causes.append("If the credential was created or changed in the last few minutes, Entra "
@@ -212,7 +227,7 @@ def _check(check: DataPlaneCheck) -> ProbeFinding:
                         target=check.kind)
     error = check.error
     code = error.code if error else None
-    return _finding("probe.data-plane", Status.WARN,
+    return _finding("probe.data-plane", Status.FAIL,
                     f"{where} failed ({' '.join(str(x) for x in (check.status, code) if x)}).",
                     causes=[check.explanation.cause] if check.explanation else [],
                     fixes=[check.explanation.fix] if check.explanation else [], kind="check",
@@ -241,15 +256,18 @@ def _advice(report: ProbeReport) -> list[ProbeFinding]:
 
 # -- wi's explanations, attached to the report ----------------------------------------------------
 
-def explained(report: ProbeReport, targets: ProbeTargets, arm: ArmView) -> ProbeReport:
-    """The report with a root cause and fix on a refused exchange and on each failed check."""
+def explained(report: ProbeReport, targets: ProbeTargets, arm: ArmView,
+              bind: str | None = None) -> ProbeReport:
+    """The report with a root cause and fix on a refused exchange and on each failed check
+    (``bind``: the `wi bind` command with this service account and identity filled in)."""
     tokens = report.tokens
     access = tokens.access_token
     if access is not None and not access.ok and access.error and access.error.code:
         sa_token = tokens.service_account
         code = access.error.code
         fresh = arm.propagation(sa_token.claims if sa_token else None, code)
-        why = Explained(PROPAGATING_CAUSE, PROPAGATING_FIX) if fresh else Explained(*explain(code))
+        why = Explained(PROPAGATING_CAUSE, PROPAGATING_FIX) if fresh else \
+            Explained(*explain(code, bind))
         access = replace(access, error=replace(access.error, explanation=why))
         tokens = replace(tokens, access_token=access)
     oid = access.claims.oid if access is not None and access.claims else None
