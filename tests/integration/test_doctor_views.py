@@ -6,6 +6,7 @@ the namespaces that have something."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -165,3 +166,24 @@ def test_the_check_list_names_what_each_check_detects(wi) -> None:
     assert len(fic["failure_modes"]) == len(fic["failure_mode_names"]) > 0
     assert all(name for name in fic["failure_mode_names"])
     assert scenarios.NAMESPACE == "demo"
+
+
+def test_a_project_file_sets_the_namespace_per_command_and_a_flag_still_wins(wi) -> None:
+    project = Path.cwd() / ".wi.toml"  # the test's home folder, its working directory
+    project.write_text('namespace = "quiet"\n[doctor]\nnamespace = "views"\nno-live = true\n')
+    try:
+        assert wi("doctor", "-o", "json").json["data"]["scope"] == "namespace views"
+        assert wi("doctor", "-n", "demo", "-o", "json").json["data"]["scope"] == "namespace demo"
+        everywhere = wi("doctor", "-A", "-o", "json")  # the file's namespace is no -n
+        assert everywhere.code == 1 and everywhere.json["data"]["scope"] == "all namespaces"
+        project.write_text('namespace = "quiet"\n')  # the shared key, for every command
+        assert wi("doctor", "--no-live", "-o", "json").json["data"]["scope"] == "namespace quiet"
+        project.write_text('[doctor]\nnamespcae = "views"\n')
+        typo = wi("doctor", "--no-live", "-o", "json")
+        assert typo.code == 3 and "[doctor] has no option 'namespcae'" in \
+            typo.json["errors"][0]["message"]
+        project.write_text('[doctr]\nnamespace = "views"\n')
+        typo = wi("doctor", "--no-live")
+        assert typo.code == 3 and "has a table [doctr]" in typo.err
+    finally:
+        project.unlink()

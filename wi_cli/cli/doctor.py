@@ -54,10 +54,12 @@ def doctor(
         raise UsageError("--cluster needs --resource-group.")
     if service_account and all_namespaces:
         raise UsageError("--service-account and --all-namespaces do not go together.")
-    if namespace and all_namespaces:
+    source = ctx.get_parameter_source("namespace")  # a .wi.toml namespace does not clash with -A
+    given = source is not None and source.name == "COMMANDLINE"
+    if given and all_namespaces:
         raise UsageError("--namespace and --all-namespaces do not go together.",
                          ["Pass -A to check every namespace, or -n NS for one."])
-    namespace = namespace or "default"
+    namespace = "default" if all_namespaces else namespace or "default"
 
     from ..core.names import check_namespace, check_service_account
     from ..doctor.facts import Scope
