@@ -273,8 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = _debug(args, environment)
     _quiet_sdk_logs(debug)
     try:
+        from .defaults import default_map
+
         rv = command.main(args=args, prog_name="wi", standalone_mode=False,
-                          obj=GlobalFlags(environment))
+                          obj=GlobalFlags(environment),
+                          default_map=default_map(command, environment))
     except click.NoArgsIsHelpError as exc:  # reached only through options the walk missed
         typer.echo(helptext.render(exc.ctx) if exc.ctx else "", nl=False)
         return int(ExitCode.OK)

@@ -28,6 +28,8 @@ from .models import (
     ServiceAccountRef,
     TokenExchange,
 )
+from .models.objects import Event
+from .models.probe_outcome import ArmResource
 
 # -- Azure ------------------------------------------------------------------------------------------
 
@@ -142,3 +144,30 @@ class KubeconfigMerge(Protocol):
 
 class Kubeconfigs(Protocol):
     def merge(self, path: Path, incoming: bytes) -> KubeconfigMerge: ...
+
+
+# -- wi probe -------------------------------------------------------------------------------------
+
+
+class ProbePods(Protocol):
+    """The probe's short-lived pod and its ConfigMap (manifests as plain JSON)."""
+
+    @property
+    def server(self) -> str: ...
+    def namespace_exists(self, namespace: str) -> bool: ...
+    def service_account(self, ref: ServiceAccountRef) -> ServiceAccount | None: ...
+    def create_config_map(self, namespace: str, manifest: dict[str, Any]) -> None: ...
+    def create_pod(self, namespace: str, manifest: dict[str, Any]) -> None: ...
+    def pod(self, namespace: str, name: str) -> Pod | None: ...
+    def events_of(self, namespace: str, name: str) -> list[Event]: ...
+    def pod_log(self, namespace: str, name: str, container: str, tail_lines: int) -> str: ...
+    def delete_pod(self, namespace: str, name: str) -> bool: ...  # False: it was gone
+    def delete_config_map(self, namespace: str, name: str) -> bool: ...
+
+
+class ArmResources(Protocol):
+    """ARM resources of any type by id or by name (the probe's Key Vault, storage account)."""
+
+    def get(self, resource_id: str, api_version: str) -> ArmResource | None: ...
+    def named(self, subscription: str, resource_type: str, api_version: str,
+              name: str) -> ArmResource | None: ...
