@@ -1,5 +1,6 @@
 """`wi --help` must stay fast: no Azure or Kubernetes SDK, adapter or lab module on that path,
-and neither rich (the help is plain text) nor pydantic (typer >= 0.29 converts values with it;
+nor the domain models the options do not need (each costs start-up time), and neither rich
+(the help is plain text) nor pydantic (typer >= 0.29 converts values with it;
 wi's parameters get a plain conversion). Speed itself is measured by bench/startup.py."""
 
 import json
@@ -14,7 +15,9 @@ from wi_cli.cli.app import main
 code = main(sys.argv[1:])
 mods = [m for m in sys.modules if m.split('.')[0] in ('azure', 'kubernetes', 'msal', 'urllib3',
                                                        'rich', 'pydantic', 'pydantic_core')
-        or m.startswith(('wi_cli.lab', 'wi_cli.adapters'))]
+        or m.startswith(('wi_cli.lab', 'wi_cli.adapters', 'wi_cli.doctor', 'wi_cli.render'))
+        or (m.startswith('wi_cli.core.models.')  # the domain: only what the options need
+            and m not in ('wi_cli.core.models.findings', 'wi_cli.core.models.probe_defaults'))]
 print(json.dumps({"code": code, "mods": mods}), file=sys.stderr)
 """
 

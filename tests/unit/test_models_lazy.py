@@ -12,8 +12,9 @@ def test_every_public_name_of_every_submodule_resolves_to_one_object() -> None:
     seen: dict[str, object] = {}
     for sub in models.SUBMODULES:
         module = importlib.import_module(f"wi_cli.core.models.{sub}")
-        for name, value in vars(module).items():
-            if name.startswith("_") or isinstance(value, TypeVar):  # a module's own T
+        for name in models._exported(module):
+            value = getattr(module, name)
+            if isinstance(value, TypeVar):  # a module's own T
                 continue
             assert seen.setdefault(name, value) is value, f"{name} differs in {sub}"
             assert getattr(models, name) is value, name

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from ..core.errors import ExitCode
-from ..core.models import DEFAULT_PROBE_IMAGE, CommandResult, ProbeRequest
+from ..core.models import DEFAULT_PROBE_IMAGE, CommandResult
 from .options import global_options, settings
 
 HELP = """Run a short-lived pod under a service account that reports its container, the tokens it got (decoded claims only, never the token) and the Azure permissions it really has.
@@ -33,7 +33,7 @@ def probe(
         None, "--check-storage", metavar="ACCOUNT/CONTAINER",
         help="Also list the blobs of this container from the pod."),
 ) -> CommandResult:
-    from ..core.models import propagation_budget
+    from ..core.models import ProbeRequest, propagation_budget
     from ..core.probe import probe as run_probe
     from ..core.probe import validate
     from ..render import console

@@ -18,13 +18,20 @@ if TYPE_CHECKING:
     from .objects import *  # noqa: F403
     from .pods import *  # noqa: F403
     from .probe import *  # noqa: F403
+    from .probe_defaults import *  # noqa: F403
     from .probe_outcome import *  # noqa: F403
     from .propagation import *  # noqa: F403
 
 # the cheapest first; a public name defined by two of them is the same object in both
 # (tests/unit/test_models_lazy.py checks it)
-SUBMODULES = ("findings", "propagation", "k8s", "objects", "pods", "kube", "azure", "probe",
-              "probe_outcome")
+SUBMODULES = ("findings", "probe_defaults", "propagation", "k8s", "objects", "pods", "kube",
+              "azure", "probe", "probe_outcome")
+
+
+def _exported(module: Any) -> Any:
+    """What ``from module import *`` gives: its ``__all__``, else its public names."""
+    names = getattr(module, "__all__", None)
+    return names if names is not None else [n for n in vars(module) if not n.startswith("_")]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,7 +40,7 @@ def __getattr__(name: str) -> Any:
     if not name.startswith("_"):
         for sub in SUBMODULES:
             module = importlib.import_module(f"{__name__}.{sub}")
-            if name in vars(module):
+            if name in _exported(module):
                 value = vars(module)[name]
                 globals()[name] = value
                 return value

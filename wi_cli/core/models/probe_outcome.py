@@ -10,6 +10,7 @@ from typing import Any
 from .azure import FederatedCredential, Identity, credential_matches
 from .findings import Finding, Remediation, Status
 from .probe import ProbeReport, TokenClaims
+from .probe_defaults import DEFAULT_PROBE_IMAGE, DEFAULT_PROBE_TIMEOUT
 from .propagation import (
     IDENTITY_PROPAGATION_CODES,
     PROPAGATION_CODES,
@@ -23,8 +24,6 @@ from .propagation import (
 __all__ = ["DEFAULT_PROBE_IMAGE", "DEFAULT_PROBE_TIMEOUT", "ProbeRequest", "ArmView",
            "ArmResource", "ProbeTargets", "PodRun", "ProbeFinding", "ProbeVerdict", "ProbeOutcome"]
 
-DEFAULT_PROBE_IMAGE = "mcr.microsoft.com/azurelinux/distroless/python:3.12"
-DEFAULT_PROBE_TIMEOUT = 120.0
 
 
 @dataclass
