@@ -8,7 +8,9 @@ runs, az first on odd ones, after one warm-up each) and the medians are compared
 means wi answers as fast as az or faster. `wi doctor --list-checks` is held to 0.3 s.
 
 `az` is the one on PATH, else `--az PATH`, else an `azure-cli` installed (once, a few minutes)
-into a throwaway venv under ~/.cache/wi-bench. Not a test: speed is measured, not asserted.
+into a throwaway venv under ~/.cache/wi-bench. Both run as installed programs do, with their
+bytecode cached (pip compiles it at install; the warm-up run writes it for an editable install):
+PYTHONDONTWRITEBYTECODE is unset for them. Not a test: speed is measured, not asserted.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ def main() -> None:
     wi = shutil.which("wi", path=str(Path(sys.executable).parent)) or shutil.which("wi")
     base = [wi] if wi else [sys.executable, "-m", "wi_cli"]
     az = find_az(args.az)
-    env = {**os.environ, "AZURE_CORE_COLLECT_TELEMETRY": "no", "AZURE_CORE_NO_COLOR": "1",
-           "COLUMNS": "80"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(AZURE_CORE_COLLECT_TELEMETRY="no", AZURE_CORE_NO_COLOR="1", COLUMNS="80")
     version = subprocess.run([az, "version", "-o", "tsv", "--query", '"azure-cli"'],
                              capture_output=True, text=True, env=env).stdout.strip()
     print(f"median of {args.runs} alternated runs; az {version or '?'} at {az}")
