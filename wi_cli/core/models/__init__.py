@@ -34,14 +34,20 @@ def _exported(module: Any) -> Any:
     return names if names is not None else [n for n in vars(module) if not n.startswith("_")]
 
 
+_NAMES: dict[str, set[str]] = {}  # submodule -> the names it exports, once it is imported
+
+
 def __getattr__(name: str) -> Any:
     if name in SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     if not name.startswith("_"):
         for sub in SUBMODULES:
             module = importlib.import_module(f"{__name__}.{sub}")
-            if name in _exported(module):
-                value = vars(module)[name]
+            names = _NAMES.get(sub)
+            if names is None:
+                names = _NAMES[sub] = set(_exported(module))
+            if name in names:
+                value = getattr(module, name)
                 globals()[name] = value
                 return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
