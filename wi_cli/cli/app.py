@@ -13,7 +13,7 @@ from ..core.config import Environment, output_of
 from ..core.errors import ExitCode, Interrupted, UsageError, WiError
 from ..core.models import CommandResult
 from . import _click as click
-from . import bind, demo, doctor, lab, probe, provision
+from . import bind, demo, doctor, lab, migrate, probe, provision
 from .options import GlobalFlags, collect, root_parameters
 
 HELP = (
@@ -54,7 +54,7 @@ _root.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 )
 app.callback()(_root)
 
-for module in (provision, bind, doctor, probe, demo):
+for module in (provision, bind, doctor, probe, demo, migrate):
     module.register(app)
 app.add_typer(lab.app, name="lab")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..core.models import CommandResult
-from . import bind, demo, doctor, human, probe, provision
+from . import bind, demo, doctor, human, migrate, probe, provision
 
 VIEWS: dict[str, Callable[[CommandResult], None]] = {
     "bind": bind.show,
@@ -17,6 +17,7 @@ VIEWS: dict[str, Callable[[CommandResult], None]] = {
     "provision": provision.show,
     "provision.destroy": provision.show_destroy,
     "demo": demo.show,
+    "migrate": migrate.show,
 }
 
 

@@ -9,3 +9,4 @@ from .objects import *  # noqa: F403
 from .pods import *  # noqa: F403
 from .kube import *  # noqa: F403
 from .propagation import *  # noqa: F403
+from .podidentity import *  # noqa: F403
