@@ -346,3 +346,48 @@ def test_human_plan_names_workloads_and_next_step(world, capsys, monkeypatch) ->
     assert "Next: wi migrate --apply -n demo" in out
     assert "By hand: AzureIdentity demo/sp-id" in err
     assert "RoleBinding demo/default-view" in err
+
+
+def test_kinds_wi_cannot_roll_are_manual_and_prepared_for(world, capsys, tmp_path) -> None:
+    store = world["store"]
+    pod = _template("web", None, "solo")
+    store.create("pods", "demo", {"metadata": {"name": "solo", **pod["metadata"]},
+                                  "spec": pod["spec"]})
+    store.create("jobs", "demo", {"metadata": {"name": "once"}, "spec": {
+        "template": _template("batch", None, "once", restartPolicy="Never")}})
+    store.create("replicasets", "demo", {"metadata": {"name": "bare-rs"}, "spec": {
+        "replicas": 1, "selector": {"matchLabels": {"app": "bare-rs"}},
+        "template": _template("web", "db", "bare-rs")}})
+    pinned = _template("batch", "batch", "pinned")
+    store.create("deployments", "demo", {"metadata": {"name": "pinned"}, "spec": {
+        "replicas": 1, "template": pinned,
+        "selector": {"matchLabels": {"app": "pinned", "aadpodidbinding": "batch"}}}})
+    folder = tmp_path / "out"
+    code, doc = wi_json(capsys, "migrate", "-n", "demo", "--write-manifests", str(folder),
+                        "--proxy-for", "web", "--remove-pod-identity")
+    assert code == 0, doc["errors"]
+    plans = by_name(doc)
+    assert "a pod's service account cannot change" in plans["solo"]["manual"]
+    assert "a Job's pod template cannot change" in plans["once"]["manual"]
+    assert plans["bare-rs"]["kind"] == "ReplicaSet" and plans["bare-rs"]["state"] == "manual"
+    assert plans["web"]["proxy"]["why"] == "named with --proxy-for: it calls IMDS itself"
+    assert plans["pinned"]["removal"][0].startswith("not the label aadpodidbinding")
+    solo = yaml.safe_load((folder / "demo/pod-solo.yaml").read_text())
+    assert solo["spec"]["serviceAccountName"] == "solo" and "nodeName" not in solo["spec"]
+    once = yaml.safe_load((folder / "demo/job-once.yaml").read_text())
+    assert "selector" not in once["spec"]
+    fates = {b["name"]: b for b in doc["data"]["bindings"]}
+    assert fates["demo/batch-binding"]["action"] == "keep"  # pinned keeps its label
+
+    code, doc = wi_json(capsys, "migrate", "-n", "demo", "--apply", "-y")
+    assert code == 0, doc["errors"]
+    made = store.get("serviceaccounts", "demo", "once")  # ready for the Job's next run
+    assert made["metadata"]["annotations"]["azure.workload.identity/client-id"] == \
+        world["seeded"].identity.client_id
+    assert "aadpodidbinding" in store.get("jobs", "demo", "once")["spec"]["template"][
+        "metadata"]["labels"]
+    code, again = wi_json(capsys, "migrate", "-n", "demo", "--apply", "-y")
+    assert code == 0, again["errors"]
+    writes = [s for s in again["data"]["steps"] if s["action"] in ("create", "update")]
+    assert writes == []  # a second run finds everything done and writes nothing
+    assert {s["status"] for s in again["data"]["steps"]} == {"applied", "unchanged"}

@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 from .errors import KubernetesError, WiError
 from .models import (
+    NAMESPACED_ANNOTATION,
     POD_IDENTITY_GROUP,
+    POD_IDENTITY_LABEL,
     POD_IDENTITY_VERSION,
     AzureIdentity,
     AzureIdentityBinding,
@@ -172,3 +174,44 @@ def _aks(ports: Ports, kube: PodIdentityCluster, target: Target,
         notes.append(f"Could not read the AKS cluster's pod identity profile: {exc.message}")
         return None, "unreadable"
     return None, "no AKS cluster matches this API server"
+
+
+# -- which workloads pod identity serves -------------------------------------------------------
+
+def is_candidate(w: Workload, inv: Inventory) -> bool:
+    """A workload of its own (not a ReplicaSet's, Job's or CronJob's pod, not a CronJob's
+    Job), in scope, that pod identity serves or wi migrated."""
+    if not inv.in_scope(w.namespace):
+        return False
+    if w.kind == "Pod" and w.controller is not None:
+        return False
+    if w.kind == "Job" and w.controller == "CronJob":
+        return False
+    return bool(w.template.metadata.labels.get(POD_IDENTITY_LABEL)) or \
+        w.key in inv.backups.get(w.namespace, {})
+
+
+def visible(b: AzureIdentityBinding, ident: AzureIdentity | None, namespace: str,
+            inv: Inventory) -> bool:
+    """Does this binding serve pods of ``namespace``? Across namespaces by default; only its
+    own in namespaced mode (the identity's annotation, or MIC/NMI --forceNamespaced). See
+    aad-pod-identity docs/readmes/README.namespaced.md."""
+    namespaced = inv.force_namespaced or (
+        ident is not None and (ident.annotations.get(NAMESPACED_ANNOTATION) or "").lower()
+        == "namespaced")
+    return not namespaced or b.namespace == namespace
+
+
+HANDLED = ("ReplicaSet", "StatefulSet", "DaemonSet", "Job")  # owners of pods wi migrates
+
+
+def foreign_pod(w: Workload, workloads: list[Workload]) -> bool:
+    """A pod owned by something wi does not migrate (a ReplicaSet no Deployment owns, another
+    controller's kind)."""
+    owner = w.metadata.controller
+    if w.kind != "Pod" or owner is None:
+        return False
+    if owner.kind == "ReplicaSet":
+        return not any(d.kind == "Deployment" and d.namespace == w.namespace
+                       and d.name == owner.name.rsplit("-", 1)[0] for d in workloads)
+    return owner.kind not in HANDLED

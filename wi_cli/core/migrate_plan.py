@@ -14,11 +14,10 @@ from typing import Any
 
 from .bind import BindRequest, plan_bind
 from .errors import ExitCode, WiError
-from .migrate_detect import Inventory
+from .migrate_detect import Inventory, foreign_pod, is_candidate, visible
 from .models import (
     INJECT_PROXY_ANNOTATION,
     LEGACY_IMDS_ANNOTATION,
-    NAMESPACED_ANNOTATION,
     POD_IDENTITY_LABEL,
     WI_USE_LABEL,
     AzureIdentity,
@@ -27,6 +26,7 @@ from .models import (
     ServiceAccount,
     ServiceAccountRef,
     Workload,
+    template_json,
 )
 from .plan import FAILED, Step
 from .ports import PodIdentityCluster
@@ -102,30 +102,6 @@ class WorkloadPlan:
             "manual": self.manual,
             "steps": [s.to_json() for s in self.steps],
         }
-
-
-def is_candidate(w: Workload, inv: Inventory) -> bool:
-    """A workload of its own (not a ReplicaSet's, Job's or CronJob's pod, not a CronJob's
-    Job), in scope, that pod identity serves or wi migrated."""
-    if not inv.in_scope(w.namespace):
-        return False
-    if w.kind == "Pod" and w.controller is not None:
-        return False
-    if w.kind == "Job" and w.controller == "CronJob":
-        return False
-    return bool(w.template.metadata.labels.get(POD_IDENTITY_LABEL)) or \
-        w.key in inv.backups.get(w.namespace, {})
-
-
-def visible(b: AzureIdentityBinding, ident: AzureIdentity | None, namespace: str,
-            inv: Inventory) -> bool:
-    """Does this binding serve pods of ``namespace``? Across namespaces by default; only its
-    own in namespaced mode (the identity's annotation, or MIC/NMI --forceNamespaced). See
-    aad-pod-identity docs/readmes/README.namespaced.md."""
-    namespaced = inv.force_namespaced or (
-        ident is not None and (ident.annotations.get(NAMESPACED_ANNOTATION) or "").lower()
-        == "namespaced")
-    return not namespaced or b.namespace == namespace
 
 
 def _identity(p: WorkloadPlan, inv: Inventory) -> None:
@@ -257,8 +233,7 @@ def _template(p: WorkloadPlan, opts: Options) -> None:
             INJECT_PROXY_ANNOTATION] = "true"
         p.changes.append(f'annotation {INJECT_PROXY_ANNOTATION}: "true" ({p.proxy_why})')
     p.template_patch, p.template_done = patch, not patch
-    if not opts.remove_pod_identity:
-        return
+    later = "" if opts.remove_pod_identity else " (with --remove-pod-identity)"
     selector = p.workload.selector
     in_selector = selector is not None and (
         POD_IDENTITY_LABEL in selector.match_labels
@@ -268,13 +243,32 @@ def _template(p: WorkloadPlan, opts: Options) -> None:
                          "(immutable) uses it; re-create the workload without it by hand")
     elif p.selector:
         p.removable = True
-        p.removal.append(f"label {POD_IDENTITY_LABEL}: {p.selector}")
+        p.removal.append(f"label {POD_IDENTITY_LABEL}: {p.selector}{later}")
 
 
 def _template_spec(w: Workload) -> dict[str, Any]:
-    from .models import template_json
-
     return template_json(w.kind, w.raw).get("spec") or {}
+
+
+def _foreign_owners(inv: Inventory) -> list[WorkloadPlan]:
+    """Labelled pods whose owner wi does not migrate: one manual entry per owner, never
+    skipped in silence."""
+    seen: dict[tuple[str, str, str], WorkloadPlan] = {}
+    for w in inv.workloads:
+        selector = w.template.metadata.labels.get(POD_IDENTITY_LABEL)
+        if not selector or not inv.in_scope(w.namespace) or not foreign_pod(w, inv.workloads):
+            continue
+        owner = w.metadata.controller
+        assert owner is not None
+        key = (w.namespace, owner.kind, owner.name)
+        if key not in seen:
+            stand_in = Workload(owner.kind, w.namespace, owner.name, w.template)
+            seen[key] = WorkloadPlan(stand_in, selector, state=MANUAL, manual=(
+                f"its pods carry {POD_IDENTITY_LABEL}: {selector}, and wi migrates "
+                "Deployments, StatefulSets, DaemonSets, CronJobs, Jobs and bare pods only: add "
+                f'the label {WI_USE_LABEL}: "true" and a bound service account to its pod '
+                "template by hand."))
+    return list(seen.values())
 
 
 def _shared_accounts(plans: list[WorkloadPlan]) -> None:
@@ -322,6 +316,7 @@ def plan_workloads(ports: Ports, kube: PodIdentityCluster, inv: Inventory, opts:
         _service_account(p, accounts, rbac[w.namespace])
         _template(p, opts)
     _shared_accounts(plans)
+    plans += _foreign_owners(inv)
     for p in plans:
         if (p.state == MIGRATE or p.prepare_only) and p.identity is not None:
             _plan_bind(p, ports, target)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .migrate_detect import BACKUP_CONFIGMAP, Inventory
-from .migrate_plan import DONE, MIGRATE, Options, WorkloadPlan, visible
+from .migrate_detect import BACKUP_CONFIGMAP, Inventory, foreign_pod, visible
+from .migrate_plan import DONE, MIGRATE, Options, WorkloadPlan
 from .models import POD_IDENTITY_LABEL, AksPodIdentity, AzureIdentityBinding, Workload
 from .plan import Step
 
@@ -79,10 +79,11 @@ def still_selected(b: AzureIdentityBinding, inv: Inventory,
                    workloads: Iterable[Workload]) -> list[str]:
     """The workloads whose pods still carry the binding's selector (and that it serves)."""
     ident = inv.identity(b.namespace, b.azure_identity)
+    workloads = list(workloads)
     return sorted(w.label for w in workloads
                   if w.template.metadata.labels.get(POD_IDENTITY_LABEL) == b.selector
                   and visible(b, ident, w.namespace, inv)
-                  and not (w.kind == "Pod" and w.controller is not None)
+                  and (w.kind != "Pod" or w.controller is None or foreign_pod(w, workloads))
                   and not (w.kind == "Job" and w.controller == "CronJob")
                   and not _finished_job(w))
 
