@@ -230,3 +230,14 @@ def test_a_crd_must_be_named_plural_dot_group(kubectl) -> None:
                       stdin=WIDGETS.replace("name: widgets.example.com", "name: gadgets.x.io"))
     assert ('metadata.name: Invalid value: "gadgets.x.io": must be spec.names.plural+"."+'
             'spec.group') in refused.stderr
+
+
+def test_deleting_a_namespace_deletes_its_custom_objects(installed, cluster, kubectl) -> None:
+    name = f"crd-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    kubectl("apply", "-f", "-", stdin=identity(name, "doomed"))
+    kubectl("apply", "-f", "-", stdin=WIDGETS.replace("widgets", "gizmos").replace(
+        "Widget", "Gizmo").replace("widget", "gizmo").replace("[wd]", "[gz]"))
+    kubectl("delete", "crd", "gizmos.example.com")  # a custom type that is gone
+    kubectl("delete", "namespace", name)
+    assert cluster.store.list("azureidentities", name)[0] == []

@@ -391,3 +391,18 @@ def test_kinds_wi_cannot_roll_are_manual_and_prepared_for(world, capsys, tmp_pat
     writes = [s for s in again["data"]["steps"] if s["action"] in ("create", "update")]
     assert writes == []  # a second run finds everything done and writes nothing
     assert {s["status"] for s in again["data"]["steps"]} == {"applied", "unchanged"}
+
+
+def test_a_missing_kubernetes_permission_refuses_before_any_write(world, capsys,
+                                                                 tmp_path) -> None:
+    cluster = world["seeded"].cluster
+    cluster.add_token("no-patch-token", "operator",
+                      allow=lambda verb, resource, ns: not (verb == "patch"
+                                                            and resource == "deployments"))
+    path = cluster.write_kubeconfig(tmp_path / "limited", user="operator", token="no-patch-token")
+    before = snapshot(world)
+    code, doc = wi_json(capsys, "migrate", "-n", "demo", "--apply", "-y", "--kubeconfig",
+                        str(path))
+    assert code == 4
+    assert "may not patch deployments in namespace demo" in doc["errors"][0]["message"]
+    assert snapshot(world) == before

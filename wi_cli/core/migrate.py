@@ -22,7 +22,7 @@ from .migrate_steps import build_steps, planned_bindings
 from .models import POD_IDENTITY_GROUP
 from .plan import Consent, Step
 from .ports import Entra, ManifestFiles, PodIdentityCluster
-from .trust import Ports, Target, mark_dry_run
+from .trust import Ports, Target, mark_dry_run, require_kube
 
 MODES = ("plan", "apply", "write-manifests", "rollback")
 NOT_INSTALLED = (f"aad-pod-identity is not installed in this cluster (it serves no "
@@ -172,6 +172,7 @@ def migrate(req: MigrateRequest, ports: MigratePorts, consent: Consent) -> Migra
                                              req.manifests_dir)
         return result
     steps = [s for s, _ in result.steps]
+    require_kube(ports.bind, _kube_checks(result, planned), "wi migrate")
     writing = [p for p in result.plans if any(s.writes for s in p.steps)]
     plan.confirm(steps, consent, "Migrate these workloads?",
                  [f"it migrates {len(writing)} workloads"] if len(writing) > 1 else [])
@@ -184,6 +185,29 @@ def migrate(req: MigrateRequest, ports: MigratePorts, consent: Consent) -> Migra
     if runner.failures:
         raise MigrationIncomplete(result, runner.failures)
     return result
+
+
+RESOURCES = {"Deployment": ("deployments", "apps"), "StatefulSet": ("statefulsets", "apps"),
+             "DaemonSet": ("daemonsets", "apps"), "CronJob": ("cronjobs", "batch")}
+
+
+def _kube_checks(result: Migration, planned: list[tuple[Any, Step]]
+                 ) -> list[tuple[str, str, str | None, str]]:
+    """What migrate itself writes in Kubernetes (`wi bind`'s own writes were checked when it
+    planned), asked before any write (SelfSubjectAccessReviews, as `kubectl auth can-i`)."""
+    checks: dict[tuple[str, str, str | None, str], None] = {}
+    for p in result.plans:
+        ns = p.workload.namespace
+        if p.backup is not None:
+            checks[("create", "configmaps", ns, "")] = None
+            checks[("patch", "configmaps", ns, "")] = None
+        if p.workload.kind in RESOURCES and (p.template_patch or p.removal_steps):
+            plural, group = RESOURCES[p.workload.kind]
+            checks[("patch", plural, ns, group)] = None
+    for b, step in planned:
+        if step.action == "delete":
+            checks[("delete", "azureidentitybindings", b.namespace, POD_IDENTITY_GROUP)] = None
+    return list(checks)
 
 
 def _rollback(result: Migration, runner: Runner, consent: Consent) -> Migration:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bind import BindRequest, plan_bind
-from .errors import ExitCode, WiError
+from .errors import CredentialError, ExitCode, WiError
 from .migrate_detect import Inventory, foreign_pod, is_candidate, visible
 from .models import (
     INJECT_PROXY_ANNOTATION,
@@ -347,8 +347,8 @@ def _plan_bind(p: WorkloadPlan, ports: Ports, target: Target) -> None:
     except WiError as exc:
         refused = exc.exit_code in (ExitCode.CONFIG, ExitCode.CONFLICT) or \
             getattr(exc, "status", None) == 403
-        if not refused:  # unreachable, throttled...: nothing is written yet, stop here
-            raise
+        if not refused or isinstance(exc, CredentialError):
+            raise  # no credentials, unreachable, throttled: nothing is written yet, stop here
         p.prepare_only = False
         p.state, p.manual = MANUAL, exc.message
         return

@@ -77,9 +77,10 @@ def defaults(obj: dict[str, Any], creating: bool) -> None:
         names["listKind"] = names["kind"] + "List"
     if names.get("plural") and not names.get("singular") and names.get("kind"):
         names["singular"] = names["kind"].lower()
-    if creating:
+    if creating:  # the create strategy records the storage version at once
+        storage = [v.get("name") for v in spec.get("versions") or [] if v.get("storage")]
         obj["status"] = {"acceptedNames": {"kind": "", "plural": ""}, "conditions": [],
-                         "storedVersions": []}
+                         "storedVersions": storage[:1]}
 
 
 def crd_causes(obj: dict[str, Any]) -> list[Cause]:

@@ -488,7 +488,11 @@ class KubeStore:
 
     def _delete_namespace_contents(self, namespace: str, user: str) -> None:
         for rt_plural in list(self._objects):
-            if rt_plural == "namespaces" or not self.types.resource(rt_plural).namespaced:
+            try:
+                rt = self.types.resource(rt_plural)
+            except KeyError:  # a custom type whose CRD is gone (its objects went with it)
+                continue
+            if rt_plural == "namespaces" or not rt.namespaced:
                 continue
             items, _ = self.list(rt_plural, namespace)
             for item in items:
