@@ -164,7 +164,7 @@ def test_plan_and_write_manifests_change_nothing(world, capsys, tmp_path) -> Non
     assert web["template_changes"] == [f'label {USE}: "true"', "serviceAccountName: web"]
     assert plans["db"]["service_account"]["name"] == "db"
     assert plans["legacy"]["proxy"] == {
-        "inject": True, "why": 'annotated wi.azure.io/legacy-imds: "true" (it calls IMDS itself)'}
+        "inject": True, "why": 'annotated wi.azure.io/legacy-imds: "true"'}
     assert plans["agent"]["identity"]["azure_identity"] == "team-b/id-two"
     assert plans["sp-app"]["state"] == "manual"
     manual = {m["what"]: m["why"] for m in doc["data"]["manual"]}
@@ -336,6 +336,9 @@ def test_without_the_crds_it_says_so_and_exits_0(tmp_path, monkeypatch, capsys) 
 def test_human_plan_names_workloads_and_next_step(world, capsys, monkeypatch) -> None:
     from wi_cli.render import console
 
+    world["store"].create("azurepodidentityexceptions", "demo", {
+        "apiVersion": GROUP, "kind": "AzurePodIdentityException",
+        "metadata": {"name": "node-agents"}, "spec": {"podLabels": {"app": "node-agent"}}})
     monkeypatch.setenv("COLUMNS", "250")
     console.reset()
     code = main(["migrate", "-n", "demo"])
@@ -346,6 +349,7 @@ def test_human_plan_names_workloads_and_next_step(world, capsys, monkeypatch) ->
     assert "Next: wi migrate --apply -n demo" in out
     assert "By hand: AzureIdentity demo/sp-id" in err
     assert "RoleBinding demo/default-view" in err
+    assert "AzurePodIdentityException demo/node-agents: pods labelled app=node-agent" in err
 
 
 def test_kinds_wi_cannot_roll_are_manual_and_prepared_for(world, capsys, tmp_path) -> None:
@@ -370,7 +374,7 @@ def test_kinds_wi_cannot_roll_are_manual_and_prepared_for(world, capsys, tmp_pat
     assert "a pod's service account cannot change" in plans["solo"]["manual"]
     assert "a Job's pod template cannot change" in plans["once"]["manual"]
     assert plans["bare-rs"]["kind"] == "ReplicaSet" and plans["bare-rs"]["state"] == "manual"
-    assert plans["web"]["proxy"]["why"] == "named with --proxy-for: it calls IMDS itself"
+    assert plans["web"]["proxy"]["why"] == "named with --proxy-for"
     assert plans["pinned"]["removal"][0].startswith("not the label aadpodidbinding")
     solo = yaml.safe_load((folder / "demo/pod-solo.yaml").read_text())
     assert solo["spec"]["serviceAccountName"] == "solo" and "nodeName" not in solo["spec"]

@@ -87,7 +87,8 @@ class Migration:
         out = [{"what": f"AzureIdentity {i.label}", "why": f"a {i.kind_text}: wi moves "
                 "managed identities only; its workloads need an app registration's federated "
                 "credential instead (az ad app federated-credential create)."}
-               for i in self.inventory.identities if not i.user_assigned]
+               for i in self.inventory.identities
+               if not i.user_assigned and self.inventory.in_scope(i.namespace)]
         out += [{"what": p.workload.label, "why": p.manual or ""} for p in self.plans
                 if p.state == MANUAL]
         return out

@@ -178,11 +178,10 @@ def _wants_proxy(p: WorkloadPlan, opts: Options) -> None:
                             or "").lower())
     if opts.proxy == "always":
         p.proxy, p.proxy_why = True, "--proxy always"
-    elif opts.proxy == "auto" and flagged:
-        p.proxy, p.proxy_why = True, "named with --proxy-for: it calls IMDS itself"
+    elif opts.proxy == "auto" and flagged:  # it calls IMDS itself
+        p.proxy, p.proxy_why = True, "named with --proxy-for"
     elif opts.proxy == "auto" and annotated:
-        p.proxy, p.proxy_why = True, f'annotated {LEGACY_IMDS_ANNOTATION}: "true" (it calls ' \
-                                     "IMDS itself)"
+        p.proxy, p.proxy_why = True, f'annotated {LEGACY_IMDS_ANNOTATION}: "true"'
     if not p.proxy:
         return
     spec = w.template.spec

@@ -90,6 +90,11 @@ def show(result: CommandResult) -> None:
             err.print(f"[yellow]![/] {escape(w['kind'])} {escape(w['name'])} moves off the "
                       f"'default' service account, which {escape(rb)} grants: the new one "
                       "does not get it.")
+    for exc in pi["exceptions"]:
+        labels = ", ".join(f"{k}={v}" for k, v in exc["pod_labels"].items())
+        err.print(f"AzurePodIdentityException {escape(exc['namespace'])}/"
+                  f"{escape(exc['name'])}: pods labelled {escape(labels)} bypass NMI (they get "
+                  "the node's identity); workload identity leaves them as they are.")
     for item in data["manual"]:
         err.print(f"[yellow]By hand:[/] {escape(item['what'])}: {escape(item['why'])}")
     for note in data["notes"]:
