@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from wi_cli.core.errors import RemoteError
+from wi_cli.core.errors import KubernetesError, RemoteError
 from wi_cli.core.migrate_apply import Clock, Runner, exchange, selector_text
-from wi_cli.core.migrate_detect import Inventory
+from wi_cli.core.migrate_detect import Inventory, detect
 from wi_cli.core.migrate_manifests import merge_patch, workload_manifest
 from wi_cli.core.migrate_plan import MANUAL, MIGRATE, Options, plan_workloads
 from wi_cli.core.migrate_steps import binding_step
@@ -108,8 +108,16 @@ class FakeCluster:
         return "token"
 
 
+class NoAks:
+    def list(self) -> list[Cluster]:
+        return []
+
+    def get(self, resource_group: str, name: str) -> None:
+        return None
+
+
 def ports(cluster: FakeCluster, azure: FakeAzure | None = None) -> Ports:
-    return Ports(azure or FakeAzure(), None, None, cluster, SUB)  # type: ignore[arg-type]
+    return Ports(azure or FakeAzure(), None, NoAks(), cluster, SUB)  # type: ignore[arg-type]
 
 
 def sa(ns: str, name: str, client_id: str = "", pulls: tuple[str, ...] = ()) -> ServiceAccount:
@@ -337,3 +345,54 @@ def test_merge_patch_and_manifests_drop_what_the_server_owns() -> None:
     assert "selector" not in doc["spec"]
     assert doc["spec"]["template"]["metadata"]["labels"] == {
         "aadpodidbinding": "one", "azure.workload.identity/use": "true"}
+
+
+# -- detection ------------------------------------------------------------------------------------
+
+@dataclass
+class PodIdentityFake(FakeCluster):
+    objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    listed: list[Any] = field(default_factory=list)
+    namespace_only: bool = False  # listing every namespace is forbidden
+
+    def serves(self, group: str, version: str) -> list[str] | None:
+        return list(self.objects) or None
+
+    def _scoped(self, items: list[Any], namespace: str | None, ns_of: Any) -> list[Any]:
+        if namespace is None and self.namespace_only:
+            raise KubernetesError("forbidden", status=403)
+        return [i for i in items if namespace is None or ns_of(i) == namespace]
+
+    def custom_objects(self, group: str, version: str, plural: str,
+                       namespace: str | None) -> list[dict[str, Any]]:
+        return self._scoped(self.objects.get(plural, []), namespace,
+                            lambda o: o["metadata"]["namespace"])
+
+    def workloads(self, namespace: str | None) -> list[Any]:
+        return self._scoped(self.listed, namespace, lambda w: w.namespace)
+
+    def config_map(self, namespace: str, name: str) -> None:
+        return None
+
+
+def test_detection_finds_nmi_mic_and_namespaced_mode_and_reads_one_namespace_if_it_must() -> None:
+    nmi = workload("DaemonSet", {"metadata": {"name": "nmi", "namespace": "kube-system"},
+                                 "spec": {"template": {"spec": {"containers": [{
+                                     "name": "nmi", "args": ["--forceNamespaced=true"],
+                                     "image": "mcr.microsoft.com/oss/azure/aad-pod-identity/"
+                                              "nmi:v1.8.17"}]}}}})
+    objects = {"azureidentities": [{"metadata": {"name": "i", "namespace": "apps"},
+                                    "spec": {"type": 0}}],
+               "azureidentitybindings": []}
+    cluster = PodIdentityFake(objects=objects, listed=[nmi, deployment("web", "one")])
+    inv = detect(ports(cluster), cluster, None, Target())
+    assert inv.installed and inv.force_namespaced and inv.whole_cluster
+    assert inv.components == ["DaemonSet kube-system/nmi (NMI, mcr.microsoft.com/oss/azure/"
+                              "aad-pod-identity/nmi:v1.8.17)"]
+    cluster.namespace_only = True
+    inv = detect(ports(cluster), cluster, "apps", Target())
+    assert not inv.whole_cluster and [w.name for w in inv.workloads] == ["web"]
+    assert "only namespace apps was read" in inv.notes[0]
+    with pytest.raises(KubernetesError):
+        detect(ports(cluster), cluster, None, Target())  # -A needs every namespace
+    assert not detect(ports(cluster), PodIdentityFake(), None, Target()).installed

@@ -56,7 +56,6 @@ class WorkloadPlan:
     proxy_why: str = ""
     changes: list[str] = field(default_factory=list)
     template_patch: dict[str, Any] = field(default_factory=dict)
-    template_done: bool = False
     removal: list[str] = field(default_factory=list)
     removable: bool = False  # the aadpodidbinding label can be removed from the template
     prepare_only: bool = False  # manual re-creation: wi writes the credential and SA only
@@ -231,7 +230,7 @@ def _template(p: WorkloadPlan, opts: Options) -> None:
         patch.setdefault("metadata", {}).setdefault("annotations", {})[
             INJECT_PROXY_ANNOTATION] = "true"
         p.changes.append(f'annotation {INJECT_PROXY_ANNOTATION}: "true" ({p.proxy_why})')
-    p.template_patch, p.template_done = patch, not patch
+    p.template_patch = patch
     later = "" if opts.remove_pod_identity else " (with --remove-pod-identity)"
     selector = p.workload.selector
     in_selector = selector is not None and (
