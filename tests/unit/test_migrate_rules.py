@@ -51,7 +51,7 @@ IDENTITIES = {name: Identity(ResourceId.parse(rid(name)), client, f"p-{name}", T
                                    ("two", "00000000-0000-4000-8000-0000000000c2"))}
 
 
-# -- in-memory ports --------------------------------------------------------------------------------
+# -- in-memory ports ------------------------------------------------------------------------------
 
 @dataclass
 class FakeAzure:
@@ -217,7 +217,7 @@ def test_rollout_state_reads_status_as_kubectl_does(kind: str, spec: dict[str, A
     assert rollout_state(w)[0] is done
 
 
-# -- the plan's rules -----------------------------------------------------------------------------------
+# -- the plan's rules -----------------------------------------------------------------------------
 
 def test_default_moves_to_a_new_account_with_the_pull_secrets_and_role_bindings_listed() -> None:
     cluster = FakeCluster({("apps", "default"): sa("apps", "default", pulls=("reg",))})

@@ -157,7 +157,7 @@ def _propagating(code: str | None) -> bool:
     return code in PROPAGATION_CODES or code in IDENTITY_PROPAGATION_CODES
 
 
-# -- phase 3 and 4: templates and rollouts -----------------------------------------------------------
+# -- phase 3 and 4: templates and rollouts --------------------------------------------------------
 
 def backup_record(p: WorkloadPlan) -> dict[str, Any]:
     w = p.workload
@@ -260,7 +260,7 @@ def _not_ready(r: Runner, p: WorkloadPlan, w: Workload, expect: str) -> str | No
     return None
 
 
-# -- the bindings ------------------------------------------------------------------------------------
+# -- the bindings ---------------------------------------------------------------------------------
 
 def binding_manifest(b: AzureIdentityBinding) -> dict[str, Any]:
     spec: dict[str, Any] = {"azureIdentity": b.azure_identity, "selector": b.selector}

@@ -24,11 +24,13 @@ from .plan import UNCHANGED, Step
 BINDING_KEY = "azureidentitybinding."
 
 
-def rollback_steps(inv: Inventory) -> tuple[list[Step], list[tuple[Step, Step, str, dict[str, Any]]],
-                                            list[str]]:
+Restore = tuple[Step, Step, str, dict[str, Any]]  # restore, rollout, namespace, backup record
+
+
+def rollback_steps(inv: Inventory) -> tuple[list[Step], list[Restore], list[str]]:
     """(binding steps, [(restore step, rollout step, namespace, record)], what stays)."""
     binding_steps: list[Step] = []
-    restores: list[tuple[Step, Step, str, dict[str, Any]]] = []
+    restores: list[Restore] = []
     stays: list[str] = []
     live = {(w.kind, w.namespace, w.name): w for w in inv.workloads}
     bindings = {(b.namespace, b.name) for b in inv.bindings}
@@ -69,7 +71,7 @@ def rollback_steps(inv: Inventory) -> tuple[list[Step], list[tuple[Step, Step, s
 
 
 def run_rollback(r: Runner, inv: Inventory, binding_steps: list[Step],
-                 restores: list[tuple[Step, Step, str, dict[str, Any]]]) -> None:
+                 restores: list[Restore]) -> None:
     for step in binding_steps:
         if step.action != "create":
             step.status = UNCHANGED

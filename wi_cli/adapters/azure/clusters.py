@@ -15,12 +15,12 @@ def to_cluster(model: Any) -> Cluster:
     security = getattr(model, "security_profile", None)
     wi = getattr(security, "workload_identity", None) if security else None
     enabled = bool(oidc and oidc.enabled)
-    pod_identity = getattr(model, "pod_identity_profile", None)
+    pod_identity = getattr(model, "pod_identity_profile", None)  # the pod identity add-on
+    assigned = getattr(pod_identity, "user_assigned_identities", None) or []
     return Cluster(ResourceId.parse(model.id), (oidc.issuer_url if enabled else None) or None,
                    enabled, bool(wi and wi.enabled), model.fqdn or "", model.location or "",
                    bool(pod_identity and pod_identity.enabled),
-                   tuple(_pod_identity(p) for p in (getattr(pod_identity, "user_assigned_identities",
-                                                            None) or [])))
+                   tuple(_pod_identity(p) for p in assigned))
 
 
 def _pod_identity(p: Any) -> AksPodIdentity:

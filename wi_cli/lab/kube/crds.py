@@ -120,7 +120,7 @@ def crd_causes(obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-# -- the types a CRD serves -------------------------------------------------------------------------
+# -- the types a CRD serves -----------------------------------------------------------------------
 
 def _published(schema: Schema, group: str, version: str, kind: str) -> Schema:
     """The version's schema as OpenAPI publishes it: metadata is ObjectMeta."""
@@ -165,7 +165,7 @@ def types_of(crd: dict[str, Any]) -> tuple[list[CustomResourceType], CustomResou
     return served, storage
 
 
-# -- the naming/establishing controller and the cleanup finalizer -----------------------------------
+# -- the naming/establishing controller and the cleanup finalizer ---------------------------------
 
 def _conflict(store: "KubeStore", crd: dict[str, Any]) -> str | None:
     spec, name = crd["spec"], crd["metadata"]["name"]

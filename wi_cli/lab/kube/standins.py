@@ -1,6 +1,6 @@
 """Stand-ins for the images the lab's node knows by name but cannot run: the workload identity
 webhook's ``azwi-proxy-init`` and ``azwi-proxy`` (mcr.microsoft.com/oss/azure/workload-identity/
-proxy-init and proxy, which the webhook injects for ``azure.workload.identity/inject-proxy-sidecar``).
+proxy-init and proxy, injected for ``azure.workload.identity/inject-proxy-sidecar``).
 
 The lab runs pods as local processes with no network namespace of their own, so the iptables
 rule that sends 169.254.169.254:80 to the proxy cannot exist and every pod's proxy would want the
