@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +20,12 @@ from azure.mgmt.containerservice import models as aks_models
 from azure.mgmt.msi.v2024_11_30 import models as msi_models
 from azure.mgmt.resource.subscriptions import models as sub_models
 
+from support import SHARED_CONTRACTS, contract_file
 from wi_cli.lab.azure_state import ManagedCluster, ServicePrincipal
 from wi_cli.lab.runtime import Lab
 from wi_cli.lab.tokens import mint_access_token
 
-CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
+CONTRACTS = SHARED_CONTRACTS
 BLOB_READER_ID = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # has actions and dataActions
 ISSUER = "https://oidc.prod-aks.azure.com/TenantGUID/IssuerGUID"
 
@@ -44,10 +44,7 @@ EMPTY_LISTS = {"value[].managedByTenants"}
 
 
 def example(relative: str) -> dict[str, Any]:
-    path = CONTRACTS / relative
-    if not path.exists():
-        pytest.skip(f"shared contracts not found at {path} (CI checks them out beside the repo)")
-    return json.loads(path.read_text())
+    return json.loads(contract_file(relative).read_text())
 
 
 def assert_same_shape(expected: Any, actual: Any, where: str = "") -> None:
@@ -96,8 +93,7 @@ def _subscriptions_in_examples() -> list[str]:
 
 @pytest.fixture(scope="module")
 def replay() -> Iterator[Replay]:
-    if not CONTRACTS.exists():
-        pytest.skip(f"shared contracts not found at {CONTRACTS}")
+    contract_file("")
     with Lab() as lab:
         az = lab.azure
         az.page_size = 1  # every list seeded with two items pages, so nextLink shows

@@ -11,19 +11,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from support import contract_file
 from wi_cli.lab.azure_state import ServicePrincipal, UserAssignedIdentity
 from wi_cli.lab.entra.aadsts import AADSTS
 from wi_cli.lab.entra.federation import CLIENT_ASSERTION_TYPE
 from wi_cli.lab.keys import SigningKey
 from wi_cli.lab.runtime import Lab
 
-CONTRACTS = Path(__file__).resolve().parents[3] / "shared" / "contracts"
 SUBJECT = "system:serviceaccount:apps:web"
 # what MSAL reads from the tenant discovery document (msal/authority.py, application.py)
 MSAL_DISCOVERY_KEYS = ("authorization_endpoint", "token_endpoint", "issuer",
@@ -32,10 +31,7 @@ MSAL_DISCOVERY_KEYS = ("authorization_endpoint", "token_endpoint", "issuer",
 
 @pytest.fixture(scope="module")
 def contract() -> dict[str, Any]:
-    path = CONTRACTS / "synthesized" / "entra-token-responses.json"
-    if not path.exists():
-        pytest.skip(f"shared contracts not found at {path}")
-    return json.loads(path.read_text())
+    return json.loads(contract_file("synthesized/entra-token-responses.json").read_text())
 
 
 @dataclass

@@ -94,12 +94,26 @@ def test_fresh_bind_then_three_reruns_change_nothing(world, env, capsys) -> None
     assert len(fics(world)) == before + 1
 
 
-def test_human_output_names_identity_and_next_command(world, env, capsys) -> None:
+def test_human_output_names_identity_and_next_command(world, env, capsys, monkeypatch) -> None:
+    from wi_cli.render import console
+
+    monkeypatch.setenv("COLUMNS", "80")
+    console.reset()
     make_sa(world, "app-human")
-    code, out, err = wi(capsys, "bind", "app-human", scenarios.IDENTITY_NAME, "-n", NS)
+    scope = (f"/subscriptions/{world['seeded'].subscription_id}/resourceGroups/"
+             f"{world['seeded'].resource_group}")
+    code, out, err = wi(capsys, "bind", "app-human", scenarios.IDENTITY_NAME, "-n", NS,
+                        "--role", "Key Vault Secrets User", "--scope", scope)
     assert code == 0
-    assert "created" in out and "wi doctor -n demo --service-account app-human" in out
+    assert "wi doctor -n demo --service-account app-human" in out
     assert world["seeded"].identity.client_id in err
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    # at 80 columns the values a user compares or copies are whole, each on its line
+    subject = f"system:serviceaccount:{NS}:app-human"
+    assert f"{world['seeded'].issuer_url} → {subject}" in lines
+    assert "created FederatedIdentityCredential demo-app-human" in lines
+    assert f"created RoleAssignment Key Vault Secrets User @ {scope}" in lines
+    assert "…" not in out
 
 
 @pytest.mark.parametrize("argv, code, fragment", [

@@ -112,3 +112,15 @@ def test_an_unreachable_sign_in_endpoint_is_cannot_reach_exit_4(tmp_path, monkey
             assert code == 4, err
             assert f"Cannot reach {host}" in err and "No usable Azure credential" not in err
             assert "DefaultAzureCredential failed" not in err and "Traceback" not in err
+
+
+def test_findings_carry_a_target_and_a_key_unique_in_the_envelope(world, env, capsys) -> None:
+    code, doc, _ = doctor_json(capsys, "--no-live")
+    keys = [f["key"] for f in doc["findings"]]
+    assert len(keys) == len(set(keys))
+    fic = next(f for f in doc["findings"] if f["id"] == "identity.fic")
+    assert fic["target"]["namespace"] == "demo"
+    assert fic["target"]["service_account"] == "wi-lab-sa"
+    assert fic["target"]["identity"] == "wi-lab-identity"
+    assert fic["target"]["context"]  # the kubeconfig's current context
+    assert fic["key"] == "identity.fic:demo/wi-lab-sa"

@@ -199,6 +199,28 @@ def test_other_images_stay_pending_but_scheduled(core: client.CoreV1Api) -> None
     assert err.value.status == 400 and "waiting to start" in err.value.body
 
 
+def test_a_node_selector_no_node_matches_leaves_the_pod_unscheduled(core: client.CoreV1Api
+                                                                   ) -> None:
+    """kube-scheduler's answer: no node, PodScheduled False/Unschedulable, FailedScheduling."""
+    ran = python_pod("linux-only", "print('ran')", nodeSelector={"kubernetes.io/os": "linux"})
+    core.create_namespaced_pod(NS, ran)
+    assert wait_for(pod_getter(core, "linux-only"), finished)["status"]["phase"] == "Succeeded"
+    core.create_namespaced_pod(NS, python_pod("windows-only", "print('ran')",
+                                              nodeSelector={"kubernetes.io/os": "windows"}))
+    pod = wait_for(pod_getter(core, "windows-only"),
+                   lambda p: bool(p.get("status", {}).get("conditions")))
+    assert not pod["spec"].get("nodeName") and pod["status"]["phase"] == "Pending"
+    (cond,) = pod["status"]["conditions"]
+    assert (cond["type"], cond["status"], cond["reason"]) == ("PodScheduled", "False",
+                                                              "Unschedulable")
+    assert "didn't match Pod's node affinity/selector" in cond["message"]
+    events = wait_for(lambda: wire(core, core.list_namespaced_event(
+        NS, field_selector="involvedObject.name=windows-only")), lambda e: bool(e["items"]))
+    (event,) = events["items"]
+    assert (event["type"], event["reason"]) == ("Warning", "FailedScheduling")
+    assert event["source"]["component"] == "default-scheduler"
+
+
 def test_seeded_pod_is_running_without_executing(cluster: KubeCluster,
                                                  core: client.CoreV1Api) -> None:
     seed_running_pod(cluster, python_pod("existing", "raise SystemExit(1)") | {

@@ -97,6 +97,24 @@ def test_healthy_human_view(world, env, capsys) -> None:
     assert leftovers(world) == []
 
 
+@pytest.mark.parametrize("columns", [80, 200])
+def test_scopes_issuer_and_paths_are_whole_at_any_width(world, env, capsys, monkeypatch,
+                                                       columns: int) -> None:
+    """Tables when they fit, lines when they do not: never a folded or cut value."""
+    from wi_cli.render import console
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    console.reset()
+    code, out, _ = wi(capsys, *PROBE)
+    assert code == 0 and "…" not in out
+    seeded = world["seeded"]
+    scopes = {ra.scope for ra in world["lab"].azure.assignments_for(seeded.identity.principal_id)}
+    lines = out.splitlines()
+    for value in (*scopes, seeded.issuer_url, f"system:serviceaccount:{NS}:{SA}"):
+        assert any(value in line for line in lines), value
+    assert ("┃ Scope" in out) == (columns == 200)
+
+
 def test_key_vault_check_fails_with_403_explained_when_only_reader(world, env, capsys) -> None:
     lab, seeded = world["lab"], world["seeded"]
     kv_user = [ra for ra in lab.azure.assignments_for(seeded.identity.principal_id)
@@ -110,7 +128,8 @@ def test_key_vault_check_fails_with_403_explained_when_only_reader(world, env, c
     finally:
         for ra in kv_user:
             lab.azure.role_assignments[ra.name.lower()] = ra
-    assert code == 0 == human_code  # the exchange worked; the check is what failed
+    assert code == 1 == human_code  # the exchange worked; the check asked for failed
+    assert doc["status"] == "problems" and doc["data"]["verdict"]["status"] == "fail"
     check = doc["data"]["checks"][0]
     assert check["kind"] == "keyvault" and check["ok"] is False and check["status"] == 403
     assert check["error"]["code"] == "Forbidden" and check["error"]["inner"] == "ForbiddenByRbac"
@@ -146,6 +165,9 @@ def test_pod_without_injection_reports_missing_env(world, env, capsys) -> None:
     assert "AZURE_FEDERATED_TOKEN_FILE" in doc["data"]["env"]["missing"]
     assert "did not mutate the pod" in doc["data"]["verdict"]["summary"]
     assert doc["data"]["tokens"]["access_token"]["ok"] is False
+    # the fix names the cluster the probe ran on, found through ARM by its API server
+    assert (f"az aks update -g {scenarios.RESOURCE_GROUP} -n {scenarios.CLUSTER_NAME} "
+            "--enable-oidc-issuer --enable-workload-identity") in doc["data"]["verdict"]["fixes"][0]
     assert leftovers(world) == []
 
 
@@ -196,9 +218,13 @@ def test_bad_input_changes_nothing(world, env, capsys, argv, code, fragment) -> 
     assert leftovers(world) == []
 
 
-def test_missing_service_account_is_a_precondition(world, env, capsys) -> None:
+def test_missing_service_account_or_namespace_is_exit_3_like_bind(world, env, capsys) -> None:
     code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "ghost")
-    assert code == 5 and "does not exist" in doc["errors"][0]["message"]
+    assert code == 3 and doc["errors"][0]["message"] == f"Service account {NS}/ghost does not exist."
+    code, doc, _ = wi_json(capsys, "probe", "-n", "nowhere", "--service-account", "ghost")
+    assert code == 3 and doc["errors"][0]["message"] == "Namespace nowhere does not exist."
+    code, bind, _ = wi_json(capsys, "bind", "ghost", scenarios.IDENTITY_NAME, "-n", NS)
+    assert code == 3 and bind["errors"][0]["message"].startswith(f"Service account {NS}/ghost")
     assert leftovers(world) == []
 
 
@@ -217,10 +243,42 @@ def test_keep_leaves_the_pod_and_configmap(world, env, capsys) -> None:
     name = doc["data"]["pod"]["name"]
     try:
         assert code == 0 and sorted(leftovers(world)) == [f"configmaps/{name}", f"pods/{name}"]
+        assert doc["data"]["pod"]["kept"] is True
     finally:
         store = world["seeded"].cluster.store
         store.delete("pods", NS, name)
         store.delete("configmaps", NS, name)
+
+
+def test_keep_says_what_it_kept_and_its_delete_command_works(world, env, capsys) -> None:
+    import os
+    import subprocess
+
+    code, out, _ = wi(capsys, *PROBE, "--keep")
+    assert code == 0 and len(leftovers(world)) == 2
+    (command,) = [line.strip()[2:] for line in out.splitlines()
+                  if line.strip().startswith("$ kubectl delete")]
+    (name,) = {n.split("/")[1] for n in leftovers(world)}
+    assert f"Kept pod/{name} and configmap/{name} in namespace {NS}" in out
+    subprocess.run(command.split(), check=True, capture_output=True, timeout=60,
+                   env={**os.environ, "KUBECONFIG": world["kubeconfig"]})
+    assert leftovers(world) == []
+
+
+def test_without_operator_credentials_the_permissions_say_why(world, env, capsys,
+                                                               monkeypatch) -> None:
+    for var in ("AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_ID"):
+        monkeypatch.delenv(var)
+    code, out, err = wi(capsys, *PROBE)
+    assert code == 0, err
+    seeded = world["seeded"]
+    rg = f"/subscriptions/{seeded.subscription_id}/resourceGroups/{seeded.resource_group}"
+    # the agent still looks at the identity's resource group (from its token's xms_mirid)
+    assert rg in out and "Reader" in out
+    assert "No subscription selected" in err
+    code, doc, _ = wi_json(capsys, *PROBE)
+    assert doc["data"]["targets"]["scopes"] == []
+    assert [s["scope"] for s in doc["data"]["permissions"]["scopes"]][-1] == rg
 
 
 def test_probe_help_imports_no_sdk() -> None:

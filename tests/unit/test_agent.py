@@ -12,12 +12,22 @@ from typing import Any, Iterator
 
 import pytest
 
-from wi_cli.core import probe as core
+import wi_cli.agent
 from wi_cli.core.cloud import resolve_cloud
+from wi_cli.core.models import (
+    ArmView,
+    ProbeReport,
+    ProbeRequest,
+    ProbeTargets,
+    ProbeVerdict,
+    read_report,
+)
+from wi_cli.core.probe.manifest import agent_env, pod_body
+from wi_cli.core.probe.verdict import conclude
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.runtime import Lab
 
-AGENT = Path(core.__file__).resolve().parent.parent / "agent" / "agent.py"
+AGENT = Path(wi_cli.agent.__file__).resolve().parent / "agent.py"
 SUBJECT_NS, SUBJECT_SA = scenarios.NAMESPACE, scenarios.SERVICE_ACCOUNT
 
 
@@ -49,6 +59,24 @@ def _wi_env(world: tuple[Lab, scenarios.Seeded], token: Path | None) -> dict[str
                     "AZURE_FEDERATED_TOKEN_FILE": str(token),
                     "AZURE_AUTHORITY_HOST": lab.authority_host})
     return env
+
+
+def holds(outer: Any, inner: Any) -> bool:
+    """Everything in ``inner`` is in ``outer`` with the same value (``outer`` may say more)."""
+    if isinstance(inner, dict):
+        return isinstance(outer, dict) and all(k in outer and holds(outer[k], v)
+                                               for k, v in inner.items())
+    if isinstance(inner, list):
+        return isinstance(outer, list) and len(outer) == len(inner) and \
+            all(holds(o, i) for o, i in zip(outer, inner, strict=True))
+    return bool(outer == inner)
+
+
+def verdict_of(report: dict[str, Any]) -> ProbeVerdict:
+    """What `wi probe` concludes from this report (no ARM view)."""
+    _, findings = conclude(ProbeReport.from_json(report), ProbeRequest("demo", "app"),
+                           ProbeTargets(), ArmView(), "Succeeded")
+    return ProbeVerdict.of(findings)
 
 
 def run_agent(env: dict[str, str]) -> tuple[dict[str, Any], str]:
@@ -97,6 +125,25 @@ def test_healthy_report(world, tmp_path: Path) -> None:
     assert checks["keyvault"]["scope"] == "https://vault.azure.net/.default"  # from the 401
     assert checks["storage"]["ok"] and "hello.txt" in checks["storage"]["detail"]
     assert "eyJ" not in raw and "lab-secret-value" not in raw
+    # what wi reads back is what the agent wrote
+    read = read_report("WI-PROBE-REPORT " + json.dumps(report))
+    assert read is not None and holds(read.to_json(), report)
+    assert verdict_of(report).status.value == "ok"
+
+
+def test_without_scopes_from_wi_the_identity_resource_group_is_inspected(world, tmp_path) -> None:
+    """No operator credentials, so wi names no scope: the agent takes the subscriptions the token
+    sees and the identity's resource group from the token's xms_mirid claim."""
+    _, seeded = world
+    sub = f"/subscriptions/{seeded.subscription_id}"
+    rg = f"{sub}/resourceGroups/{seeded.resource_group}"
+    report, _ = run_agent(_wi_env(world, _token(world, tmp_path)))
+    perms = report["permissions"]
+    assert [s["scope"] for s in perms["scopes"]] == [sub, rg]
+    by_scope = {s["scope"]: s for s in perms["scopes"]}
+    assert by_scope[sub]["role_assignments_error"]["status"] == 403  # Reader is on the group
+    roles = {(ra["role"], ra["scope"]) for ra in perms["role_assignments"]}
+    assert ("Reader", rg) in roles and ("Key Vault Secrets User", sub) in roles
 
 
 def test_wrong_subject_reports_the_aadsts_code(world, tmp_path: Path) -> None:
@@ -118,8 +165,8 @@ def test_no_injected_env_reports_what_is_missing(world) -> None:
     assert report["tokens"]["service_account"]["error"] == "AZURE_FEDERATED_TOKEN_FILE is not set"
     assert report["tokens"]["access_token"]["error"]["error"] == "not_attempted"
     assert report["credential"]["first"].startswith("ManagedIdentityCredential")
-    verdict = core.verdict_of(report, core.ProbeRequest("demo", "app"))
-    assert verdict["ok"] is False and "did not mutate the pod" in verdict["summary"]
+    verdict = verdict_of(report)
+    assert verdict.ok is False and "did not mutate the pod" in verdict.summary
 
 
 def test_a_client_secret_shadows_workload_identity_and_is_never_printed(world, tmp_path) -> None:
@@ -130,8 +177,8 @@ def test_a_client_secret_shadows_workload_identity_and_is_never_printed(world, t
     assert report["credential"]["first"] == "EnvironmentCredential (client secret)"
     assert report["env"]["other_azure_variables"] == ["AZURE_CLIENT_SECRET"]
     assert "super-secret-value-123" not in raw
-    verdict = core.verdict_of(report, core.ProbeRequest("demo", "app"))
-    assert verdict["ok"] and "shadows workload identity" in verdict["warnings"][0]
+    verdict = verdict_of(report)
+    assert verdict.ok and "shadows workload identity" in verdict.warnings[0]
 
 
 def test_missing_token_file_and_garbage_token(world, tmp_path: Path) -> None:
@@ -142,21 +189,13 @@ def test_missing_token_file_and_garbage_token(world, tmp_path: Path) -> None:
     garbage.write_text("not a token")
     report, _ = run_agent(_wi_env(world, garbage))
     assert "does not hold a JWT" in report["tokens"]["service_account"]["error"]
-    verdict = core.verdict_of(report, core.ProbeRequest("demo", "app"))
-    assert not verdict["ok"] and "unusable" in verdict["summary"]
-
-
-def test_report_is_the_last_marked_line_whatever_else_is_logged() -> None:
-    log = ("warning: something\nWI-PROBE-REPORT {\"schema\": \"old\"}\nnoise\n"
-           "WI-PROBE-REPORT {\"schema\": \"wi-probe/v1\"}\n")
-    assert core.parse_report(log) == {"schema": "wi-probe/v1"}
-    assert core.parse_report("no report here\n") is None
-    assert core.parse_report("WI-PROBE-REPORT {broken\n") is None
+    verdict = verdict_of(report)
+    assert not verdict.ok and "unusable" in verdict.summary
 
 
 def test_pod_is_hardened_and_labelled() -> None:
-    req = core.ProbeRequest("demo", "app", timeout=30)
-    pod = core.pod_body("wi-probe-x", req, [])
+    req = ProbeRequest("demo", "app", timeout=30)
+    pod = pod_body("wi-probe-x", req, [])
     spec = pod["spec"]
     assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     assert spec["serviceAccountName"] == "app" and spec["restartPolicy"] == "Never"
@@ -169,6 +208,7 @@ def test_pod_is_hardened_and_labelled() -> None:
     assert sc["readOnlyRootFilesystem"] and sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}  # python3 image: Linux nodes
     assert container["resources"]["limits"] and container["resources"]["requests"]
 
 
@@ -227,85 +267,14 @@ def test_default_retries_last_about_ten_seconds() -> None:
                                             "AADSTS700213", "AADSTS7002138", "AADSTS70025"}
 
 
-# -- what `wi probe` concludes from a refused exchange -------------------------------------------
-def _refused_report(code: str) -> dict[str, Any]:
-    claims = {"iss": "https://issuer.example/t/g/", "sub": "system:serviceaccount:demo:app",
-              "aud": ["api://AzureADTokenExchange"]}
-    return {"env": {"missing": []}, "credential": {},
-            "tokens": {"service_account": {"claims": claims, "error": None},
-                       "access_token": {"ok": False, "waited_seconds": 10.0, "attempts": 6,
-                                        "error": {"code": code, "description": f"{code}: no"}}}}
-
-
-def _arm(age: float | None, *, subject: str = "system:serviceaccount:demo:app",
-         identity_age: float | None = 86400) -> core.ArmView:
-    return core.ArmView(True, "id-app", identity_age, [{
-        "name": "app", "issuer": "https://issuer.example/t/g/", "subject": subject,
-        "audiences": ["api://AzureADTokenExchange"], "age": age, "changed": False}])
-
-
-@pytest.mark.parametrize("code", ["AADSTS70025", "AADSTS700211", "AADSTS700213",
-                                  "AADSTS7002138", "AADSTS700212", "AADSTS70021"])
-def test_a_young_exact_credential_refused_is_a_warning(code: str) -> None:
-    report = _refused_report(code)
-    verdict = core.verdict_of(report, core.ProbeRequest("demo", "app"), _arm(40))
-    assert verdict["status"] == "warn" and code in verdict["summary"]
-    explained = report["tokens"]["access_token"]["error"]["explanation"]
-    assert "propagate" in explained["cause"] and "wi bind" not in explained["fix"]
-    assert "created 40 s ago" in verdict["summary"] and "Re-run in a few minutes" in \
-        verdict["summary"]
-    assert not any("wi bind" in f for f in verdict["fixes"])
-
-
-def test_unknown_age_is_a_warning_and_an_old_credential_a_failure() -> None:
-    req = core.ProbeRequest("demo", "app")
-    unknown = core.verdict_of(_refused_report("AADSTS700213"), req, _arm(None))
-    assert unknown["status"] == "warn" and "age unknown" in unknown["summary"]
-    old = core.verdict_of(_refused_report("AADSTS700213"), req, _arm(3600))
-    assert old["status"] == "fail" and old["ok"] is False
-    other = core.verdict_of(_refused_report("AADSTS700213"), req,
-                            _arm(40, subject="system:serviceaccount:demo:other"))
-    assert other["status"] == "fail"
-    young_identity = core.verdict_of(_refused_report("AADSTS700016"), req,
-                                     _arm(None, identity_age=20))
-    assert young_identity["status"] == "warn" and "identity id-app" in young_identity["summary"]
-
-
-def test_without_arm_a_matching_code_says_it_may_be_propagation() -> None:
-    verdict = core.verdict_of(_refused_report("AADSTS700213"), core.ProbeRequest("demo", "app"))
-    assert verdict["status"] == "fail"
-    assert any("re-run in a few minutes" in c for c in verdict["causes"])
-
-
-@pytest.mark.parametrize("code,cause", [
-    ("AADSTS7000272", "not in the issuer's published JWKS"),
-    ("AADSTS7002138", "only in case"),
-    ("AADSTS501661", "OIDC discovery document"),
-    ("AADSTS90061", "OIDC discovery document"),
-    ("AADSTS1002012", "'/.default'"),
-    ("AADSTS900023", "neither a tenant GUID nor a valid domain"),
-])
-def test_probe_explains_every_code_entra_really_returns(code: str, cause: str) -> None:
-    report = _refused_report(code)
-    verdict = core.verdict_of(report, core.ProbeRequest("demo", "app"), _arm(3600))
-    explained = report["tokens"]["access_token"]["error"]["explanation"]
-    assert verdict["status"] == "fail" and cause in verdict["causes"][0]
-    assert cause in explained["cause"] and explained["fix"] in verdict["fixes"]
-
-
-def test_the_agent_retries_only_what_may_be_propagating() -> None:
-    subject = "system:serviceaccount:demo:app"
-    matching = sorted(core.PROPAGATION_CODES)
-    assert core.ArmView().retry_codes(subject) is None  # ARM unreadable: the agent's default
-    assert core.ArmView(True).retry_codes(subject) is None  # identity elsewhere: cannot tell
-    assert _arm(40).retry_codes(subject) == matching == _arm(None).retry_codes(subject)
-    assert _arm(3600).retry_codes(subject) == []
-    assert _arm(40, subject="system:serviceaccount:demo:other").retry_codes(subject) == []
-    assert _arm(3600, identity_age=30).retry_codes(subject) == ["AADSTS700016"]
-    env = {e["name"]: e.get("value") for e in core.agent_env(
-        resolve_cloud("AzureCloud", lambda url: None), core.Targets(), [0.5], ["AADSTS700016"])}
+def test_the_agent_is_told_its_retries() -> None:
+    env = {e["name"]: e.get("value") for e in agent_env(
+        resolve_cloud("AzureCloud", lambda url: None), ProbeTargets(), [0.5], ["AADSTS700016"])}
     assert env["WI_PROPAGATION_WAITS"] == "0.5"
     assert env["WI_PROPAGATION_CODES"] == "AADSTS700016"
+    defaults = {e["name"] for e in agent_env(resolve_cloud("AzureCloud", lambda url: None),
+                                             ProbeTargets())}
+    assert not defaults & {"WI_PROPAGATION_WAITS", "WI_PROPAGATION_CODES"}  # the agent's own
 
 
 def test_the_agent_retries_only_the_codes_it_is_given(world, tmp_path: Path) -> None:

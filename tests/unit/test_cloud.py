@@ -1,12 +1,11 @@
 import json
-from pathlib import Path
 
 import pytest
 
+from support import contract_file
 from wi_cli.core.cloud import cloud_from_metadata, resolve_cloud
 from wi_cli.core.errors import ConfigError
 
-CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
 
 
 def _no_fetch(url: str) -> None:
@@ -48,9 +47,9 @@ def test_list_form_picks_the_cloud_of_the_metadata_host() -> None:
     assert cloud.name == "AzureStack"
 
 
-@pytest.mark.skipif(not CONTRACTS.exists(), reason="../shared/contracts not beside the repo")
 def test_public_cloud_metadata_document_gives_the_public_endpoints() -> None:
-    doc = json.loads((CONTRACTS / "synthesized" / "arm-metadata-endpoints.2022-09-01.AzureCloud.json").read_text())
+    doc = json.loads(contract_file(
+        "synthesized/arm-metadata-endpoints.2022-09-01.AzureCloud.json").read_text())
     cloud = cloud_from_metadata(doc, "https://management.azure.com/metadata/endpoints")
     assert cloud.arm_endpoint == "https://management.azure.com/"
     assert cloud.authority_host == "https://login.microsoftonline.com/"

@@ -86,3 +86,20 @@ def test_nothing_is_read_at_import_time() -> None:
         assert config.DEFAULTS["output"] == "table"
     finally:
         del os.environ["WI_OUTPUT"]
+
+
+def test_per_command_defaults_nearest_file_first(tmp_path: Path) -> None:
+    from wi_cli.core.config import command_defaults
+
+    home, project = tmp_path / "home", tmp_path / "proj"
+    home.mkdir()
+    project.mkdir()
+    (home / ".wi.toml").write_text('namespace = "mine"\n[probe]\nservice-account = "app"\n'
+                                   'timeout = 30\n')
+    (project / ".wi.toml").write_text('[probe]\ntimeout = 60\n')
+    found = command_defaults(Environment({"WI_STATE_DIR": str(tmp_path)}, project, home))
+    assert found["*"] == {"namespace": ("mine", str(home / ".wi.toml"))}
+    assert found["probe"] == {"service_account": ("app", str(home / ".wi.toml")),
+                              "timeout": (60, str(project / ".wi.toml"))}
+    # the global options still resolve as before next to the tables
+    assert resolve({}, Environment({"WI_STATE_DIR": str(tmp_path)}, project, home)).output == "table"

@@ -16,8 +16,10 @@ def test_finding_shape_is_pinned() -> None:
     doc = json.loads(jsonout.dumps(jsonout.envelope("doctor", status="problems", exit_code=1,
                                                     findings=[f])))
     (finding,) = doc["findings"]
-    assert list(finding) == ["id", "title", "layer", "status", "summary", "evidence",
-                             "remediation", "docs"]
+    assert list(finding) == ["key", "id", "title", "layer", "status", "summary", "evidence",
+                             "remediation", "docs", "target"]
+    assert list(finding["target"]) == ["context", "namespace", "service_account", "identity",
+                                       "pod", "workload"]
     assert finding["evidence"] == {"expected": "https://a/", "actual": "https://a"}
     assert finding["remediation"] == {"text": "re-bind", "commands": ["wi bind sa id"]}
     assert finding["status"] == "fail"

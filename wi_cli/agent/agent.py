@@ -8,7 +8,8 @@ prefixed with ``WI-PROBE-REPORT ``. It never prints a token: only decoded claims
 
     WI_ARM_ENDPOINT   ARM base URL (https://management.azure.com/)
     WI_ARM_SCOPE      token scope for ARM (https://management.azure.com/.default)
-    WI_SCOPES         ARM scopes to inspect, separated by spaces or commas
+    WI_SCOPES         ARM scopes to inspect, separated by spaces or commas (default: the
+                      subscriptions the token sees and the identity's resource group)
     WI_CHECK_KEYVAULT vault URI to list secrets of (https://NAME.vault.azure.net/)
     WI_CHECK_BLOB     blob container URL to list (https://ACCOUNT.blob.core.windows.net/C)
     WI_KEYVAULT_SCOPE / WI_STORAGE_SCOPE  data-plane token scopes (Key Vault: its 401 challenge
@@ -358,7 +359,14 @@ def merged_permissions(blocks):
     return merged
 
 
-def permissions(access_token, oid):
+def identity_resource_group(mirid):
+    """The identity's own resource group, from the access token's xms_mirid claim: where its
+    roles usually are, and readable by the identity itself when it holds Reader there."""
+    match = re.match(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/", mirid or "", re.I)
+    return "/subscriptions/%s/resourceGroups/%s" % match.groups() if match else None
+
+
+def permissions(access_token, oid, mirid=None):
     base = with_slash(env("WI_ARM_ENDPOINT", DEFAULT_ARM))
     out = {"arm_endpoint": base, "subscriptions": [], "subscriptions_error": None,
            "role_assignments": [], "scopes": []}
@@ -370,8 +378,11 @@ def permissions(access_token, oid):
     except ArmFailure as exc:
         out["subscriptions_error"] = exc.error
     scopes = [s for s in re.split(r"[\s,]+", env("WI_SCOPES")) if s]
-    if not scopes:
+    if not scopes:  # wi named none (no operator credentials): what the token itself shows
         scopes = ["/subscriptions/%s" % s["id"] for s in out["subscriptions"]]
+        group = identity_resource_group(mirid)
+        if group and group.lower() not in [s.lower() for s in scopes]:
+            scopes.append(group)
     seen, names = set(), {}
     for scope in scopes:
         entry = {"scope": scope, "role_assignments_error": None, "error": None}
@@ -500,8 +511,9 @@ def build_report():
               "tokens": {"service_account": sa, "access_token": access},
               "permissions": None, "checks": []}
     if access_token is not None:
-        oid = (access["claims"] or {}).get("oid") or ""
-        report["permissions"] = permissions(access_token, oid)
+        claims = access["claims"] or {}
+        report["permissions"] = permissions(access_token, claims.get("oid") or "",
+                                            claims.get("xms_mirid"))
         report["checks"] = data_plane_checks(sa_token)
     report["elapsed_seconds"] = round(time.time() - started, 3)
     return report

@@ -155,8 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = detect_output(args, environment)
     command = typer.main.get_command(app)
     try:
+        from .defaults import default_map
+
         rv = command.main(args=args, prog_name="wi", standalone_mode=False,
-                          obj=GlobalFlags(environment))
+                          obj=GlobalFlags(environment),
+                          default_map=default_map(command, environment))
     except click.NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else "")
         return int(ExitCode.OK)

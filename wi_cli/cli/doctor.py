@@ -22,7 +22,8 @@ HELP = (
 @global_options
 def doctor(
     ctx: typer.Context,
-    namespace: str = typer.Option("default", "-n", "--namespace", help="Namespace to check."),
+    namespace: Optional[str] = typer.Option(None, "-n", "--namespace",
+                                            help="Namespace to check (default: default)."),
     service_account: Optional[str] = typer.Option(
         None, "--service-account", "-s", help="Check one service account (default: every one "
                                               "that is annotated or used by a labelled pod)."),
@@ -35,21 +36,34 @@ def doctor(
     check: List[str] = typer.Option([], "--check", help="Run only this check (repeatable)."),
     list_checks: bool = typer.Option(False, "--list-checks", help="List the checks and exit."),
     no_live: bool = typer.Option(False, "--no-live", help="Skip the real token exchange."),
+    problems: bool = typer.Option(False, "--problems", help="Show only warnings, failures and "
+                                  "errors."),
+    tree: bool = typer.Option(False, "--tree", help="Draw the trust chain of every service "
+                              "account (drawn by default when there is one)."),
 ) -> CommandResult:
+    from ..doctor.failure_modes import NAMES
     from ..doctor.registry import all_checks
 
     if list_checks:
         checks = [{"id": c.id, "layer": c.layer, "title": c.title,
-                   "failure_modes": list(c.failure_modes), "live": c.live} for c in all_checks()]
+                   "failure_modes": list(c.failure_modes),
+                   "failure_mode_names": [NAMES[m] for m in c.failure_modes], "live": c.live}
+                  for c in all_checks()]
         return CommandResult("doctor", {"checks": checks}, view="doctor.checks")
     if cluster and not resource_group:
         raise UsageError("--cluster needs --resource-group.")
     if service_account and all_namespaces:
         raise UsageError("--service-account and --all-namespaces do not go together.")
+    source = ctx.get_parameter_source("namespace")  # a .wi.toml namespace does not clash with -A
+    given = source is not None and source.name == "COMMANDLINE"
+    if given and all_namespaces:
+        raise UsageError("--namespace and --all-namespaces do not go together.",
+                         ["Pass -A to check every namespace, or -n NS for one."])
+    namespace = "default" if all_namespaces else namespace or "default"
 
     from ..core.names import check_namespace, check_service_account
     from ..doctor.facts import Scope
-    from ..doctor.runner import exit_code, run, select
+    from ..doctor.runner import diagnose, select
     from .wiring import doctor_context
 
     select(check)  # an unknown --check is a usage error before anything is read
@@ -58,11 +72,14 @@ def doctor(
         check_service_account(service_account)
     scope = Scope(namespace, service_account, all_namespaces, cluster, resource_group,
                   live=not no_live)
-    findings, _ = run(doctor_context(settings(ctx), scope), check)
+    found = diagnose(doctor_context(settings(ctx), scope), check)
     where = "all namespaces" if all_namespaces else f"namespace {namespace}"
     if service_account:
         where += f", service account {service_account}"
-    return CommandResult("doctor", {"scope": where}, findings, exit_code(findings))
+    data = {"scope": where, "chains": [c.to_json() for c in found.chains],
+            "elsewhere": found.elsewhere}
+    return CommandResult("doctor", data, found.findings, found.exit_code,
+                         view_options={"problems": problems, "tree": tree})
 
 
 def register(app: typer.Typer) -> None:

@@ -41,8 +41,9 @@ def _mode(plan: bool, apply: bool, manifests: Optional[Path], rollback: bool) ->
 @global_options
 def migrate(
     ctx: typer.Context,
-    namespace: str = typer.Option("default", "-n", "--namespace",
-                                  help="Migrate the workloads of this namespace."),
+    namespace: Optional[str] = typer.Option(None, "-n", "--namespace",
+                                            help="Migrate the workloads of this namespace "
+                                                 "(default: default)."),
     all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A",
                                         help="Migrate the workloads of every namespace."),
     plan: bool = typer.Option(False, "--plan", help="Show the plan; change nothing (default)."),
@@ -84,6 +85,11 @@ def migrate(
     from .wiring import consent, migrate_ports
 
     mode = _mode(plan, apply, write_manifests, rollback)
+    source = ctx.get_parameter_source("namespace")  # a .wi.toml namespace does not clash with -A
+    if all_namespaces and source is not None and source.name == "COMMANDLINE":
+        raise UsageError("--namespace and --all-namespaces do not go together.",
+                         ["Pass -A to migrate every namespace, or -n NS for one."])
+    namespace = namespace or "default"
     if not all_namespaces:
         check_namespace(namespace)
     check_target(cluster, resource_group, issuer)

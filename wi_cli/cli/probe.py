@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
 from ..core.errors import ExitCode
-from ..core.models import CommandResult
+from ..core.models import DEFAULT_PROBE_IMAGE, CommandResult, ProbeRequest
 from .options import global_options, settings
 
 HELP = """Run a short-lived pod under a service account that reports its container, the tokens it got (decoded claims only, never the token) and the Azure permissions it really has.
 
-The pod (label azure.workload.identity/use=true, hardened, python3 only) runs a small agent from a ConfigMap; both are deleted afterwards unless --keep. Exit 0 when the pod's token exchange worked (or its credential is still propagating, a warning), 1 when it did not (or the pod failed or was refused), 4 when the cluster is unreachable or the pod timed out. While a fresh credential propagates the agent retries for up to WI_PROPAGATION_WAIT seconds (10)."""
-
-DEFAULT_IMAGE = "mcr.microsoft.com/azurelinux/distroless/python:3.12"
+The pod (label azure.workload.identity/use=true, hardened, python3 only) runs a small agent from a ConfigMap; both are deleted afterwards unless --keep. Exit 0 when the pod's token exchange worked (or its credential is still propagating, a warning), 1 when it did not, when a --check-keyvault/--check-storage check failed, or when the pod failed or was refused, 4 when the cluster is unreachable or the pod timed out. While a fresh credential propagates the agent retries for up to WI_PROPAGATION_WAIT seconds (10)."""
 
 
 @global_options
@@ -24,7 +22,7 @@ def probe(
                                   help="Namespace to run the probe pod in."),
     service_account: str = typer.Option("default", "--service-account", "-s",
                                         help="Service account the pod runs as."),
-    image: str = typer.Option(DEFAULT_IMAGE, "--image",
+    image: str = typer.Option(DEFAULT_PROBE_IMAGE, "--image",
                               help="Image with python3 >= 3.8 (no shell needed)."),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for the pod."),
     keep: bool = typer.Option(False, "--keep", help="Keep the pod and its ConfigMap."),
@@ -36,30 +34,25 @@ def probe(
         help="Also list the blobs of this container from the pod."),
 ) -> CommandResult:
     from ..core.models import propagation_budget
-    from ..core.probe import ProbeRequest, validate
-
-    req = ProbeRequest(namespace, service_account, image, timeout, keep, check_keyvault,
-                       check_storage, propagation_budget(settings(ctx).env))
-    validate(req)
-    return _run(ctx, req)
-
-
-def _run(ctx: typer.Context, req: Any) -> CommandResult:
     from ..core.probe import probe as run_probe
+    from ..core.probe import validate
     from ..render import console
-    from .wiring import azure_clients, cloud as cloud_of, kube_clients
+    from .wiring import cloud as cloud_of
+    from .wiring import probe_ports
 
     s = settings(ctx)
+    req = ProbeRequest(namespace, service_account, image, timeout, keep, check_keyvault,
+                       check_storage, propagation_budget(s.env))
+    validate(req)
     cloud = cloud_of(s)
-    azure = azure_clients(s, cloud) if (s.subscription or req.keyvault or req.storage) else None
-    kube = kube_clients(s)
+    ports = probe_ports(s, cloud)
     with console.err().status(f"Probing {req.namespace}/{req.service_account}…") as status:
         def on_phase(phase: str) -> None:
             status.update(f"Probe pod in {req.namespace}: {phase}…")
 
-        outcome = run_probe(req, cloud, azure, kube, on_phase)
-    return CommandResult("probe", outcome.to_json(),  # a WARN (propagating) exits 0
-                         exit_code=ExitCode.PROBLEMS if outcome.status == "fail" else ExitCode.OK,
+        outcome = run_probe(req, cloud, ports, on_phase)
+    return CommandResult("probe", outcome, list(outcome.findings),  # a warning exits 0
+                         exit_code=ExitCode.PROBLEMS if outcome.failed else ExitCode.OK,
                          view="probe")
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..core.migrate import MigratePorts
     from ..core.plan import Consent
     from ..core.ports import ArmAccount, Kubeconfigs
+    from ..core.probe import ProbePorts
     from ..core.provision import Terraform
     from ..doctor.facts import Context, Scope
 
@@ -89,7 +90,7 @@ def doctor_context(s: Settings, scope: "Scope") -> "Context":
     state_cluster = ((s.state.cluster_name, s.state.resource_group)
                      if s.state and s.state.cluster_name and s.state.resource_group else None)
     return Context(scope, KubeApi(kube), account, Entra(cloud_, s.env), Web(s.env), cloud_, s,
-                   state_cluster)
+                   state_cluster, kube.context_name)
 
 
 def provisioning(s: Settings) -> tuple["ArmAccount", "Kubeconfigs"]:
@@ -98,6 +99,23 @@ def provisioning(s: Settings) -> tuple["ArmAccount", "Kubeconfigs"]:
     from ..adapters.kube.kubeconfig import KubeconfigFiles
 
     return Arm(cloud(s), s.env), KubeconfigFiles()
+
+
+def probe_ports(s: Settings, cloud_: "Cloud") -> "ProbePorts":
+    """The probe's pod through the kubeconfig; Azure (the identity, its credentials, the data
+    planes to check) when a subscription is set."""
+    from ..adapters.kube.api import KubeApi
+    from ..core.probe import ProbePorts
+
+    pods = KubeApi(kube_clients(s))
+    if not s.subscription:
+        return ProbePorts(pods)
+    from ..adapters.azure.clusters import Clusters
+    from ..adapters.azure.identities import Identities
+    from ..adapters.azure.resources import Resources
+
+    azure = azure_clients(s, cloud_)
+    return ProbePorts(pods, Identities(azure), Resources(azure), s.subscription, Clusters(azure))
 
 
 def terraform(s: Settings) -> "Terraform":

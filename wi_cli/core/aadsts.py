@@ -55,17 +55,17 @@ _TABLE: dict[str, tuple[str, str]] = {
                "Re-read the token file for each exchange (current SDKs do); fix node time sync."),
     "50166": ("Entra could not fetch the issuer's OIDC discovery document or its JWKS.",
               "AKS: 'az aks update' to reconcile the issuer; self-managed: publish "
-              "<issuer>/.well-known/openid-configuration and the JWKS publicly."),
+              "ISSUER/.well-known/openid-configuration and the JWKS publicly."),
     # the same failure under other codes: 90061 (Azure/azure-workload-identity#605), 501661
     # (Azure/AKS#4029, Azure/login#283)
     "90061": ("Entra could not fetch the issuer's OIDC discovery document or its JWKS (the "
               "issuer URL is not public, or its documents are missing).",
               "AKS: 'az aks update' to reconcile the issuer; self-managed: publish "
-              "<issuer>/.well-known/openid-configuration and the JWKS publicly."),
+              "ISSUER/.well-known/openid-configuration and the JWKS publicly."),
     "501661": ("Entra could not fetch the issuer's OIDC discovery document or its JWKS (the "
                "issuer URL is not public, or its documents are missing).",
                "AKS: 'az aks update' to reconcile the issuer; self-managed: publish "
-               "<issuer>/.well-known/openid-configuration and the JWKS publicly."),
+               "ISSUER/.well-known/openid-configuration and the JWKS publicly."),
     # AADSTS7000272: Azure/azure-workload-identity#1232
     "7000272": ("The key that signed the token (its kid) is not in the issuer's published JWKS: "
                 "the signing keys were rotated (twice within 24 h), or the token is older than "
@@ -93,11 +93,11 @@ _TABLE: dict[str, tuple[str, str]] = {
     "500011": ("The requested resource (scope) is not known in the tenant.",
                "Check the scope (e.g. https://management.azure.com/.default)."),
     "70011": ("The requested scope is not valid (client credentials take one resource).",
-              "Request exactly one '<resource>/.default' scope."),
+              "Request exactly one RESOURCE/.default scope."),
     # MicrosoftDocs/azure-docs#99862
     "1002012": ("The scope lacks the '/.default' suffix, which client-credential (workload "
                 "identity) token requests need.",
-                "Request '<resource>/.default' (e.g. https://management.azure.com/.default), not "
+                "Request RESOURCE/.default (e.g. https://management.azure.com/.default), not "
                 "a named permission."),
 }
 
@@ -108,11 +108,16 @@ def code_in(text: str) -> str | None:
     return f"AADSTS{m.group(1)}" if m else None
 
 
-def explain(code: str) -> tuple[str, str]:
-    """(root cause, fix) for an AADSTS code ('AADSTS700213' or '700213')."""
+BIND = "wi bind SA IDENTITY -n NS"  # the fix's command, filled in by whoever knows the values
+
+
+def explain(code: str, bind: str | None = None) -> tuple[str, str]:
+    """(root cause, fix) for an AADSTS code ('AADSTS700213' or '700213'); ``bind`` is the
+    `wi bind` command with this service account and identity filled in, when known."""
     number = code.upper().removeprefix("AADSTS")
-    return _TABLE.get(number, ("Entra refused the token exchange.",
-                               "Run wi doctor to check every link of the chain."))
+    cause, fix = _TABLE.get(number, ("Entra refused the token exchange.",
+                                     "Run wi doctor to check every link of the chain."))
+    return cause, fix.replace(BIND, bind) if bind else fix
 
 
 def explanation(text: str) -> Explanation | None:

@@ -61,6 +61,7 @@ STATE_DEFAULTS = {"subscription": "subscription_id", "context": "kube_context"}
 DEFAULTS: dict[str, Any] = {"output": "table", "cloud": "AzureCloud", "subscription": None,
                             "kubeconfig": None, "context": None, "debug": False}
 GLOBAL_OPTIONS = tuple(DEFAULTS)
+SHARED_OPTIONS = ("namespace",)  # top-level .wi.toml keys every command that takes them gets
 
 
 @dataclass
@@ -181,11 +182,31 @@ def load_toml_defaults(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
-    unknown = sorted(set(doc) - set(GLOBAL_OPTIONS))
+    unknown = sorted(k for k, v in doc.items()
+                     if k not in GLOBAL_OPTIONS + SHARED_OPTIONS and not isinstance(v, dict))
     if unknown:
         raise ConfigError(f"{path} has unknown keys: {', '.join(unknown)}.",
-                          [f"Allowed keys: {', '.join(GLOBAL_OPTIONS)}."])
+                          [f"Allowed keys: {', '.join(GLOBAL_OPTIONS + SHARED_OPTIONS)}, and a "
+                           "table per command ([doctor], [probe], ...) of that command's "
+                           "options."])
     return doc
+
+
+def command_defaults(environment: Environment) -> dict[str, dict[str, tuple[Any, str]]]:
+    """Per-command defaults from the .wi.toml files, nearest file first: a ``[doctor]`` table
+    (``namespace = "demo"``, option names with - or _) and the top-level ``namespace``, which
+    every command that takes one gets (key ``"*"``). Each value comes with the file it is from;
+    the CLI checks the names against each command's options. A command-line flag still wins."""
+    merged: dict[str, dict[str, tuple[Any, str]]] = {}
+    for where, layer in reversed(_layers(environment)):  # the nearer file overrides
+        for key, value in layer.items():
+            if key in SHARED_OPTIONS:
+                merged.setdefault("*", {})[key] = (value, where)
+            elif isinstance(value, dict):
+                table = merged.setdefault(key, {})
+                for option, v in value.items():
+                    table[option.replace("-", "_")] = (v, where)
+    return merged
 
 
 def _env_value(name: str, env: Mapping[str, str]) -> tuple[str, str] | None:

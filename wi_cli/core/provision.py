@@ -341,9 +341,9 @@ def _merge_user_kubeconfig(state: State, target: Target, display: Display, azure
 
 
 def next_commands(outputs: Mapping[str, Any], state: State) -> list[str]:
-    namespace = str(outputs.get("workload_namespace") or "<namespace>")
-    service_account = str(outputs.get("workload_service_account") or "<service-account>")
-    identity = state.identity_name or "<identity>"
+    namespace = str(outputs.get("workload_namespace") or "NAMESPACE")
+    service_account = str(outputs.get("workload_service_account") or "SERVICE_ACCOUNT")
+    identity = state.identity_name or "IDENTITY"
     return [
         f"wi bind {service_account} {identity} -n {namespace} --create --create-namespace",
         f"wi doctor -n {namespace}",

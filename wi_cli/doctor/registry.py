@@ -15,11 +15,10 @@ names checks that must pass first (otherwise this one is skipped with the reason
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from ..core.models import LAYERS, Evidence, Finding, Remediation, Status
+from ..core.models import LAYERS, Evidence, Finding, Remediation, Status, Target
 from .facts import Needs
-
 
 CheckFn = Callable[..., None]
 
@@ -73,24 +72,30 @@ class Report:
 
     check: Check
     made: list[Finding] = field(default_factory=list)
+    target: Target = field(default_factory=Target)
+
+    def about(self, target: Target) -> "Report":
+        """The same report, its next findings about ``target``."""
+        return Report(self.check, self.made, target)
 
     def _make(self, status: Status, summary: str, expected: object = None, actual: object = None,
-              fix: str = "", commands: Iterable[str] = ()) -> Finding:
+              fix: str = "", commands: Iterable[str] = (),
+              target: Target | None = None) -> Finding:
         evidence = Evidence(expected, actual) if (expected is not None or actual is not None) else None
         remediation = Remediation(fix, list(commands)) if (fix or commands) else None
         f = Finding(self.check.id, self.check.title, self.check.layer, status, summary, evidence,
-                    remediation, self.check.docs)
+                    remediation, self.check.docs, target=target or self.target)
         self.made.append(f)
         return f
 
-    def ok(self, summary: str, **kw: object) -> Finding:
-        return self._make(Status.OK, summary, **kw)  # type: ignore[arg-type]
+    def ok(self, summary: str, **kw: Any) -> Finding:
+        return self._make(Status.OK, summary, **kw)
 
-    def warn(self, summary: str, **kw: object) -> Finding:
-        return self._make(Status.WARN, summary, **kw)  # type: ignore[arg-type]
+    def warn(self, summary: str, **kw: Any) -> Finding:
+        return self._make(Status.WARN, summary, **kw)
 
-    def fail(self, summary: str, **kw: object) -> Finding:
-        return self._make(Status.FAIL, summary, **kw)  # type: ignore[arg-type]
+    def fail(self, summary: str, **kw: Any) -> Finding:
+        return self._make(Status.FAIL, summary, **kw)
 
-    def skip(self, summary: str) -> Finding:
-        return self._make(Status.SKIP, summary)
+    def skip(self, summary: str, target: Target | None = None) -> Finding:
+        return self._make(Status.SKIP, summary, target=target)

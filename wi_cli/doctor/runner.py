@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 from ..core.errors import ExitCode, UsageError, WiError
-from ..core.models import Finding, Status
+from ..core.models import Finding, Status, assign_keys
+from .chains import Chain, chains
 from .facts import Context, FactError, Facts
 from .registry import Check, Report, all_checks
 
@@ -32,7 +34,8 @@ def _run_one(check: Check, facts: Facts, results: dict[str, list[Finding]]) -> l
     blocked = [r for r in check.requires
                if r in results and any(f.status in BLOCKING for f in results[r])]
     if blocked:
-        report.skip(f"Skipped: {blocked[0]} did not pass.")
+        why = next(f.summary for f in results[blocked[0]] if f.status in BLOCKING)
+        report.skip(f"Skipped: {blocked[0]} did not pass ({why.rstrip('.')}).")
         return report.made
     if check.live and not facts.ctx.scope.live:
         report.skip("Skipped: --no-live.")
@@ -46,7 +49,9 @@ def _run_one(check: Check, facts: Facts, results: dict[str, list[Finding]]) -> l
         report.made.clear()
         report._make(Status.ERROR, f"The check itself failed: {type(exc).__name__}: {exc}")
     if not report.made:
-        report.skip("Nothing to check in this scope.")
+        report.skip("Nothing to check: no service account in scope uses workload identity"
+                    + (" with a resolvable identity." if check.layer in ("identity", "rbac",
+                                                                         "live") else "."))
     return report.made
 
 
@@ -64,7 +69,9 @@ def run(ctx: Context, only: Iterable[str] = ()) -> tuple[list[Finding], Facts]:
     results: dict[str, list[Finding]] = {}
     for check in checks:
         results[check.id] = _run_one(check, facts, results)
-    return [f for made in results.values() for f in made], facts
+    findings = [f for made in results.values() for f in made]
+    assign_keys(findings, ctx.kube_context)
+    return findings, facts
 
 
 def exit_code(findings: list[Finding]) -> ExitCode:
@@ -78,3 +85,23 @@ def exit_code(findings: list[Finding]) -> ExitCode:
         return ExitCode.PROBLEMS
     return ExitCode.OK
 
+
+
+@dataclass
+class Diagnosis:
+    """What `wi doctor` found: the findings, the trust chain of each service account examined,
+    and, when nothing in the namespace asked for uses workload identity, where something does."""
+
+    findings: list[Finding]
+    chains: list[Chain]
+    elsewhere: dict[str, int]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code(self.findings)
+
+
+def diagnose(ctx: Context, only: Iterable[str] = ()) -> Diagnosis:
+    findings, facts = run(ctx, only)
+    subjects = facts.get("subjects") or []
+    return Diagnosis(findings, chains(findings, subjects), facts.get("elsewhere") or {})

@@ -12,6 +12,10 @@ RESULT = {  # (action, status) -> what the Result column says
 }
 
 
+COLOUR = {"created": "green", "updated": "green", "deleted": "yellow", "restarted": "green",
+          "failed": "red", "note": "yellow"}
+
+
 def result_text(step: dict) -> str:
     if step["status"] == "failed":
         return "failed"
@@ -23,7 +27,6 @@ def result_text(step: dict) -> str:
 def show(result: CommandResult) -> None:
     """The steps of `wi bind` / `wi unbind` (what was planned, applied, left as it was)."""
     from rich.markup import escape
-    from rich.table import Table
 
     from . import console
 
@@ -35,13 +38,19 @@ def show(result: CommandResult) -> None:
               f"{escape(ident['resource_group'])}, clientId {ident['client_id']})")
     issuers = ", ".join(data["issuers"]) or "none"
     err.print(f"Issuer {escape(issuers)} (from {escape(data['issuer_source'])})")
-    table = Table(title=title, title_justify="left")
-    for col in ("Object", "Name", "Result", "Detail"):
-        table.add_column(col, overflow="fold")
+    # one step per line, its detail (issuer → subject, scopes) on the next, never cut: these are
+    # the values a user compares and copies, and a table column would fold them at 80 columns
+    out.print(f"[bold]{escape(title)}[/]")
+    width = max((len(result_text(step)) for step in data["steps"]), default=0)
     for step in data["steps"]:
-        table.add_row(step["object"], escape(step["name"]), result_text(step),
-                      escape(step["detail"]))
-    out.print(table)
+        said = result_text(step)
+        colour = COLOUR.get(said, "")
+        mark = f"[{colour}]{said:<{width}}[/]" if colour else f"{said:<{width}}"
+        out.print(f"  {mark}  {escape(step['object'])} [bold]{escape(step['name'])}[/]")
+        if step["detail"]:
+            out.print(f"  {'':<{width}}  {escape(step['detail'])}", soft_wrap=True)
+        if step.get("error"):
+            out.print(f"  {'':<{width}}  [red]{escape(step['error'])}[/]", soft_wrap=True)
     for note in data["notes"]:
         err.print(f"[yellow]![/] {escape(note)}")
     if data.get("next"):

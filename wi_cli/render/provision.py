@@ -21,7 +21,7 @@ def show(result: CommandResult) -> None:
     if data["plan_only"]:
         out.print(f"Plan only: nothing was applied ({plan_headline_json(data['plan'])}).")
         return
-    out.print(human.key_value_table("wi provision", data["outputs"]))
+    human.key_value_table("wi provision", data["outputs"])
     out.print(f"State saved to {escape(data['state_path'])}")
     if data["kube_context"]:
         out.print(f"Kubeconfig context [bold]{escape(data['kube_context'])}[/] in "

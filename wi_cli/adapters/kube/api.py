@@ -17,6 +17,7 @@ from ...core.models import (
     ConfigMap,
     Deployment,
     Endpoints,
+    Event,
     MutatingWebhookConfiguration,
     Namespace,
     Pod,
@@ -227,6 +228,50 @@ class KubeApi:
             body={"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
                   "spec": {"resourceAttributes": attributes}})
         return bool(((review or {}).get("status") or {}).get("allowed"))
+
+    # -- the probe's pod (ProbePods) ----------------------------------------------------------
+
+    def create_config_map(self, namespace: str, manifest: dict[str, Any]) -> None:
+        name = manifest["metadata"]["name"]
+        self.kube.request("POST", f"{_ns(namespace)}/configmaps",
+                          f"creating ConfigMap {namespace}/{name}", body=manifest)
+
+    def create_pod(self, namespace: str, manifest: dict[str, Any]) -> None:
+        name = manifest["metadata"]["name"]
+        self.kube.request("POST", f"{_ns(namespace)}/pods", f"creating pod {namespace}/{name}",
+                          body=manifest)
+
+    def pod(self, namespace: str, name: str) -> Pod | None:
+        return self._one(Pod, f"{_ns(namespace)}/pods/{quote(name)}",
+                         f"reading pod {namespace}/{name}")
+
+    def events_of(self, namespace: str, name: str) -> list[Event]:
+        """The events about the object ``name`` in ``namespace``, as the API server lists them."""
+        return [from_json(Event, e) for e in self.kube.list_items(
+            f"{_ns(namespace)}/events", f"reading the events of {namespace}/{name}",
+            fieldSelector=f"involvedObject.name={name}")]
+
+    def pod_log(self, namespace: str, name: str, container: str, tail_lines: int) -> str:
+        return str(self.kube.request(
+            "GET", f"{_ns(namespace)}/pods/{quote(name)}/log",
+            f"reading the log of pod {namespace}/{name}",
+            query={"container": container, "tailLines": tail_lines}, text=True))
+
+    def _delete(self, path: str, doing: str, **query: Any) -> bool:
+        try:
+            self.kube.request("DELETE", path, doing, query=query)
+            return True
+        except KubernetesNotFound:
+            return False
+
+    def delete_pod(self, namespace: str, name: str) -> bool:
+        """Delete now (grace period 0); False when it was already gone."""
+        return self._delete(f"{_ns(namespace)}/pods/{quote(name)}",
+                            f"deleting pod {namespace}/{name}", gracePeriodSeconds=0)
+
+    def delete_config_map(self, namespace: str, name: str) -> bool:
+        return self._delete(f"{_ns(namespace)}/configmaps/{quote(name)}",
+                            f"deleting ConfigMap {namespace}/{name}")
 
     # -- what migrate reads and writes (aad-pod-identity, workloads, backups) --------------------
 

@@ -49,17 +49,32 @@ class KubeClients:
                               ["Check the file and the --context name "
                                "('kubectl config get-contexts')."]) from None
 
+    @cached_property
+    def context_name(self) -> str | None:
+        """The context in use: --context, else the kubeconfig's current-context."""
+        if self.context:
+            return self.context
+        from kubernetes import config
+
+        try:
+            _, active = config.list_kube_config_contexts(
+                config_file=self.kubeconfig.split(os.pathsep)[0])
+        except Exception:  # noqa: BLE001 - api_client reports a broken kubeconfig
+            return None
+        return (active or {}).get("name")
+
     @property
     def server(self) -> str:
         return str(self.api_client.configuration.host)
 
     def request(self, method: str, path: str, doing: str, *,
                 query: dict[str, Any] | None = None, body: Any = None,
-                content_type: str = "application/json") -> Any:
+                content_type: str = "application/json", text: bool = False) -> Any:
         """One API call as plain JSON (the kubeconfig's auth, TLS and exec plugins apply, but
-        none of the client's generated API or model classes, which cost seconds to import)."""
+        none of the client's generated API or model classes, which cost seconds to import);
+        ``text``: the answer as text (a pod's log)."""
         api = self.api_client
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "*/*" if text else "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         with kube_errors(doing, self.server):
@@ -71,6 +86,8 @@ class KubeClients:
             data = resp.read()
             if not 200 <= resp.status < 300:
                 raise_status(resp.status, _message(data, resp.reason), doing)
+        if text:
+            return (data or b"").decode("utf-8", errors="replace")
         return json.loads(data) if data else None
 
     def get(self, path: str, doing: str, **query: Any) -> dict[str, Any]:

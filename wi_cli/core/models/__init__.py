@@ -10,3 +10,5 @@ from .pods import *  # noqa: F403
 from .kube import *  # noqa: F403
 from .propagation import *  # noqa: F403
 from .podidentity import *  # noqa: F403
+from .probe import *  # noqa: F403
+from .probe_outcome import *  # noqa: F403

@@ -8,6 +8,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 from typing import Any, Iterable, Protocol
 
 from .kube import DEFAULT_AUDIENCE, ServiceAccountRef
@@ -199,6 +200,22 @@ class Cluster:
     @property
     def resource_group(self) -> str:
         return self.id.resource_group
+
+
+def cluster_behind(clusters: Iterable[Cluster], server: str,
+                   issuer: str | None = None) -> tuple[Cluster | None, str]:
+    """The AKS cluster a kubeconfig's API ``server`` belongs to, and how it was recognised: its
+    OIDC issuer is the one the API server announces, else its FQDN is the server's host."""
+    clusters = list(clusters)
+    if issuer:
+        for mc in clusters:
+            if mc.issuer_url == issuer:
+                return mc, "its OIDC issuer matches the API server's"
+    host = urlsplit(server).netloc.lower()
+    for mc in clusters:
+        if mc.fqdn and mc.fqdn.lower() in host:
+            return mc, "its FQDN matches the kubeconfig server"
+    return None, "no AKS cluster matches this API server (not AKS?)"
 
 
 @dataclass(frozen=True)

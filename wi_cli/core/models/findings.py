@@ -34,6 +34,31 @@ class Remediation:
     commands: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a finding is about (../shared/DESIGN.md §3.5); fields that do not apply are None."""
+
+    context: str | None = None  # the kubeconfig context
+    namespace: str | None = None
+    service_account: str | None = None
+    identity: str | None = None
+    pod: str | None = None
+    workload: str | None = None  # "deployment/web" when the finding is about a workload
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"context": self.context, "namespace": self.namespace,
+                "service_account": self.service_account, "identity": self.identity,
+                "pod": self.pod, "workload": self.workload}
+
+    @property
+    def label(self) -> str:
+        """The shortest name that says what it is: ns/pod, ns/workload, ns/sa or identity."""
+        name = self.pod or self.workload or self.service_account
+        if name:
+            return f"{self.namespace}/{name}" if self.namespace else name
+        return self.identity or self.namespace or ""
+
+
 @dataclass
 class Finding:
     id: str
@@ -46,9 +71,12 @@ class Finding:
     docs: str | None = None
     # an `error` because Azure or Kubernetes could not be read (not a crashed check)
     unreadable: bool = field(default=False, compare=False)
+    target: Target = field(default_factory=Target)
+    key: str = ""  # check id + target, unique in one run (the runner sets it)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "key": self.key or self.id,
             "id": self.id,
             "title": self.title,
             "layer": self.layer,
@@ -60,6 +88,7 @@ class Finding:
                              "commands": list(self.remediation.commands)}
                             if self.remediation else {"text": "", "commands": []}),
             "docs": self.docs,
+            "target": self.target.to_json(),
         }
 
 
@@ -72,10 +101,22 @@ class CommandResult:
     findings: list[Finding] = field(default_factory=list)
     exit_code: ExitCode = ExitCode.OK
     view: str | None = None  # the human view to print it with (render/views.py; default: command)
+    view_options: dict[str, Any] = field(default_factory=dict)  # how that view shows it
 
     @property
     def status(self) -> str:
         return "ok" if self.exit_code == ExitCode.OK else "problems"
+
+
+def assign_keys(findings: list[Finding], context: str | None = None) -> None:
+    """Give every finding its context and a key (check id + target) unique among them."""
+    seen: dict[str, int] = {}
+    for f in findings:
+        if context is not None and f.target.context is None:
+            f.target = Target(context, *list(f.target.to_json().values())[1:])
+        base = f"{f.id}:{f.target.label}" if f.target.label else f.id
+        seen[base] = seen.get(base, 0) + 1
+        f.key = base if seen[base] == 1 else f"{base}#{seen[base]}"
 
 
 def unreadable_sources(findings: list[Finding]) -> list[str]:

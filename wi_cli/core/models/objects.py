@@ -157,6 +157,13 @@ class MutatingWebhookConfiguration:
     webhooks: tuple[MutatingWebhook, ...] = ()
 
 
+@dataclass(frozen=True)
+class Event:
+    type: Optional[str] = None  # Normal or Warning
+    reason: Optional[str] = None
+    message: Optional[str] = None
+
+
 def secret_from_json(data: dict[str, Any]) -> Secret:
     """A Secret with its keys and none of its values."""
     return Secret(from_json(ObjectMeta, data.get("metadata") or {}),

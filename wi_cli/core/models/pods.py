@@ -145,8 +145,15 @@ class ContainerStateWaiting:
 
 
 @dataclass(frozen=True)
+class ContainerStateTerminated:
+    exit_code: Optional[int] = None
+    reason: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class ContainerState:
     waiting: Optional[ContainerStateWaiting] = None
+    terminated: Optional[ContainerStateTerminated] = None
 
 
 @dataclass(frozen=True)

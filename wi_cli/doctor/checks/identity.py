@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ...core.config import Settings
 from ...core.models import (
     MAX_CREDENTIALS,
     PROPAGATION_WINDOW_SECONDS,
@@ -20,7 +21,6 @@ from ...core.models import (
     expected_refusal,
     is_token_volume,
 )
-from ...core.config import Settings
 from ...core.names import is_guid
 from ..credentials import (
     bind_command,
@@ -38,6 +38,7 @@ from ..facts.live import Exchange, fic_age
 from ..facts.webhook import Audience
 from ..facts.workloads import Key
 from ..registry import Report, check
+from ..targets import of_binding, of_identity, of_pod
 
 DOCS_FIC = ("https://learn.microsoft.com/entra/workload-id/"
             "workload-identity-federation-considerations")
@@ -83,6 +84,7 @@ def client_id_resolves(report: Report, azure_access: bool, bindings: list[Bindin
     cluster = named_cluster(aks, scope)
     for b in bindings:
         ident = b.identity
+        report = report.about(of_binding(b))
         if ident is not None:
             report.ok(f"{b.label}: client id {b.client_id} is identity {ident.name} "
                       f"(resource group {ident.resource_group}, {ident.location}).")
@@ -106,7 +108,7 @@ def _unknown_client_id(report: Report, b: Binding, outcome: Exchange | None,
         report.skip(f"{b.label}: client id {b.client_id!r} is not a GUID (workload.client-id "
                     "says how to fix it).")
         return
-    if outcome is not None and outcome.code not in (None, "AADSTS700016", "AADSTS90002"):
+    if outcome is not None and outcome.known_to_entra:
         report.warn(f"{b.label}: {b.client_id} is no user-assigned identity in subscription "
                     f"{subscription}, but Entra knows it (it answered {outcome.code or 'ok'}): "
                     "an app registration or an identity elsewhere; doctor cannot read its "
@@ -129,6 +131,7 @@ def _unknown_client_id(report: Report, b: Binding, outcome: Exchange | None,
 def identity_region(report: Report, bindings: list[Binding], scope: Scope,
                     aks: AksRecord | None = None) -> None:
     for ident, bs in by_identity(bindings).values():
+        report = report.about(of_identity(ident))
         users = ", ".join(b.label for b in bs)
         region = ident.location.replace(" ", "").lower()
         if region not in FIC_UNSUPPORTED_REGIONS:
@@ -153,6 +156,7 @@ def fic_limit(report: Report, bindings: list[Binding],
               token_audience: Audience) -> None:
     issuer = cluster_issuer.url or ""
     for ident, bs in by_identity(bindings).values():
+        report = report.about(of_identity(ident))
         held = fics.get(ident.id.key, [])
         needing = [b for b in bs
                    if exact_fic(held, wanted_fic(b, issuer, token_audience.audience)) is None]
@@ -186,6 +190,7 @@ def fic_matches(report: Report, bindings: list[Binding],
                 scope: Scope, aks: AksRecord | None = None) -> None:
     cluster = named_cluster(aks, scope)
     for b in resolved(bindings):
+        report = report.about(of_binding(b))
         if not cluster_issuer.url:
             report.skip(f"{b.label}: the cluster's issuer is unknown (no AKS record, no "
                         "discovery document), so the credential cannot be compared.")
@@ -251,6 +256,7 @@ def fic_propagation(report: Report, bindings: list[Binding],
         return
     now = time.time()
     for b in resolved(bindings):
+        report = report.about(of_binding(b))
         found = exact_fic(fics_of(fics, b), wanted_fic(b, issuer, token_audience.audience))
         if found is None:
             continue
@@ -327,6 +333,7 @@ def token_source(report: Report, subjects: list[Key],
     audience = token_audience.audience
     for ns, name in subjects:
         for pod in pods_by_service_account.get((ns, name), []):
+            report = report.about(of_pod(pod))
             problems = pod_token_problems(pod, audience)
             label = f"{ns}/{pod.metadata.name} (service account {name})"
             if not problems:

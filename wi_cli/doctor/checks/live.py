@@ -24,6 +24,7 @@ from ..facts.live import Exchange, Minted, fic_age
 from ..facts.webhook import Audience
 from ..facts.workloads import Key
 from ..registry import Report, check
+from ..targets import of_binding
 
 DOCS = "https://learn.microsoft.com/azure/aks/workload-identity-overview"
 MAX_ASSERTION_SECONDS = 86400
@@ -61,6 +62,7 @@ def token_exchange(report: Report, bindings: list[Binding], minted_tokens: dict[
                    fics: dict[str, list[FederatedCredential]] | None = None,
                    cluster_issuer: Issuer | None = None, aks: AksRecord | None = None) -> None:
     for b in bindings:
+        report = report.about(of_binding(b))
         token = minted_tokens.get(b.key)
         if token is None or token.error:
             report.fail(f"{b.label}: the API server would not mint a token for it: "
@@ -191,6 +193,7 @@ def token_claims(report: Report, bindings: list[Binding], minted_tokens: dict[Ke
     audience = token_audience.audience
     issuer = cluster_issuer.url
     for b in bindings:
+        report = report.about(of_binding(b))
         token = minted_tokens.get(b.key)
         if token is None or token.error:
             continue  # live.token-exchange says why

@@ -10,6 +10,7 @@ from ..facts import Scope
 from ..facts.cluster import AksRecord
 from ..facts.identities import Binding
 from ..registry import Report, check
+from ..targets import of_binding
 from .identity import resolved
 
 DOCS = "https://learn.microsoft.com/azure/role-based-access-control/troubleshooting"
@@ -36,6 +37,7 @@ def role_assignments_check(report: Report, bindings: list[Binding],
     for b in resolved(bindings):
         assert b.identity is not None
         ident = b.identity
+        report = report.about(of_binding(b))
         assignments = role_assignments.get(ident.principal_id.lower(), [])
         if assignments:
             roles = sorted(f"{(role_names or {}).get(ra.role_guid, ra.role_guid)} on "

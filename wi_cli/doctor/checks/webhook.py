@@ -16,9 +16,16 @@ from ...core.models import (
 )
 from ..facts import Scope
 from ..facts.cluster import AksRecord
-from ..facts.webhook import WEBHOOK_CONFIG, WEBHOOK_SERVICE, AwiWebhook, Backend, WebhookInstall
+from ..facts.webhook import (
+    WEBHOOK_CONFIG,
+    WEBHOOK_SERVICE,
+    AwiWebhook,
+    Backend,
+    WebhookInstall,
+)
 from ..facts.workloads import Key
 from ..registry import Report, check
+from ..targets import of_namespace
 from .cluster import aks_update as _update
 
 DOCS = "https://azure.github.io/azure-workload-identity/docs/installation.html"
@@ -259,6 +266,7 @@ def namespace_selector(report: Report, scope: Scope, namespaces: list[Namespace]
                        subjects: list[Key], awi_webhooks: list[AwiWebhook]) -> None:
     labels_of = {n.metadata.name: dict(n.metadata.labels) for n in namespaces}
     for ns in _namespaces_to_check(scope, subjects):
+        report = report.about(of_namespace(ns))
         if ns not in labels_of:
             report.warn(f"Namespace {ns} does not exist.", expected=ns,
                         actual=sorted(labels_of), fix="Check the namespace name (-n).",

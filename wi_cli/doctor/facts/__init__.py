@@ -100,6 +100,7 @@ class Context:
     cloud: Cloud
     settings: Settings = field(default_factory=Settings)
     state_cluster: tuple[str, str] | None = None  # (name, resource group) from `wi provision`
+    kube_context: str | None = None  # the kubeconfig context, named in each finding's target
     workers: int = 32
 
     def map(self, fn: Callable[[Any], R], items: Iterable[Any]) -> list[R]:

@@ -4,12 +4,11 @@ that issuer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from ...core.cloud import Cloud
 from ...core.config import Settings
 from ...core.errors import Unreadable
-from ...core.models import Cluster
+from ...core.models import Cluster, cluster_behind
 from . import Context, Scope, fact
 
 IN_CLUSTER_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -91,16 +90,7 @@ def aks(ctx: Context, api_issuer: str | None = None) -> AksRecord:
             return AksRecord(None, f"AKS cluster {name} in {rg} not found")
         return AksRecord(found, "named on the command line" if scope_.cluster else
                          "from the 'wi provision' state")
-    issuer = api_issuer
-    server_host = urlsplit(ctx.kube.server).netloc.lower()
-    clusters = azure.clusters.list()
-    for mc in clusters:
-        if issuer and mc.issuer_url == issuer:
-            return AksRecord(mc, "its OIDC issuer matches the API server's")
-    for mc in clusters:
-        if mc.fqdn and mc.fqdn.lower() in server_host:
-            return AksRecord(mc, "its FQDN matches the kubeconfig server")
-    return AksRecord(None, "no AKS cluster matches this API server (not AKS?)")
+    return AksRecord(*cluster_behind(azure.clusters.list(), ctx.kube.server, api_issuer))
 
 
 @fact

@@ -67,6 +67,20 @@ def subjects(scope: Scope, service_accounts: list[ServiceAccount], pods: list[Po
 
 
 @fact
+def elsewhere(ctx: Context, scope: Scope, subjects: list[Key]) -> dict[str, int]:
+    """When one namespace was asked for and nothing there uses workload identity: the
+    namespaces whose service accounts do, with how many (one more list, only then)."""
+    if scope.all_namespaces or subjects:
+        return {}
+    found: dict[str, int] = {}
+    for sa in ctx.kube.service_accounts(None):
+        if any(k.startswith("azure.workload.identity/") for k in sa.metadata.annotations):
+            ns = sa.metadata.namespace or ""
+            found[ns] = found.get(ns, 0) + 1
+    return dict(sorted(found.items()))
+
+
+@fact
 def service_accounts_by_key(service_accounts: list[ServiceAccount]) -> dict[Key, ServiceAccount]:
     return {(sa.metadata.namespace or "", sa.metadata.name): sa for sa in service_accounts}
 

@@ -2,4 +2,4 @@
 Deployments that use them (label, injected env and token, credential variables that shadow
 workload identity, proxy sidecar, Windows, skipped containers)."""
 
-from . import service_account, pods, platform  # noqa: F401 - importing registers them
+from . import platform, pods, service_account  # noqa: F401 - importing registers them

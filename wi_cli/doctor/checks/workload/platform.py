@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-from ....core.models import WI_USE_LABEL, PodSpec
+from ....core.models import WI_USE_LABEL, PodSpec, Target
 from ...facts.workloads import Workload
 from ...registry import Report, check
+from ...targets import of_workload
 from .common import (
     INJECT_PROXY,
     WorkloadView,
@@ -58,6 +59,7 @@ def proxy(report: Report, workload_view: WorkloadView) -> None:
     for w in workload_view.all_workloads():
         if INJECT_PROXY not in w.annotations:
             continue
+        report = report.about(of_workload(w))
         problems = _proxy_problems(w)
         if not problems:
             report.ok(f"{w.ref}: proxy sidecar requested on a Linux pod network.")
@@ -65,15 +67,16 @@ def proxy(report: Report, workload_view: WorkloadView) -> None:
         commands = ([remove_template_annotation(w, INJECT_PROXY)] if w.is_deployment else
                     [f"kubectl annotate pod {w.name} -n {w.namespace} {INJECT_PROXY}-",
                      recreate_pod(w.namespace, w.name)])
+        fixes = "; ".join(f for _, f in problems)
         report.fail(f"{w.ref}: {'; '.join(p for p, _ in problems)}.",
                     expected="annotation absent, or present on a Linux pod without hostNetwork",
                     actual={INJECT_PROXY: w.annotations[INJECT_PROXY],
                             "hostNetwork": bool(w.spec.host_network),
                             "windows": _is_windows(w)},
-                    fix="; ".join(f for _, f in problems).capitalize() + ".",
+                    fix=fixes[:1].upper() + fixes[1:] + ".",  # not capitalize(): hostNetwork
                     commands=commands)
     if not report.made:
-        report.skip("No workload in scope asks for the proxy sidecar.")
+        report.about(Target()).skip("No workload in scope asks for the proxy sidecar.")
 
 
 @check("workload.windows", "Windows pods declare spec.os", layer="workload",
@@ -82,6 +85,7 @@ def windows(report: Report, workload_view: WorkloadView) -> None:
     for w in workload_view.all_workloads():
         if not _is_windows(w):
             continue
+        report = report.about(of_workload(w))
         declared = w.spec.os.name if w.spec.os is not None else None
         if declared == "windows":
             report.ok(f"{w.ref}: spec.os.name is windows.")
@@ -94,7 +98,7 @@ def windows(report: Report, workload_view: WorkloadView) -> None:
                     expected="windows", actual=declared,
                     fix="Set spec.os.name: windows in the pod spec.", commands=commands)
     if not report.made:
-        report.skip("No Windows workload in scope.")
+        report.about(Target()).skip("No Windows workload in scope.")
 
 
 def _identity_workloads(view: WorkloadView) -> list[Workload]:
@@ -126,6 +130,7 @@ def token_file_access(report: Report, workload_view: WorkloadView,
                   "readable by the pod's user without fsGroup (since 1.19).")
         return
     for w in _identity_workloads(workload_view):
+        report = report.about(of_workload(w))
         if not _runs_as_non_root(w.spec):
             report.ok(f"{w.ref} runs as root: the token file is readable.")
             continue
@@ -142,7 +147,7 @@ def token_file_access(report: Report, workload_view: WorkloadView,
                     fix="Set the pod's securityContext.fsGroup so the token file is readable.",
                     commands=commands)
     if not report.made:
-        report.skip("No workload labelled for workload identity in scope.")
+        report.about(Target()).skip("No workload labelled for workload identity in scope.")
 
 
 def _targets_virtual_node(spec: PodSpec) -> bool:
@@ -157,6 +162,7 @@ def virtual_node(report: Report, workload_view: WorkloadView) -> None:
     for w in _identity_workloads(workload_view):
         if not _targets_virtual_node(w.spec):
             continue
+        report = report.about(of_workload(w))
         report.fail(f"{w.ref} targets virtual nodes (ACI), where workload identity is not "
                     "supported: its pods get no token.",
                     expected="a VM node pool", actual="virtual-kubelet",
@@ -165,4 +171,4 @@ def virtual_node(report: Report, workload_view: WorkloadView) -> None:
                     commands=([patch_template(w, {"spec": {"nodeSelector": {"type": None}}})]
                               if w.is_deployment else []))
     if not report.made:
-        report.ok("No workload labelled for workload identity targets virtual nodes.")
+        report.about(Target()).ok("No workload labelled for workload identity targets virtual nodes.")

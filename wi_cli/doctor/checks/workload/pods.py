@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ....core.models import WI_USE_LABEL, Container, Pod, PodSpec
+from ....core.models import WI_USE_LABEL, Container, Pod, PodSpec, Target
 from ...facts.workloads import EnvSources, Workload
 from ...registry import Report, check
+from ...targets import of_pod, of_workload
 from .common import (
     AUDIENCE,
     DOCS,
@@ -65,6 +66,7 @@ def pod_label(report: Report, workload_view: WorkloadView) -> None:
         meta = obj.metadata
         sa_labelled = WI_USE_LABEL in meta.labels or WI_USE_LABEL in meta.annotations
         for w in workloads:
+            report = report.about(of_workload(w))
             if w.labels.get(WI_USE_LABEL) == "true":
                 report.ok(f"{w.ref} (service account {sa}) is labelled {WI_USE_LABEL}=true.")
                 continue
@@ -111,6 +113,7 @@ def _stale_client_ids(view: WorkloadView, pod: Pod, targets: list[Container],
 def injection(report: Report, workload_view: WorkloadView) -> None:
     view = workload_view
     for pod in view.labelled_pods():
+        report = report.about(of_pod(pod))
         ns, name, sa = pod.metadata.namespace or "", pod.metadata.name, pod.spec.service_account
         where = f"pod {ns}/{name}"
         skipped = skipped_containers(pod.metadata.annotations)
@@ -206,6 +209,7 @@ def env_shadowing(report: Report, workload_view: WorkloadView,
                   env_source_keys: EnvSources) -> None:
     view = workload_view
     for w in view.all_workloads():
+        report = report.about(of_workload(w))
         want = view.sa_client_id(w.namespace, w.spec.service_account)
         shadows = _shadows(env_source_keys, w, want)
         if not shadows:
@@ -235,6 +239,7 @@ def env_shadowing(report: Report, workload_view: WorkloadView,
        failure_modes=(43,), docs=DOCS)
 def skip_containers(report: Report, workload_view: WorkloadView) -> None:
     for w in workload_view.all_workloads():
+        report = report.about(of_workload(w))
         skipped = skipped_containers(w.annotations)
         if not skipped:
             continue
@@ -258,7 +263,7 @@ def skip_containers(report: Report, workload_view: WorkloadView) -> None:
         else:
             report.ok(f"{w.ref}: {SKIP_CONTAINERS} names no container of the pod.")
     if not report.made:
-        report.skip("No workload in scope uses skip-containers.")
+        report.about(Target()).skip("No workload in scope uses skip-containers.")
 
 
 def _hard_coded_paths(container: Container, token_file: str) -> list[str]:
@@ -272,6 +277,7 @@ def _hard_coded_paths(container: Container, token_file: str) -> list[str]:
        failure_modes=(43,), docs=DOCS)
 def token_path(report: Report, workload_view: WorkloadView) -> None:
     for pod in workload_view.labelled_pods():
+        report = report.about(of_pod(pod))
         where = f"pod {pod.metadata.namespace}/{pod.metadata.name}"
         for c in containers(pod.spec):
             entry = env_entry(c, "AZURE_FEDERATED_TOKEN_FILE")

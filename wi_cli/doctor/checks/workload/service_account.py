@@ -10,6 +10,7 @@ from ....core.models import WI_CLIENT_ID, WI_TENANT_ID, Identity, Service
 from ....core.names import is_guid
 from ...facts.workloads import Workload
 from ...registry import Report, check
+from ...targets import of_service_account
 from .common import (
     DOCS,
     TOKEN_EXPIRATION,
@@ -31,6 +32,7 @@ _TENANT_CHARS = re.compile(r"^[A-Za-z0-9.-]+$")  # azure-identity's VALID_TENANT
 def service_account_exists(report: Report, workload_view: WorkloadView) -> None:
     view = workload_view
     for ns, sa in view.subjects:
+        report = report.about(of_service_account(ns, sa))
         if view.service_account(ns, sa) is not None:
             report.ok(f"ServiceAccount {ns}/{sa} exists.")
             continue
@@ -87,6 +89,7 @@ def client_id(report: Report, workload_view: WorkloadView, services: list[Servic
     for svc in services:
         by_namespace.setdefault(svc.metadata.namespace or "", []).append(svc)
     for ns, sa, obj in view.existing():
+        report = report.about(of_service_account(ns, sa))
         annotations = obj.metadata.annotations
         value = annotations.get(WI_CLIENT_ID)
         again = view.restart(view.pods_of(ns, sa))
@@ -163,6 +166,7 @@ def tenant_id(report: Report, workload_view: WorkloadView,
               identities_by_client_id: dict[str, Identity] | None = None) -> None:
     view = workload_view
     for ns, sa, obj in view.existing():
+        report = report.about(of_service_account(ns, sa))
         annotations = obj.metadata.annotations
         again = view.restart(view.pods_of(ns, sa))
         typos = near_misses(annotations, WI_TENANT_ID, "tenantid")
@@ -218,6 +222,7 @@ def _expiration_fix(w: Workload) -> list[str]:
 def token_expiration(report: Report, workload_view: WorkloadView) -> None:
     view = workload_view
     for ns, sa, obj in view.existing():
+        report = report.about(of_service_account(ns, sa))
         places: list[tuple[str, str, list[str]]] = []
         raw = obj.metadata.annotations.get(TOKEN_EXPIRATION)
         if raw is not None:
