@@ -43,10 +43,13 @@ def _identity(w: dict[str, Any]) -> str:
 
 
 def show(result: CommandResult) -> None:
+    """The plan as a table (lines when it would not fit), then each step on its line with its
+    detail on the next, never cut (issuers, subjects and commands are copied from here)."""
     from rich.markup import escape
-    from rich.table import Table
 
     from . import console
+    from .bind import COLOUR
+    from .human import print_whole
 
     data, out, err = result.data, console.out(), console.err()
     if not data["installed"]:
@@ -63,28 +66,30 @@ def show(result: CommandResult) -> None:
         err.print(f"AKS cluster {escape(aks['cluster'])} runs the pod identity add-on "
                   f"({len(aks['pod_identities'])} pod identities in its profile).")
     if data["workloads"]:
-        table = Table(title=f"wi migrate ({mode})", title_justify="left")
-        for col in ("Workload", "Identity", "Service account", "Changes", "State"):
-            table.add_column(col, overflow="fold")
+        rows = []
         for w in data["workloads"]:
             sa = w["service_account"]
-            account = (sa["name"] or "-") + (" (new)" if sa["new"] else "")
             changes = "; ".join(w["template_changes"] + [f"remove {r}" for r in w["removal"]])
-            table.add_row(f"{w['kind']} {escape(w['namespace'])}/{escape(w['name'])}",
-                          escape(_identity(w)), escape(account), escape(changes or "-"),
-                          _state(w, mode))
-        out.print(table)
-    if data["steps"]:
-        steps = Table(title="Steps", title_justify="left")
-        for col in ("Object", "Name", "Result", "Detail"):
-            steps.add_column(col, overflow="fold")
-        for s in data["steps"]:
-            detail = s["detail"] + (f" — {s['error']}" if s.get("error") else "")
-            steps.add_row(s["object"], escape(s["name"]), step_result(s), escape(detail))
-        out.print(steps)
-    elif mode != "rollback" and not data["workloads"]:
+            rows.append((f"{w['kind']} {w['namespace']}/{w['name']}", _identity(w),
+                         (sa["name"] or "-") + (" (new)" if sa["new"] else ""), changes or "-",
+                         _state(w, mode)))
+        print_whole(f"wi migrate ({mode})", ("Workload", "Identity", "Service account",
+                                              "Changes", "State"), rows)
+    elif mode != "rollback":
         out.print("No workload in scope uses pod identity (no pod template carries the "
                   "aadpodidbinding label).")
+    if data["steps"]:
+        out.print("[bold]Steps[/]")
+        width = max(len(step_result(s)) for s in data["steps"])
+        for step in data["steps"]:
+            said = step_result(step)
+            colour = COLOUR.get(said, "red" if said == "failed" else "")
+            mark = f"[{colour}]{said:<{width}}[/]" if colour else f"{said:<{width}}"
+            out.print(f"  {mark}  {escape(step['object'])} [bold]{escape(step['name'])}[/]")
+            if step["detail"]:
+                out.print(f"  {'':<{width}}  {escape(step['detail'])}", soft_wrap=True)
+            if step.get("error"):
+                out.print(f"  {'':<{width}}  [red]{escape(step['error'])}[/]", soft_wrap=True)
     for w in data["workloads"]:
         for rb in w["service_account"]["old_role_bindings"]:
             err.print(f"[yellow]![/] {escape(w['kind'])} {escape(w['name'])} moves off the "
@@ -100,6 +105,6 @@ def show(result: CommandResult) -> None:
     for note in data["notes"]:
         err.print(f"[yellow]![/] {escape(note)}")
     for path in data["written"]:
-        out.print(f"wrote {escape(path)}")
+        out.print(f"wrote {escape(path)}", soft_wrap=True)
     for command in data["next"]:
-        out.print(f"Next: [bold]{escape(command)}[/]")
+        out.print(f"Next: [bold]{escape(command)}[/]", soft_wrap=True)
