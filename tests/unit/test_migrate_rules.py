@@ -396,3 +396,17 @@ def test_detection_finds_nmi_mic_and_namespaced_mode_and_reads_one_namespace_if_
     with pytest.raises(KubernetesError):
         detect(ports(cluster), cluster, None, Target())  # -A needs every namespace
     assert not detect(ports(cluster), PodIdentityFake(), None, Target()).installed
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--plan", "--apply"], "--plan and --apply do not go together"),
+    (["-n", "demo", "-A"], "--namespace and --all-namespaces do not go together"),
+    (["--proxy", "sometimes"], "is not auto, always or never"),
+    (["--cluster", "aks"], "--cluster needs --resource-group"),
+])
+def test_bad_options_are_usage_errors_before_anything_is_read(argv: list[str], fragment: str,
+                                                               capsys: Any) -> None:
+    from wi_cli.cli.app import main
+
+    assert main(["migrate", *argv]) == 2
+    assert fragment in capsys.readouterr().err

@@ -78,7 +78,7 @@ def migrate(
     yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before migrating more than "
                                                         "one workload."),
 ) -> CommandResult:
-    from ..core.migrate import MigrateRequest, migrate as do_migrate
+    from ..core.migrate import MigrateRequest, migrate as do_migrate, validate
     from ..core.migrate_plan import Options
     from ..core.names import check_namespace
     from ..core.trust import check_target
@@ -96,6 +96,7 @@ def migrate(
     req = MigrateRequest(None if all_namespaces else namespace, mode, write_manifests,
                          Options(proxy.lower(), tuple(proxy_for), remove_pod_identity),
                          wait, timeout, _target(ctx, cluster, resource_group, issuer))
+    validate(req)
     s = settings(ctx)
     result = do_migrate(req, migrate_ports(s), consent(s, yes))
     return CommandResult("migrate", result.to_json())
