@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..http import Request, Response
+from . import standins
 from .errors import ApiError
 from .sa_tokens import pod_binding
 from . import pod_logs, run_as
@@ -48,7 +49,7 @@ def now_rfc3339() -> str:
 # -- which pods really run --------------------------------------------------------------------------
 def executable_for(container: dict[str, Any]) -> str | None:
     """The local program that runs this container, or None when the lab cannot run it."""
-    command = container.get("command") or []
+    command = standins.resolve(container).get("command") or []
     if not command:
         return None
     program = os.path.basename(str(command[0]))
@@ -286,11 +287,15 @@ class Kubelet:
                          name=f"kubelet-tokens-{run.name}").start()
         try:
             for init in spec.get("initContainers") or []:
+                if standins.is_sidecar(init):  # runs beside the app, stopped with the pod
+                    self._launch(pod, run, init, ip)
+                    continue
                 code = self._run_containers(pod, run, [init], ip, start, init=True)
                 if code != 0 or run.deleted.is_set():
                     self._finish(pod, run, ip, start)
                     return
             self._run_containers(pod, run, spec.get("containers") or [], ip, start)
+            self._stop_sidecars(run, spec.get("initContainers") or [])
             self._finish(pod, run, ip, start)
         finally:
             run.done.set()
@@ -320,8 +325,18 @@ class Kubelet:
             worst = worst or c.exit_code
         return worst
 
+    def _stop_sidecars(self, run: PodRun, inits: list[dict[str, Any]]) -> None:
+        for init in filter(standins.is_sidecar, inits):
+            state = run.containers.get(init["name"])
+            if state is not None and state.process is not None and state.exit_code is None:
+                state.process.terminate()
+                state.process.wait()
+                state.exit_code, state.reason = 0, "Completed"
+                state.finished_at = now_rfc3339()
+
     def _launch(self, pod: dict[str, Any], run: PodRun, container: dict[str, Any],
                 ip: str) -> None:
+        container = standins.resolve(container)
         mounts = run.sandbox.mounts_for(container)
         pod_for_env = copy.deepcopy(pod)
         pod_for_env.setdefault("status", {})["podIP"] = ip
