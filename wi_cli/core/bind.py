@@ -7,6 +7,8 @@ is only a handle. The rules themselves live in :mod:`wi_cli.core.models`."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass, field
 
 from . import plan
@@ -192,8 +194,7 @@ def _role_steps(ports: Ports, ident: Identity, roles: list[tuple[str, str]]) -> 
             steps.append(Step("RoleAssignment", label, "keep"))
             continue
         steps.append(Step("RoleAssignment", label, "create",
-                          run=lambda rd=rd, scope=scope: ports.rbac.assign(
-                              rd, ident.principal_id, scope)))
+                          run=partial(ports.rbac.assign, rd, ident.principal_id, scope)))
     return steps
 
 
@@ -212,8 +213,8 @@ def _pod_steps(req: BindRequest, ports: Ports, ident: Identity, sa: ServiceAccou
             if deployment not in restarting:
                 restarting.add(deployment)
                 steps.append(Step("Deployment", f"{req.namespace}/{deployment}", "restart", why,
-                                  run=lambda d=deployment: ports.workloads.restart_deployment(
-                                      req.namespace, d)))
+                                  run=partial(ports.workloads.restart_deployment,
+                                              req.namespace, deployment)))
             continue
         target = f"deployment {deployment}" if deployment else "bare pod: delete and re-create it"
         steps.append(Step("Pod", f"{req.namespace}/{pod.metadata.name}", "note",

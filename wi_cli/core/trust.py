@@ -164,8 +164,8 @@ def resolve_issuer(ports: Ports, target: Target) -> tuple[str, str]:
     """(issuer, where it came from)."""
     if target.issuer:
         return target.issuer, "--issuer"
-    named = ((target.cluster, target.resource_group) if target.cluster
-             else target.state_cluster)
+    named = ((target.cluster, target.resource_group)
+             if target.cluster and target.resource_group else target.state_cluster)
     if named:
         name, rg = named
         cluster = ports.clusters.get(rg, name)

@@ -143,7 +143,8 @@ def write_state(lab: "Lab", seeded: "Seeded", state_dir: Path) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     lab.write_ca(state_dir / "ca.pem")
     cluster = seeded.cluster or lab.kube
-    kubeconfig = cluster.aks.record.kubeconfig() if getattr(cluster, "aks", None) else (
+    aks = getattr(cluster, "aks", None)
+    kubeconfig = aks.record.kubeconfig() if aks is not None else (
         cluster.kubeconfig() if cluster is not None else EMPTY_KUBECONFIG)
     _write_private(state_dir / "kubeconfig", kubeconfig)
     info = {
