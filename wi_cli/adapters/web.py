@@ -13,7 +13,7 @@ from urllib.request import Request, urlopen
 from ..core.cloud import Cloud, ca_bundle, resolve_cloud
 from ..core.errors import ConfigError, RemoteError, Unreadable
 
-FETCH_TIMEOUT_SECONDS = 10.0
+FETCH_TIMEOUT_SECONDS = 10.0  # the most wi waits for a public document (WI_READ_TIMEOUT lowers it)
 
 
 class Web:
@@ -52,6 +52,7 @@ class Web:
                                "REQUESTS_CA_BUNDLE to its PEM file."]) from None
 
 
-def cloud(value: str | None, env: Mapping[str, str]) -> Cloud:
+def cloud(value: str | None, env: Mapping[str, str],
+          timeout: float = FETCH_TIMEOUT_SECONDS) -> Cloud:
     """The cloud a name or an ARM metadata URL describes (the URL read over HTTPS)."""
-    return resolve_cloud(value, Web(env).cloud_metadata)
+    return resolve_cloud(value, Web(env, timeout).cloud_metadata)

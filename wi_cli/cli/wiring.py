@@ -22,22 +22,30 @@ if TYPE_CHECKING:
     from ..doctor.facts import Context, Scope
 
 
+def _document_timeout(s: Settings) -> float:
+    """Public documents (cloud metadata, issuer discovery) wait at most the adapter's cap."""
+    from ..adapters.web import FETCH_TIMEOUT_SECONDS
+
+    return min(s.timeouts.read, FETCH_TIMEOUT_SECONDS)
+
+
 def cloud(s: Settings) -> "Cloud":
     from ..adapters.web import cloud as resolve
 
-    return resolve(s.cloud, s.env)
+    return resolve(s.cloud, s.env, _document_timeout(s))
 
 
 def azure_clients(s: Settings, cloud_: "Cloud | None" = None) -> "AzureClients":
     from ..adapters.azure.clients import AzureClients
 
-    return AzureClients(cloud_ or cloud(s), s.subscription, env=s.env)
+    return AzureClients(cloud_ or cloud(s), s.subscription, env=s.env, timeouts=s.timeouts)
 
 
 def kube_clients(s: Settings) -> "KubeClients":
     from ..adapters.kube.client import KubeClients
 
-    return KubeClients(s.kubeconfig_path, s.context)
+    return KubeClients(s.kubeconfig_path, s.context,
+                       timeout=(s.timeouts.connect, s.timeouts.read))
 
 
 def bind_ports(s: Settings) -> "Ports":
@@ -68,7 +76,8 @@ def migrate_ports(s: Settings) -> "MigratePorts":
     azure = azure_clients(s, cloud_)
     kube = KubeApi(kube_clients(s))
     return MigratePorts(Ports(Identities(azure), Rbac(azure), Clusters(azure), kube,
-                              s.subscription), kube, Entra(cloud_, s.env), ManifestFiles())
+                              s.subscription), kube, Entra(cloud_, s.env, s.timeouts),
+                        ManifestFiles())
 
 
 def doctor_context(s: Settings, scope: "Scope") -> "Context":
@@ -89,7 +98,8 @@ def doctor_context(s: Settings, scope: "Scope") -> "Context":
         importlib.import_module("azure.identity")
     state_cluster = ((s.state.cluster_name, s.state.resource_group)
                      if s.state and s.state.cluster_name and s.state.resource_group else None)
-    return Context(scope, KubeApi(kube), account, Entra(cloud_, s.env), Web(s.env), cloud_, s,
+    return Context(scope, KubeApi(kube), account, Entra(cloud_, s.env, s.timeouts),
+                   Web(s.env, _document_timeout(s)), cloud_, s,
                    state_cluster, kube.context_name)
 
 
@@ -98,7 +108,7 @@ def provisioning(s: Settings) -> tuple["ArmAccount", "Kubeconfigs"]:
     from ..adapters.azure.provisioning import Arm
     from ..adapters.kube.kubeconfig import KubeconfigFiles
 
-    return Arm(cloud(s), s.env), KubeconfigFiles()
+    return Arm(cloud(s), s.env, s.timeouts), KubeconfigFiles()
 
 
 def probe_ports(s: Settings, cloud_: "Cloud") -> "ProbePorts":

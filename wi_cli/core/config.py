@@ -57,6 +57,35 @@ GLOBAL_OPTIONS = tuple(DEFAULTS)
 SHARED_OPTIONS = ("namespace",)  # top-level .wi.toml keys every command that takes them gets
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds wi waits for a connection to Azure, Entra, a Kubernetes API server or an issuer
+    (``connect``), then for each answer (``read``): WI_CONNECT_TIMEOUT, WI_READ_TIMEOUT."""
+
+    connect: float = 10.0
+    read: float = 60.0
+
+
+TIMEOUT_VARS = {"connect": "WI_CONNECT_TIMEOUT", "read": "WI_READ_TIMEOUT"}
+
+
+def timeouts_of(env: Mapping[str, str]) -> Timeouts:
+    values: dict[str, float] = {}
+    for name, var in TIMEOUT_VARS.items():
+        raw = (env.get(var) or "").strip()
+        if not raw:
+            continue
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = float("nan")
+        if not 0 < seconds <= 3600:  # also refuses nan and inf
+            raise ConfigError(f"{var} must be a number of seconds above 0 and at most 3600, "
+                              f"got {raw!r}.", [f"Set {var} to e.g. 30, or unset it."])
+        values[name] = seconds
+    return Timeouts(**values)
+
+
 @dataclass
 class State:
     """What `wi provision` leaves behind for the other commands (no secrets)."""
@@ -87,6 +116,7 @@ class Settings:
     context: str | None = None
     debug: bool = False
     state: State | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
     environment: Environment = field(default_factory=Environment)
 
@@ -296,6 +326,7 @@ def resolve(flags: Mapping[str, Any], environment: Environment) -> Settings:
         context=values["context"],
         debug=_as_bool(values["debug"], sources["debug"]),
         state=state,
+        timeouts=timeouts_of(env),
         sources=sources,
         environment=environment,
     )

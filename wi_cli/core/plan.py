@@ -62,7 +62,9 @@ class StepsFailed(WiError):
         if applied:
             remediation.append(f"Run the same '{rerun}' command again to finish: it keeps "
                                "what is already done.")
-        super().__init__(cause.message + said, remediation)
+        first = cause.message.rstrip()
+        super().__init__(first + ("" if first.endswith((".", "!", "?")) else ".") + said,
+                         remediation)
         self.exit_code = cause.exit_code
         self.cause = cause
         self.steps = steps

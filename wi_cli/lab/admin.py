@@ -7,7 +7,12 @@ service principals are listed by ids and names only.
   their FICs, role assignments, clusters, server URLs and knobs.
 * ``POST /_lab/faults``: ``{"server": "arm", "latency": 0.2, "fail_next": {"prefix": "/subscriptions/..",
   "count": 2, "status": 429, "retry_after": 1}}`` or ``{"server": "arm", "clear": true}``
-  (no ``server``: every server). Entra's propagation of new federated credentials:
+  (no ``server``: every server). ``fail_next`` also takes ``method``, ``path`` (a regex the
+  whole path must match, instead of ``prefix``), ``action`` (``status``, ``slow`` with
+  ``delay`` seconds, ``reset``); ``{"untrusted_tls": 3}`` makes the next 3 TLS handshakes
+  (-1: all) present a certificate of another CA; ``{"hold": {"nth": 5}}`` holds the answer to
+  the 5th request from now (over every server) until ``{"release": true}`` (see
+  :mod:`wi_cli.lab.faults`). Entra's propagation of new federated credentials:
   ``{"fic_propagation": {"seconds": 120, "seed": 7}}`` (a window in which refusals thin out;
   ``seed`` makes them repeatable) and ``{"refuse_next": {"identity": ID, "fic": NAME, "count":
   3, "code": 70021}}`` (refuse the next 3 exchanges that need that credential, or any of the
@@ -65,6 +70,8 @@ def state_summary(lab: "Lab") -> dict[str, Any]:
                           "oidcIssuerEnabled": c.oidc_issuer_enabled, "issuerURL": c.issuer_url,
                           "workloadIdentityEnabled": c.workload_identity_enabled}
                          for c in az.clusters.values()],
+            "faults": {s.name: s.faults.summary() for s in lab.servers},
+            "gate": lab.gate.summary(),
             "knobs": {"fic_propagation_seconds": az.fic_propagation_seconds,
                       "fic_refusals": {key: {"count": left, "code": code}
                                        for key, (left, code) in az.refusals.items()},
@@ -84,9 +91,19 @@ def apply_faults(lab: "Lab", spec: dict[str, Any]) -> list[str]:
         rule = spec.get("fail_next")
         if rule:
             retry_after = rule.get("retry_after", 1)
-            server.faults.fail_next(str(rule["prefix"]), int(rule.get("count", 1)),
+            server.faults.fail_next(str(rule.get("prefix", "")), int(rule.get("count", 1)),
                                     int(rule.get("status", 429)),
-                                    None if retry_after is None else int(retry_after))
+                                    None if retry_after is None else int(retry_after),
+                                    method=rule.get("method"), path=rule.get("path"),
+                                    action=str(rule.get("action", "status")),
+                                    delay=float(rule.get("delay", 0)))
+        if "untrusted_tls" in spec:
+            server.faults.untrusted_tls(int(spec["untrusted_tls"]))
+    hold = spec.get("hold")
+    if hold is not None:
+        lab.gate.hold_nth(int(hold["nth"]))
+    if spec.get("release") or (spec.get("clear") and name is None):
+        lab.gate.release()
     if spec.get("clear") and name in (None, "entra"):
         with lab.azure.lock:
             lab.azure.refusals.clear()

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .faults import ErrorBody, Faults, RequestGate, arm_error, impostor_context, reset
 from .tls import LabCA
 
 
@@ -115,69 +116,24 @@ class LoggedRequest:
     end: float
     method: str
     path: str
-    status: int
+    status: int  # 0: no answer (the connection was reset)
     server: str
-
-
-@dataclass
-class _FailRule:
-    prefix: str
-    remaining: int
-    status: int
-    retry_after: int | None
-
-
-class Faults:
-    """Fault knobs, all off by default: latency, and the next N responses on a path prefix."""
-
-    def __init__(self) -> None:
-        self.latency = 0.0
-        self._rules: list[_FailRule] = []
-        self._lock = threading.Lock()
-
-    def fail_next(self, prefix: str, count: int, status: int = 429,
-                  retry_after: int | None = 1) -> None:
-        with self._lock:
-            self._rules.append(_FailRule(prefix.lower(), count, status, retry_after))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
-            self.latency = 0.0
-
-    def take(self, path: str) -> _FailRule | None:
-        with self._lock:
-            for rule in self._rules:
-                if rule.remaining > 0 and path.lower().startswith(rule.prefix):
-                    rule.remaining -= 1
-                    return rule
-            self._rules = [r for r in self._rules if r.remaining > 0]
-        return None
-
-
-def _fault_response(rule: _FailRule) -> Response:
-    headers: dict[str, str] = {}
-    if rule.status == 429:
-        code, message = "TooManyRequests", "Too many requests. Please retry."
-        if rule.retry_after is not None:
-            headers["Retry-After"] = str(rule.retry_after)
-            message = f"Too many requests. Retry after {rule.retry_after} seconds."
-    else:
-        code, message = "InternalServerError", "Encountered internal server error. Please try again."
-        if rule.retry_after is not None and rule.status == 503:
-            headers["Retry-After"] = str(rule.retry_after)
-    return json_response(rule.status, {"error": {"code": code, "message": message}}, headers)
+    user_agent: str = ""
 
 
 class LabServer:
     """One HTTPS service on 127.0.0.1 and a free port, serving a router in threads."""
 
     def __init__(self, name: str, router: Router, ca: LabCA, port: int = 0,
-                 request_log: list[LoggedRequest] | None = None) -> None:
+                 request_log: list[LoggedRequest] | None = None,
+                 errors: ErrorBody = arm_error) -> None:
+        """``errors``: the service's error body for a status fault (ARM's by default)."""
         self.name = name
         self.router = router
         self.ca = ca
         self.faults = Faults()
+        self.errors = errors
+        self.gate: RequestGate | None = None  # the lab's, once added to a lab
         self.log: list[LoggedRequest] = request_log if request_log is not None else []
         self._log_lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", port), _make_handler(self))
@@ -234,6 +190,8 @@ def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
             # headers and body are separate writes: without this, Nagle + the client's delayed
             # ACK hold every response ~40 ms
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if server.faults.take_handshake():
+                self.connection.context = impostor_context()
             try:
                 self.connection.do_handshake()
             except (OSError, socket.timeout):
@@ -253,19 +211,34 @@ def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
                 body=body,
                 server_url=server.url,
             )
+            held = server.gate is not None and server.gate.arrive()
             if server.faults.latency:
                 time.sleep(server.faults.latency)
-            rule = server.faults.take(req.path)
+            rule = server.faults.take(req.method, req.path)
+            if rule is not None and rule.action == "reset":
+                server.record(LoggedRequest(start, time.monotonic(), req.method, req.raw_path,
+                                            0, server.name, req.headers.get("user-agent", "")))
+                self.close_connection = True
+                reset(self.connection)
+                return
+            if rule is not None and rule.action == "slow":
+                time.sleep(rule.delay)
             try:
-                resp = _fault_response(rule) if rule else server.router.dispatch(req)
+                resp = server.errors(rule.status, rule.retry_after, req) \
+                    if rule is not None and rule.action == "status" else server.router.dispatch(req)
             except Exception as exc:  # a lab bug must show up as a 500, not a hung client
                 import traceback
                 traceback.print_exc()
                 resp = json_response(500, {"error": {"code": "InternalServerError",
                                                      "message": f"lab error: {exc!r}"}})
-            self._send(resp)
-            server.record(LoggedRequest(start, time.monotonic(), req.method, req.raw_path,
-                                        resp.status, server.name))
+            if held and server.gate is not None:
+                server.gate.hold(f"{server.name} {req.method} {req.path}")
+            try:
+                self._send(resp)
+            finally:
+                server.record(LoggedRequest(start, time.monotonic(), req.method, req.raw_path,
+                                            resp.status, server.name,
+                                            req.headers.get("user-agent", "")))
 
         def _send(self, resp: Response) -> None:
             self.send_response(resp.status)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .azure_state import AzureState
+from .faults import RequestGate
 from .http import LabServer, LoggedRequest
 from .keys import SigningKey
 from .oidc import IssuerHost
@@ -28,10 +29,11 @@ class Lab:
         self.azure = AzureState()
         self.entra_key = SigningKey()
         self.request_log: list[LoggedRequest] = []
+        self.gate = RequestGate()  # holds the answer to the Nth request (tests interrupt there)
         self._tmp = tempfile.TemporaryDirectory(prefix="wi-lab-")
         self.ca_file = self.write_ca(Path(self._tmp.name) / "ca.pem")
         self.entra = LabServer("entra", entra.build_router(self), self.ca,
-                               request_log=self.request_log)
+                               request_log=self.request_log, errors=entra.fault_response)
         self.arm = LabServer("arm", arm.build_router(self), self.ca, request_log=self.request_log)
         self.oidc = IssuerHost(self)
         self.keyvault = LabServer("keyvault", dataplane.build_keyvault_router(self), self.ca,
@@ -40,6 +42,8 @@ class Lab:
                               request_log=self.request_log)
         self.servers: list[LabServer] = [self.entra, self.arm, self.oidc.server, self.keyvault,
                                          self.blob]
+        for server in self.servers:
+            server.gate = self.gate
         admin.mount(self, self.arm.router)
         self.kube: Any = None  # the Kubernetes half attaches itself here (wi_cli.lab.kube)
         self.kube_clusters: dict[str, Any] = {}  # every lab cluster by name (lab.kube: the first)
@@ -74,6 +78,7 @@ class Lab:
 
     def add_server(self, server: LabServer) -> LabServer:
         """Register (and start, if the lab runs) another service, e.g. an API server."""
+        server.gate = self.gate
         self.servers.append(server)
         if self.entra._thread is not None:
             server.start()

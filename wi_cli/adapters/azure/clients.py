@@ -6,23 +6,23 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from ...core.cloud import Cloud
+from ...core.config import Timeouts
 from ...core.errors import ConfigError
-from .credential import operator_credential, transport_options
+from .credential import RETRY, operator_credential, transport_options
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-
-# 429 and 5xx are the SDK retry policy's job (it honours Retry-After); keep it short for a CLI.
-RETRY = {"retry_total": 4, "retry_backoff_factor": 0.5, "retry_backoff_max": 8}
 
 
 class AzureClients:
     def __init__(self, cloud: Cloud, subscription_id: str | None,
                  credential: "TokenCredential | None" = None,
-                 env: Mapping[str, str] | None = None, **overrides: Any) -> None:
+                 env: Mapping[str, str] | None = None, timeouts: Timeouts | None = None,
+                 **overrides: Any) -> None:
         self.cloud = cloud
         self._subscription_id = subscription_id
         self.env = {} if env is None else env  # the settings' environment (its CA bundle)
+        self.timeouts = timeouts  # None: azure-core's defaults
         self._credential = credential
         self._overrides = overrides  # e.g. retry_total for tests and benchmarks
 
@@ -38,15 +38,15 @@ class AzureClients:
         if self._subscription_id and subscription_id.lower() == self._subscription_id.lower():
             return self
         return AzureClients(self.cloud, subscription_id, self.credential, self.env,
-                            **self._overrides)
+                            self.timeouts, **self._overrides)
 
     @cached_property
     def credential(self) -> "TokenCredential":
-        return self._credential or operator_credential(self.cloud, self.env)
+        return self._credential or operator_credential(self.cloud, self.env, self.timeouts)
 
     def _options(self) -> dict[str, Any]:
         return {"base_url": self.cloud.arm_base_url, "credential_scopes": [self.cloud.arm_scope],
-                **transport_options(self.env), **RETRY, **self._overrides}
+                **transport_options(self.env, self.timeouts), **RETRY, **self._overrides}
 
     def get_pages(self, url: str) -> Iterator[dict[str, Any]]:
         """GET an ARM list as plain JSON, following nextLink, through the SDK pipeline (the same

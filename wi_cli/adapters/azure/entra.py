@@ -10,6 +10,7 @@ from typing import Any
 
 from ...core.aadsts import explanation
 from ...core.cloud import Cloud
+from ...core.config import Timeouts
 from ...core.models import TokenExchange
 from ...core.redact import redact_text
 from .credential import transport_options
@@ -18,9 +19,11 @@ ACCESS_TOKEN_CLAIMS = ("aud", "iss", "oid", "tid", "appid", "azp", "xms_mirid", 
 
 
 class Entra:
-    def __init__(self, cloud: Cloud, env: Mapping[str, str]) -> None:
+    def __init__(self, cloud: Cloud, env: Mapping[str, str],
+                 timeouts: Timeouts | None = None) -> None:
         self.cloud = cloud
         self.env = env
+        self.timeouts = timeouts
 
     def exchange(self, tenant_id: str, client_id: str, assertion: str) -> TokenExchange:
         """Trade a service-account token for an ARM access token, as the pod would."""
@@ -30,7 +33,7 @@ class Entra:
         # the caller reports the refusal; the SDK would also log it to stderr at every retry
         logging.getLogger("azure.identity._internal.get_token_mixin").setLevel(logging.ERROR)
         kwargs: dict[str, Any] = {"authority": self.cloud.authority_host,
-                                  **transport_options(self.env)}
+                                  **transport_options(self.env, self.timeouts)}
         if not self.cloud.well_known_authority:
             kwargs["disable_instance_discovery"] = True
         credential = ClientAssertionCredential(tenant_id, client_id, lambda: assertion, **kwargs)

@@ -27,6 +27,33 @@ _UNREACHABLE = re.compile(
 _HOST = re.compile(r"host='(?P<host>[^']+)', port=(?P<port>\d+)")
 
 
+_NETWORK_HINT = ("Check the network, the --cloud setting and any proxy or CA bundle "
+                 "(REQUESTS_CA_BUNDLE); WI_CONNECT_TIMEOUT and WI_READ_TIMEOUT set how long wi "
+                 "waits.")
+
+
+def network_reason(text: str) -> str:
+    """A transport failure in a few words: the TLS verdict, a timeout, a dropped connection."""
+    low = text.lower()
+    if "certificate_verify_failed" in low or "certificate verify failed" in low:
+        return "TLS failed: the server's certificate is not trusted"
+    if "ssl" in low:
+        return "TLS failed"
+    if "connecttimeout" in low or "connect timeout" in low:
+        return "no connection within the connect timeout"
+    if "timed out" in low:
+        return "no answer within the read timeout"
+    if any(s in low for s in ("reset by peer", "connection reset", "connection aborted",
+                              "remotedisconnected", "remote end closed")):
+        return "the connection was closed without an answer"
+    if "refused" in low:
+        return "connection refused"
+    if any(s in low for s in ("name or service not known", "nodename nor servname",
+                              "getaddrinfo failed")):
+        return "the host name does not resolve"
+    return _first_line(text)
+
+
 def _unreachable(text: str, doing: str) -> AzureError | None:
     """A sign-in that failed because the authority could not be reached is a network problem
     (exit 4), not a missing credential."""
@@ -35,9 +62,8 @@ def _unreachable(text: str, doing: str) -> AzureError | None:
         return None
     h = _HOST.search(text)
     where = f"{h['host']}:{h['port']}" if h else "the sign-in endpoint"
-    return AzureError(f"Cannot reach {where} while {doing} ({m.group(0)}).",
-                      ["Check the network, the --cloud setting and any proxy or CA bundle "
-                       "(REQUESTS_CA_BUNDLE)."])
+    return AzureError(f"Cannot reach {where} (Entra ID sign-in) while {doing}: "
+                      f"{network_reason(text)}.", [_NETWORK_HINT])
 
 
 def _credential_error(exc: Exception, doing: str = "signing in to Azure"
@@ -108,8 +134,15 @@ def azure_errors(doing: str) -> Iterator[None]:
         ServiceResponseError,
     )
 
+    from .credential import EntraUnavailable
+
     try:
         yield
+    except EntraUnavailable as exc:
+        raise AzureError(f"Entra ID failed with HTTP {exc.status} while signing in for {doing}, "
+                         "and the retries ran out.",
+                         ["This is usually temporary: run the command again in a few minutes."],
+                         status=exc.status) from None
     except ClientAuthenticationError as exc:
         if getattr(exc, "status_code", None) == 401 and getattr(exc, "response", None) is not None \
                 and getattr(exc, "error", None) is not None:
@@ -118,9 +151,8 @@ def azure_errors(doing: str) -> Iterator[None]:
     except HttpResponseError as exc:
         raise map_http_error(exc, doing) from None
     except (ServiceRequestError, ServiceResponseError) as exc:
-        raise AzureError(f"Could not reach Azure while {doing}: {_first_line(str(exc))}",
-                         ["Check the network, the --cloud setting and any proxy or CA bundle "
-                          "(REQUESTS_CA_BUNDLE)."]) from None
+        raise AzureError(f"Could not reach Azure Resource Manager while {doing}: "
+                         f"{network_reason(str(exc))}.", [_NETWORK_HINT]) from None
     except Exception as exc:  # azure-identity raises CredentialUnavailableError (not HTTP)
         if type(exc).__name__ == "CredentialUnavailableError":
             raise _credential_error(exc, doing) from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ...core.cloud import Cloud
+from ...core.config import Timeouts
 from ...core.errors import TerraformError
 from ...core.models import PermissionBlock
 from . import preflight
@@ -14,8 +15,9 @@ from .errors import azure_errors
 
 
 class Arm:
-    def __init__(self, cloud: Cloud, env: Mapping[str, str]) -> None:
-        self.base = AzureClients(cloud, None, env=env)
+    def __init__(self, cloud: Cloud, env: Mapping[str, str],
+                 timeouts: Timeouts | None = None) -> None:
+        self.base = AzureClients(cloud, None, env=env, timeouts=timeouts)
         self._clients: dict[str, AzureClients] = {}
 
     def _in(self, subscription: str) -> AzureClients:

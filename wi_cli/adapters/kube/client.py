@@ -29,9 +29,10 @@ def _status_message(exc: Any) -> str:
 
 class KubeClients:
     def __init__(self, kubeconfig: str, context: str | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | tuple[float, float] | None = None) -> None:
         """``kubeconfig``: the path (or an os.pathsep list, like KUBECONFIG) the settings
-        resolved; ``timeout``: seconds for each API call (None: the client's default)."""
+        resolved; ``timeout``: seconds for each API call, or (connect, read) seconds, the
+        kubernetes client's ``_request_timeout`` (None: the client's default, no limit)."""
         self.kubeconfig = kubeconfig
         self.context = context
         self.timeout = timeout
@@ -223,8 +224,10 @@ def raise_status(status: int, message: str, doing: str) -> None:
     if status == 409:
         raise ConflictError(f"Kubernetes reported a conflict while {doing}: {message}",
                             ["Run the command again."])
+    said = message.rstrip()
     raise KubernetesError(f"Kubernetes refused the request while {doing} ({status}): "
-                          f"{message}", status=status)
+                          f"{said}{'' if said.endswith(('.', '!', '?')) else '.'}",
+                          status=status)
 
 
 @contextmanager
@@ -238,7 +241,35 @@ def kube_errors(doing: str, server: str = "the Kubernetes API server") -> Iterat
     except ApiException as exc:
         raise_status(exc.status, _status_message(exc), doing)
     except HTTPError as exc:
-        raise KubernetesError(f"Could not reach {server} while {doing}: "
-                              f"{type(exc).__name__}.",
+        raise KubernetesError(f"Could not reach the Kubernetes API server {server} while "
+                              f"{doing}: {_network_reason(exc)}.",
                               ["Check that the cluster is running and the kubeconfig's server "
-                               "address is reachable."]) from None
+                               "address is reachable; WI_CONNECT_TIMEOUT and WI_READ_TIMEOUT "
+                               "set how long wi waits."]) from None
+
+
+def _network_reason(exc: Exception) -> str:
+    """What urllib3 met, in a few words (a retried failure is wrapped in MaxRetryError)."""
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        MaxRetryError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+        SSLError,
+    )
+
+    cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    text = str(cause)
+    if isinstance(cause, SSLError):
+        return ("TLS failed: the server's certificate is not trusted (check the kubeconfig's "
+                "certificate-authority)" if "CERTIFICATE_VERIFY_FAILED" in text else "TLS failed")
+    if isinstance(cause, ConnectTimeoutError):
+        return "no connection within the connect timeout"
+    if isinstance(cause, ReadTimeoutError):
+        return "no answer within the read timeout"
+    if isinstance(cause, NewConnectionError):
+        return "connection refused" if "refused" in text.lower() else "cannot connect"
+    if isinstance(cause, ProtocolError):
+        return "the connection was closed without an answer"
+    return type(cause).__name__

@@ -13,6 +13,7 @@ token endpoint, with ``form``), ``federation`` (the federated assertion's checks
 ``assertion`` and ``propagation``), ``router``.
 """
 
+from .replies import fault_response
 from .router import build_router
 
-__all__ = ["build_router"]
+__all__ = ["build_router", "fault_response"]

@@ -65,6 +65,17 @@ AADSTS: dict[int, Aadsts] = {
                    "'{tenant}'. This can happen if the application has not been installed by the "
                    "administrator of the tenant or consented to by any user in the tenant. You may "
                    "have sent your authentication request to the wrong tenant."),
+    # an expired secret (the operator's credential expiring), invalid_client: the wording as
+    # observed (dotnet/sign#849, spencerwooo/onedrive-vercel-index#1051)
+    7000222: Aadsts(401, "invalid_client",
+                    "The provided client secret keys for app '{client_id}' are expired. Visit "
+                    "the Azure portal to create new keys for your app: "
+                    "https://aka.ms/NewClientSecret, or consider using certificate credentials "
+                    "for added security: https://aka.ms/certCreds."),
+    # a transient outage (fault knob): the code is in the Entra error-code reference
+    # (MsodsServiceUnavailable); the status and 'temporarily_unavailable' pairing is unverified
+    90033: Aadsts(503, "temporarily_unavailable",
+                  "A transient error has occurred. Please try again."),
     7000215: Aadsts(401, "invalid_client",
                     "Invalid client secret provided. Ensure the secret being sent in the request "
                     "is the client secret value, not the client secret ID, for a secret added to "

@@ -32,6 +32,36 @@ def error_response(lab: "Lab", err: EntraError, req: Request) -> Response:
     return json_response(err.entry.status, body, reply_headers(req, trace_id))
 
 
+def fault_response(status: int, retry_after: int | None, req: Request) -> Response:
+    """A status fault (lab/faults.py) as Entra answers it: 429 is a bare "Too Many Requests"
+    with Retry-After (as observed: AzureAD/microsoft-authentication-library-for-dotnet#2855);
+    401 is the operator's expired client secret (AADSTS7000222); 5xx a transient outage."""
+    if status == 429:
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        return Response(429, b"Too Many Requests", headers)
+    form: dict[str, str] = {}
+    if req.body:
+        try:
+            form = req.form()
+        except UnicodeDecodeError:
+            form = {}
+    code = 7000222 if status == 401 else 90033
+    err = EntraError(code, client_id=form.get("client_id", ""))
+    trace_id, correlation_id = str(uuid.uuid4()), _correlation_id(req)
+    stamp = _body_timestamp(dt.datetime.now(dt.timezone.utc))
+    body = {"error": err.error,
+            "error_description": f"{err.description}\r\nTrace ID: {trace_id}\r\n"
+                                 f"Correlation ID: {correlation_id}\r\nTimestamp: {stamp}",
+            "error_codes": [code], "timestamp": stamp, "trace_id": trace_id,
+            "correlation_id": correlation_id}
+    headers = reply_headers(req, trace_id)
+    if status == 503 and retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return json_response(status, body, headers)
+
+
 def error_page(req: Request) -> Response:
     code = re.sub(r"\D", "", req.arg_ci("code", "") or "")
     page = f"<html><body><h1>Error AADSTS{code}</h1></body></html>".encode()

@@ -50,6 +50,31 @@ def status_response(err: ApiError, headers: dict[str, str] | None = None) -> Res
     return json_response(err.status, body, headers, content_type="application/json")
 
 
+def fault_status(status: int, retry_after: int | None, req: Request) -> Response:
+    """A status fault (lab/faults.py) as kube-apiserver words it: 401 for a credential it no
+    longer accepts; 429 from API Priority and Fairness (Retry-After and retryAfterSeconds, as
+    apiserver's "Too many requests, please try again later."); 500/503 (apimachinery's
+    NewInternalError / NewServiceUnavailable)."""
+    headers: dict[str, str] = {}
+    if status == 401:
+        err = ApiError(401, "Unauthorized", "Unauthorized")
+    elif status == 429:
+        seconds = 1 if retry_after is None else retry_after
+        err = ApiError(429, "TooManyRequests", "Too many requests, please try again later.",
+                       {"retryAfterSeconds": seconds})
+        headers["Retry-After"] = str(seconds)
+    elif status == 503:
+        err = ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the "
+                       "request")
+    elif status >= 500:
+        err = ApiError(status, "InternalError", "Internal error occurred: etcdserver: request "
+                       "timed out", {"causes": [{"message": "etcdserver: request timed out"}]})
+    else:
+        err = ApiError(status, "BadRequest", "the server rejected our request for an unknown "
+                       "reason")
+    return status_response(err, headers)
+
+
 def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> Response:
     return json_response(status, obj, headers, content_type="application/json")
 

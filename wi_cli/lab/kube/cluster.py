@@ -18,7 +18,7 @@ import yaml
 
 from ..http import LabServer, Request, Response
 from . import admission
-from .apiserver import ApiServer
+from .apiserver import ApiServer, fault_status
 from .controllers import install_controllers
 from .crds import install_crds
 from .scale import install_scale
@@ -57,7 +57,8 @@ class KubeCluster:
         }
         self.api = ApiServer(self)
         self.server = lab.add_server(LabServer(f"kube-{name}", self.api.router, lab.ca,
-                                               request_log=lab.request_log))
+                                               request_log=lab.request_log,
+                                               errors=fault_status))
         self.url = self.server.url
         self.store.builtin_admission.append(admission.service_account_plugin)
         self.store.subscribe(self._namespace_controller)
