@@ -32,13 +32,14 @@ class Web:
             with urlopen(req, context=ctx, timeout=self.timeout) as resp:  # noqa: S310
                 return json.loads(resp.read())
         except HTTPError as exc:
-            raise Unreadable(f"HTTP {exc.code}") from None
+            raise Unreadable(f"HTTP {exc.code}",
+                             transient=exc.code == 429 or exc.code >= 500) from None
         except URLError as exc:
-            raise Unreadable(str(exc.reason)) from None
+            raise Unreadable(str(exc.reason), transient=_passing(exc.reason)) from None
         except ValueError:
             raise Unreadable("not JSON") from None
         except OSError as exc:
-            raise Unreadable(f"{type(exc).__name__}: {exc}") from None
+            raise Unreadable(f"{type(exc).__name__}: {exc}", transient=_passing(exc)) from None
 
     def cloud_metadata(self, url: str) -> Any:
         """An ARM metadata document (``{arm}/metadata/endpoints``), as the Azure CLI reads it."""
@@ -50,6 +51,11 @@ class Web:
             raise RemoteError(f"Could not read the cloud metadata at {url}: {exc.message}.",
                               ["Check the URL and your network; for a private CA set "
                                "REQUESTS_CA_BUNDLE to its PEM file."]) from None
+
+
+def _passing(reason: object) -> bool:
+    """A timeout or a dropped connection: the next try may work."""
+    return isinstance(reason, (TimeoutError, ConnectionResetError, ConnectionAbortedError))
 
 
 def cloud(value: str | None, env: Mapping[str, str],

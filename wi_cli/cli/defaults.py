@@ -4,6 +4,7 @@ option the command line did not give (a flag still wins; the option's source is 
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from ..core.config import GLOBAL_OPTIONS, Environment, command_defaults
@@ -28,21 +29,42 @@ def default_map(root: Any, environment: Environment) -> dict[str, dict[str, Any]
             if option not in allowed:
                 raise ConfigError(f"{where}: [{name}] has no option {option!r}.",
                                   [f"wi {name} takes: {', '.join(sorted(allowed))}."])
+            _check_type(allowed[option], value, f"{where}: [{name}] {option}")
         out[name] = {option: value for option, (value, _) in table.items()}
     for name in _leaf_names(commands):
-        for option, (value, _) in shared.items():
-            if option in _options(commands[name]):
+        for option, (value, where) in shared.items():
+            params = _options(commands[name])
+            if option in params:
+                _check_type(params[option], value, f"{where}: {option}")
                 out.setdefault(name, {}).setdefault(option, value)
     return out
+
+
+def _takes_text(param: Any) -> bool:
+    if getattr(param, "multiple", False):
+        return False
+    descriptor = getattr(param, "type_descriptor", None)  # typer's lazily typed parameters
+    if descriptor is not None:
+        annotation = descriptor.annotation
+        return annotation is str or (typing.get_origin(annotation) is typing.Union
+                                     and set(typing.get_args(annotation)) == {str, type(None)})
+    return getattr(getattr(param, "type", None), "name", "") == "text"
+
+
+def _check_type(param: Any, value: Any, what: str) -> None:
+    """A text option takes a TOML string (``namespace = 0`` is not the namespace "0")."""
+    if _takes_text(param) and not isinstance(value, str):
+        raise ConfigError(f"{what} must be a string, got {value!r}.",
+                          ["Quote the value in the .wi.toml file."])
 
 
 def _leaf_names(commands: dict[str, Any]) -> list[str]:
     return sorted(n for n, c in commands.items() if getattr(c, "commands", None) is None)
 
 
-def _options(command: Any) -> set[str]:
-    """The options a .wi.toml table may set: the command's own, not the global ones (those go at
-    the top of the file) nor --help."""
-    return {p.name for p in command.params
+def _options(command: Any) -> dict[str, Any]:
+    """The options a .wi.toml table may set, by name: the command's own, not the global ones
+    (those go at the top of the file) nor --help."""
+    return {p.name: p for p in command.params
             if p.name and p.name not in GLOBAL_OPTIONS and p.name != "help"
             and not getattr(p, "is_eager", False) and p.param_type_name == "option"}

@@ -60,17 +60,19 @@ def cloud_from_metadata(doc: Any, url: str) -> Cloud:
         doc = matches[0]
     if not isinstance(doc, dict):
         raise ConfigError(f"The cloud metadata at {url} is not an ARM metadata document.")
-    try:
-        auth = doc["authentication"]
-        login = auth["loginEndpoint"]
-        audience = auth["audiences"][0]
-        arm = doc["resourceManager"]
-    except (KeyError, IndexError, TypeError):
+    auth = doc.get("authentication")
+    auth = auth if isinstance(auth, dict) else {}
+    login, arm, audiences = auth.get("loginEndpoint"), doc.get("resourceManager"), \
+        auth.get("audiences")
+    audience = audiences[0] if isinstance(audiences, list) and audiences else None
+    if not all(isinstance(v, str) and v for v in (login, arm, audience)):
         raise ConfigError(f"The cloud metadata at {url} lacks resourceManager or "
-                          f"authentication.loginEndpoint/audiences.") from None
-    for what, value in (("resourceManager", arm), ("authentication.loginEndpoint", login)):
-        if urlsplit(value).scheme != "https":
+                          f"authentication.loginEndpoint/audiences (a list of URLs).")
+    for what, value in (("resourceManager", arm), ("authentication.loginEndpoint", login),
+                        ("authentication.audiences[0]", audience)):
+        if _scheme(str(value)) != "https":
             raise ConfigError(f"The cloud metadata at {url} gives a non-https {what}: {value}.")
+    login, arm, audience = str(login), str(arm), str(audience)
     return Cloud(
         name=str(doc.get("name") or urlsplit(url).hostname),
         arm_endpoint=_with_slash(arm),
@@ -78,6 +80,13 @@ def cloud_from_metadata(doc: Any, url: str) -> Cloud:
         arm_scope=audience + "/.default",
         well_known_authority=urlsplit(login).hostname in _WELL_KNOWN_LOGIN_HOSTS,
     )
+
+
+def _scheme(value: str) -> str:
+    try:
+        return urlsplit(value).scheme
+    except ValueError:  # e.g. an invalid IPv6 host
+        return ""
 
 
 def ca_bundle(env: Mapping[str, str]) -> str | None:

@@ -86,7 +86,14 @@ class KubernetesNotFound(KubernetesError):
 
 
 class Unreadable(RemoteError):
-    """A public document could not be read; the message says why in a few words."""
+    """A public document could not be read; the message says why in a few words.
+    ``transient``: a failure that may pass (429, 5xx, a timeout, a dropped connection), which
+    says nothing about whether others can read it."""
+
+    def __init__(self, message: str, remediation: Iterable[str] = (), *,
+                 transient: bool = False) -> None:
+        super().__init__(message, remediation)
+        self.transient = transient
 
 
 class TerraformError(RemoteError):

@@ -92,8 +92,30 @@ def check_target(cluster: str | None, resource_group: str | None, issuer: str | 
     if cluster and not resource_group:
         raise UsageError("--cluster needs --resource-group.",
                          ["Pass both, e.g. --cluster my-aks --resource-group my-rg."])
-    if issuer is not None and not issuer.startswith("https://"):
-        raise UsageError(f"The issuer must be an https URL, got {issuer!r}.")
+    if issuer is not None and not is_issuer_url(issuer):
+        raise UsageError(f"The issuer must be an https URL with a host and no query or "
+                         f"fragment, at most {MAX_ISSUER} characters, got {issuer!r}.",
+                         ["Pass the issuer exactly as the cluster puts it in its tokens "
+                          "(az aks show --query oidcIssuerProfile.issuerUrl)."])
+
+
+MAX_ISSUER = 600  # a federated credential's issuer (Microsoft Graph federatedIdentityCredential)
+
+
+def is_issuer_url(value: str) -> bool:
+    """An OIDC issuer identifier: https, a host, no query or fragment (OpenID Connect
+    Discovery 1.0, section 2), no whitespace or control characters."""
+    from urllib.parse import urlsplit
+
+    if len(value) > MAX_ISSUER or any(c.isspace() or ord(c) < 32 for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return (parts.scheme == "https" and bool(host) and not parts.query and not parts.fragment
+            and "?" not in value and "#" not in value)
 
 
 def check_roles(roles: list[tuple[str, str]]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..core.errors import ExitCode, UsageError, WiError
+from ..core.errors import CredentialError, ExitCode, UsageError, WiError
 from ..core.models import Finding, Status, assign_keys
 from .chains import Chain, chains
 from .facts import Context, FactError, Facts
@@ -44,7 +44,9 @@ def _run_one(check: Check, facts: Facts, results: dict[str, list[Finding]]) -> l
         check.fn(report, **check.needs.values(facts))
     except FactError as exc:
         report.made.clear()
-        report._make(Status.ERROR, f"Could not check: {exc}").unreadable = True
+        unread = report._make(Status.ERROR, f"Could not check: {exc}")
+        unread.unreadable = True
+        unread.refused_credentials = isinstance(exc.cause, CredentialError)
     except Exception as exc:  # noqa: BLE001 - one broken check must not stop the others
         report.made.clear()
         report._make(Status.ERROR, f"The check itself failed: {type(exc).__name__}: {exc}")
@@ -77,11 +79,15 @@ def run(ctx: Context, only: Iterable[str] = ()) -> tuple[list[Finding], Facts]:
 
 
 def exit_code(findings: list[Finding]) -> ExitCode:
-    """1 when a check found a problem in what it could read; else 4 when Azure or Kubernetes
-    could not be read for some check (no verdict there); 1 for a check that crashed; else 0."""
+    """1 when a check found a problem in what it could read; else 3 when Azure or Kubernetes
+    refused the credentials for some check (a 401 mid-run), 4 when they could not be read (no
+    verdict there); 1 for a check that crashed; else 0."""
     if any(f.status == Status.FAIL for f in findings):
         return ExitCode.PROBLEMS
-    if any(f.status == Status.ERROR and f.unreadable for f in findings):
+    unread = [f for f in findings if f.status == Status.ERROR and f.unreadable]
+    if any(f.refused_credentials for f in unread):
+        return ExitCode.CONFIG
+    if unread:
         return ExitCode.REMOTE
     if any(f.status == Status.ERROR for f in findings):
         return ExitCode.PROBLEMS

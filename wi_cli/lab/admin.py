@@ -9,10 +9,11 @@ service principals are listed by ids and names only.
   "count": 2, "status": 429, "retry_after": 1}}`` or ``{"server": "arm", "clear": true}``
   (no ``server``: every server). ``fail_next`` also takes ``method``, ``path`` (a regex the
   whole path must match, instead of ``prefix``), ``action`` (``status``, ``slow`` with
-  ``delay`` seconds, ``reset``); ``{"untrusted_tls": 3}`` makes the next 3 TLS handshakes
-  (-1: all) present a certificate of another CA; ``{"hold": {"nth": 5}}`` holds the answer to
-  the 5th request from now (over every server) until ``{"release": true}`` (see
-  :mod:`wi_cli.lab.faults`). Entra's propagation of new federated credentials:
+  ``delay`` seconds, ``reset``), ``agents`` (User-Agent prefixes it is limited to);
+  ``{"untrusted_tls": 3}`` makes the next 3 TLS handshakes (-1: all) present a certificate of
+  another CA; ``{"hold": {"nth": 5}}`` holds the answer to the 5th request from now (over
+  every server) until ``{"release": true}`` (see :mod:`wi_cli.lab.faults`). Entra's
+  propagation of new federated credentials:
   ``{"fic_propagation": {"seconds": 120, "seed": 7}}`` (a window in which refusals thin out;
   ``seed`` makes them repeatable) and ``{"refuse_next": {"identity": ID, "fic": NAME, "count":
   3, "code": 70021}}`` (refuse the next 3 exchanges that need that credential, or any of the
@@ -96,12 +97,13 @@ def apply_faults(lab: "Lab", spec: dict[str, Any]) -> list[str]:
                                     None if retry_after is None else int(retry_after),
                                     method=rule.get("method"), path=rule.get("path"),
                                     action=str(rule.get("action", "status")),
-                                    delay=float(rule.get("delay", 0)))
+                                    delay=float(rule.get("delay", 0)),
+                                    agents=tuple(str(a) for a in rule.get("agents") or ()))
         if "untrusted_tls" in spec:
             server.faults.untrusted_tls(int(spec["untrusted_tls"]))
     hold = spec.get("hold")
     if hold is not None:
-        lab.gate.hold_nth(int(hold["nth"]))
+        lab.gate.hold_nth(int(hold["nth"]), tuple(str(a) for a in hold.get("agents") or ()))
     if spec.get("release") or (spec.get("clear") and name is None):
         lab.gate.release()
     if spec.get("clear") and name in (None, "entra"):

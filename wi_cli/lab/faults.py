@@ -45,9 +45,12 @@ class FailRule:
     method: str | None = None  # None: any method
     action: str = "status"
     delay: float = 0.0
+    agents: tuple[str, ...] = ()  # only requests whose User-Agent starts so (empty: all)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, agent: str = "") -> bool:
         if self.remaining <= 0 or (self.method and self.method != method.upper()):
+            return False
+        if self.agents and not agent.startswith(self.agents):
             return False
         if self.pattern is not None:
             return self.pattern.fullmatch(path) is not None
@@ -65,8 +68,12 @@ class Faults:
 
     def fail_next(self, prefix: str = "", count: int = 1, status: int = 429,
                   retry_after: int | None = 1, *, method: str | None = None,
-                  path: str | None = None, action: str = "status", delay: float = 0.0) -> None:
-        """``path``: a regex the whole path must match, instead of ``prefix``."""
+                  path: str | None = None, action: str = "status", delay: float = 0.0,
+                  agents: tuple[str, ...] = ()) -> FailRule:
+        """``path``: a regex the whole path must match, instead of ``prefix``; ``agents``: only
+        clients whose User-Agent starts with one of these (a test aims at one client while
+        the others, e.g. Entra fetching an issuer's keys, still get through). Returns the
+        rule (its ``remaining`` says how many matching requests it has still to fail)."""
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
         if action == "status" and not 400 <= status <= 599:
@@ -76,9 +83,11 @@ class Faults:
         except re.error as exc:
             raise ValueError(f"path is not a regex: {exc}") from None
         rule = FailRule(count, status, retry_after, prefix.lower(), pattern,
-                        method.upper() if method else None, action, max(0.0, delay))
+                        method.upper() if method else None, action, max(0.0, delay),
+                        tuple(agents))
         with self._lock:
             self._rules.append(rule)
+        return rule
 
     def untrusted_tls(self, count: int = -1) -> None:
         """The next ``count`` handshakes (-1: all, until cleared) use an untrusted certificate."""
@@ -91,10 +100,10 @@ class Faults:
             self._untrusted = 0
             self.latency = 0.0
 
-    def take(self, method: str, path: str) -> FailRule | None:
+    def take(self, method: str, path: str, agent: str = "") -> FailRule | None:
         with self._lock:
             for rule in self._rules:
-                if rule.matches(method, path):
+                if rule.matches(method, path, agent):
                     rule.remaining -= 1
                     return rule
             self._rules = [r for r in self._rules if r.remaining > 0]
@@ -149,13 +158,16 @@ class RequestGate:
         self._lock = threading.Lock()
         self._nth = 0
         self._seen = 0
+        self._agents: tuple[str, ...] = ()
         self.held = threading.Event()
         self._release = threading.Event()
         self.held_request = ""
 
-    def hold_nth(self, nth: int) -> None:
+    def hold_nth(self, nth: int, agents: tuple[str, ...] = ()) -> None:
+        """``agents``: count only requests whose User-Agent starts with one of these."""
         with self._lock:
             self._nth, self._seen, self.held_request = nth, 0, ""
+            self._agents = tuple(agents)
             self.held.clear()
             self._release.clear()
 
@@ -164,10 +176,10 @@ class RequestGate:
             self._nth = 0
         self._release.set()
 
-    def arrive(self) -> bool:
+    def arrive(self, agent: str = "") -> bool:
         """Count one request; True when it is the one to hold."""
         with self._lock:
-            if self._nth <= 0:
+            if self._nth <= 0 or (self._agents and not agent.startswith(self._agents)):
                 return False
             self._seen += 1
             return self._seen == self._nth

@@ -211,10 +211,11 @@ def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
                 body=body,
                 server_url=server.url,
             )
-            held = server.gate is not None and server.gate.arrive()
+            held = server.gate is not None and server.gate.arrive(
+                req.headers.get("user-agent", ""))
             if server.faults.latency:
                 time.sleep(server.faults.latency)
-            rule = server.faults.take(req.method, req.path)
+            rule = server.faults.take(req.method, req.path, req.headers.get("user-agent", ""))
             if rule is not None and rule.action == "reset":
                 server.record(LoggedRequest(start, time.monotonic(), req.method, req.raw_path,
                                             0, server.name, req.headers.get("user-agent", "")))

@@ -63,7 +63,9 @@ class EntraUnavailable(Exception):
 
 
 class _EntraStatus:
-    """azure-core's raw_response_hook: the last throttling or server error Entra answered."""
+    """azure-core's raw_response_hook: the last throttling or server error Entra answered (kept
+    until Entra answers otherwise: MSAL replays a 429/5xx to the next identical requests for
+    its Retry-After without calling Entra, msal/throttled_http_client.py)."""
 
     def __init__(self) -> None:
         self.status: int | None = None
@@ -83,7 +85,6 @@ class _Watched:
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         from azure.core.exceptions import ClientAuthenticationError
 
-        self.seen.status = None
         try:
             return self.inner.get_token(*scopes, **kwargs)
         except ClientAuthenticationError:

@@ -72,7 +72,8 @@ def _credential_error(exc: Exception, doing: str = "signing in to Azure"
     m = _AADSTS.search(text)
     if m:
         return CredentialError(
-            f"Entra ID refused the operator's credentials: {m.group(1)}: {m.group(2).strip()}",
+            f"Entra ID refused the operator's credentials while {doing}: {m.group(1)}: "
+            f"{m.group(2).strip()}",
             ["Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or run 'az login' "
              "again."])
     unreachable = _unreachable(text, doing)

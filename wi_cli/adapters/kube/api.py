@@ -142,8 +142,12 @@ class KubeApi:
                 dep = from_json(Deployment, self.kube.get(
                     f"/apis/apps/v1/namespaces/{ns}/deployments/{WEBHOOK_DEPLOYMENT}",
                     f"reading the webhook deployment in {ns}"))
-            except (KubernetesNotFound, KubernetesError):
-                continue  # not installed there, or not readable: the next source decides
+            except KubernetesNotFound:
+                continue  # not installed there: the next source decides
+            except KubernetesError as exc:
+                if exc.status != 403:  # an outage must not pass for "no custom audience"
+                    raise
+                continue  # not readable with these rights: the next source decides
             args += [list(c.args) for c in dep.spec.template.spec.containers]
         pods = [from_json(Pod, p) for p in self.kube.list_items(
             f"{_ns(namespace)}/pods", f"listing the labelled pods of namespace {namespace}",

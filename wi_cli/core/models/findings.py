@@ -71,6 +71,8 @@ class Finding:
     docs: str | None = None
     # an `error` because Azure or Kubernetes could not be read (not a crashed check)
     unreadable: bool = field(default=False, compare=False)
+    # unreadable because the credentials were refused (a 401 mid-run): exit 3, not 4
+    refused_credentials: bool = field(default=False, compare=False)
     target: Target = field(default_factory=Target)
     key: str = ""  # check id + target, unique in one run (the runner sets it)
 

@@ -63,8 +63,10 @@ def probe(req: ProbeRequest, cloud: Cloud, ports: ProbePorts,
     created = False
     outcome: ProbeOutcome | None = None
     try:
-        pods.create_config_map(req.namespace, configmap_body(name, req.namespace))
+        # cleaned up even when the answer to this create never came (Ctrl-C, a lost
+        # connection): the API server may have made it (deleting what is not there is a no-op)
         created = True
+        pods.create_config_map(req.namespace, configmap_body(name, req.namespace))
         try:
             pods.create_pod(req.namespace, pod_body(name, req, agent_env(cloud, targets, waits,
                                                                          retry_codes)))
@@ -173,17 +175,34 @@ def _outcome(req: ProbeRequest, pods: ProbePods, name: str, targets: ProbeTarget
 
 
 def _read_log(pods: ProbePods, namespace: str, name: str) -> str:
+    """The agent's log; none when the container has none to give (400, 404). Any other
+    refusal or outage is raised: a pod that ran must not pass for one without a report."""
     try:
         return pods.pod_log(namespace, name, CONTAINER, LOG_LINES)
-    except KubernetesError:
-        return ""
+    except KubernetesError as exc:
+        if exc.status in (400, 404):
+            return ""
+        raise
 
 
 def _cleanup(pods: ProbePods, namespace: str, name: str) -> list[str]:
+    """Delete the pod, then the ConfigMap. A Ctrl-C in the middle does not leave the rest: the
+    delete it cut short is sent again (deleting what is gone is a no-op), the others follow,
+    and the interrupt goes on afterwards; a second Ctrl-C stops at once."""
     problems = []
+    stopped: KeyboardInterrupt | None = None
     for what, delete in (("pod", pods.delete_pod), ("configmap", pods.delete_config_map)):
-        try:
-            delete(namespace, name)
-        except WiError as exc:
-            problems.append(f"Could not delete {what} {namespace}/{name}: {exc.message}")
+        for attempt in (1, 2):
+            try:
+                delete(namespace, name)
+            except WiError as exc:
+                problems.append(f"Could not delete {what} {namespace}/{name}: {exc.message}")
+            except KeyboardInterrupt as exc:
+                if stopped is not None or attempt == 2:
+                    raise
+                stopped = exc
+                continue
+            break
+    if stopped is not None:
+        raise stopped
     return problems

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ...core.cloud import Cloud
 from ...core.config import Settings
-from ...core.errors import ConfigError, Unreadable
+from ...core.errors import ConfigError, RemoteError, Unreadable
 from ...core.models import Cluster, cluster_behind
 from . import Context, Scope, fact
 
@@ -106,6 +106,14 @@ def cluster_issuer(aks: AksRecord | None = None, api_issuer: str | None = None) 
     return Issuer(api_issuer, "the API server's discovery document" if api_issuer else None)
 
 
+def _unless_passing(exc: Unreadable, url: str) -> None:
+    """A failure that may pass (429, 5xx, a timeout) says nothing about what Entra sees: no
+    verdict (the check is an error, exit 4), rather than "Entra cannot verify"."""
+    if exc.transient:
+        raise RemoteError(f"The cluster's issuer failed while doctor read {url} "
+                          f"({exc.message}).", ["Run 'wi doctor' again in a moment."]) from None
+
+
 @fact
 def issuer_documents(ctx: Context, cluster_issuer: Issuer) -> IssuerDocuments:
     url = cluster_issuer.url
@@ -115,6 +123,7 @@ def issuer_documents(ctx: Context, cluster_issuer: Issuer) -> IssuerDocuments:
     try:
         doc = ctx.web.get_json(discovery_url)
     except Unreadable as exc:
+        _unless_passing(exc, discovery_url)
         return IssuerDocuments(url, discovery_url,
                                problem=f"{discovery_url} could not be read ({exc.message})")
     issuer = doc.get("issuer") if isinstance(doc, dict) else None
@@ -125,6 +134,7 @@ def issuer_documents(ctx: Context, cluster_issuer: Issuer) -> IssuerDocuments:
     try:
         jwks = ctx.web.get_json(jwks_uri)
     except Unreadable as exc:
+        _unless_passing(exc, jwks_uri)
         return IssuerDocuments(url, discovery_url, issuer, jwks_uri,
                                problem=f"the JWKS {jwks_uri} could not be read ({exc.message})")
     keys = jwks.get("keys") if isinstance(jwks, dict) else None
