@@ -15,7 +15,9 @@ The check by hand: `az aks show`, `az identity show`, `az identity federated-cre
 assignment list`, against `wi doctor -n NS --service-account SA` on one bound service account.
 
 Both sides alternate (wi first on even pairs) after one warm-up pair; the table has the
-medians, the lab requests each command made, and wi's time over the flow's. The target for
+medians of the wall time, of the CPU time (user + system, the process and its children: what
+the command costs whatever else the machine runs) and of the lab requests each command made,
+and wi's wall time over the flow's. The target for
 bind is a ratio <= 0.5, as printed (two decimals). Printed, not asserted.
 
 The Azure CLI (bench/_az.py: `--az`, PATH, or a throwaway venv) is registered to the lab as a
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import ssl
 import statistics
@@ -185,18 +188,19 @@ def end_state_problems(credentials: Iterable[Mapping[str, Any]],
 class Row:
     command: str
     seconds: float
-    requests: int | None = None
+    cpu: float
+    requests: int
     ratio: float | None = None
     note: str = ""
 
 
 def format_table(title: str, rows: Sequence[Row]) -> str:
     width = max(len(title), *(len(r.command) for r in rows))
-    lines = [f"{title:<{width}}   median  requests  ratio"]
+    lines = [f"{title:<{width}}   median     cpu  requests  ratio"]
     for r in rows:
-        requests = "" if r.requests is None else str(r.requests)
         ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
-        line = f"{r.command:<{width}}  {r.seconds:5.2f} s  {requests:>8}  {ratio:>5}"
+        line = (f"{r.command:<{width}}  {r.seconds:5.2f} s  {r.cpu:4.2f} s  {r.requests:>8}  "
+                f"{ratio:>5}")
         lines.append(f"{line}  {r.note}".rstrip())
     return "\n".join(lines)
 
@@ -231,6 +235,7 @@ def redact(text: str, secret: str) -> str:
 class Timed:
     seconds: float
     requests: Counter[str]
+    cpu: float = 0.0  # user + system seconds of the process and its children
     stdout: str = ""
 
 
@@ -248,6 +253,14 @@ class Results:
 
     def requests(self, label: str) -> int:
         return round(statistics.median(sum(t.requests.values()) for t in self.runs[label]))
+
+    def cpu(self, label: str) -> float:
+        return statistics.median(t.cpu for t in self.runs[label])
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Bench:
@@ -306,10 +319,12 @@ class Bench:
         argv = fill(step, values)
         tool, rest = argv[0], argv[1:]
         env = self._env_for(tool)
+        cpu = _children_cpu()
         start = time.monotonic()
         proc = subprocess.run(self.exe[tool] + rest, env=env, capture_output=True, text=True,
                               cwd=self.work, timeout=300)
         seconds = time.monotonic() - start
+        cpu = _children_cpu() - cpu
         if tool == "az":
             shutil.rmtree(env["AZURE_CONFIG_DIR"], ignore_errors=True)
         if proc.returncode:
@@ -318,18 +333,18 @@ class Bench:
         time.sleep(0.05)  # the lab logs a request just after answering it
         requests = Counter(kind_of(r.server, r.path) for r in list(self.lab.request_log)
                            if start <= r.start <= start + seconds)
-        return Timed(seconds, requests, proc.stdout)
+        return Timed(seconds, requests, cpu, proc.stdout)
 
     def flow(self, steps: Sequence[Step], values: dict[str, str], results: Results,
              total_label: str) -> dict[str, str]:
-        total, requests = 0.0, Counter[str]()
+        total, cpu, requests = 0.0, 0.0, Counter[str]()
         for step in steps:
             timed = self.run(step, values)
             values.update(kept(step, timed.stdout))
             results.add(step.label, timed)
-            total += timed.seconds
+            total, cpu = total + timed.seconds, cpu + timed.cpu
             requests.update(timed.requests)
-        results.add(total_label, Timed(total, requests))
+        results.add(total_label, Timed(total, requests, cpu))
         return values
 
     # -- the lab's truth ----------------------------------------------------------------------------
@@ -403,12 +418,12 @@ def doctor_pairs(bench: Bench, pairs: int) -> Results:
 
 def section(title: str, results: Results, steps: Sequence[Step], total: str, wi: Step,
             target: float | None) -> str:
-    rows = [Row(s.label, results.median(s.label), results.requests(s.label)) for s in steps]
-    flow = results.median(total)
-    rows.append(Row(total, flow, results.requests(total)))
-    ratio = results.median(wi.label) / flow
-    note = "" if target is None else verdict(ratio, target)
-    rows.append(Row(wi.label, results.median(wi.label), results.requests(wi.label), ratio, note))
+    def row(label: str) -> Row:
+        return Row(label, results.median(label), results.cpu(label), results.requests(label))
+
+    rows = [row(s.label) for s in steps] + [row(total), row(wi.label)]
+    rows[-1].ratio = rows[-1].seconds / rows[-2].seconds
+    rows[-1].note = "" if target is None else verdict(rows[-1].ratio, target)
     short = " ".join(wi.argv[:2])
     return (f"{format_table(title, rows)}\n  requests by service: {short} "
             f"({by_kind(t.requests for t in results.runs[wi.label])}); {total} "
