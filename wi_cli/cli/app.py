@@ -266,7 +266,7 @@ def _skip_exit_collection() -> None:
     import atexit
     import gc
 
-    atexit.register(gc.freeze)  # registered first, so it runs last
+    atexit.register(gc.freeze)  # after every handler the SDKs register later (LIFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
