@@ -1,12 +1,48 @@
-"""What the integration tests share: the environment a user of a seeded lab has."""
+"""What the tests share: how `wi` is run in-process, and the environment a user of a seeded lab
+has."""
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+
+
+@dataclass
+class Run:
+    """One `wi` run as a user sees it: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.out)
+
+
+def run_wi(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *argv: str,
+           columns: int | None = None) -> Run:
+    """Run `wi ARGV...` in this process, as a user would from a shell. Every run is held to what
+    any run promises: no traceback, no raw JWT on either stream. ``columns`` sets the terminal
+    width the views lay out for. Tests take the `wi` fixture (conftest.py), a partial of this;
+    the one place tests call `main`."""
+    from wi_cli.cli.app import main
+    from wi_cli.render import console
+
+    if columns is not None:
+        monkeypatch.setenv("COLUMNS", str(columns))
+    console.reset()
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
+    assert "eyJ" not in out and "eyJ" not in err, "a raw JWT was printed"
+    return Run(code, out, err)
 
 
 def operator_env(lab: Any, seeded: Any, kubeconfig: str) -> dict[str, str]:
