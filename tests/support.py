@@ -22,7 +22,10 @@ class Run:
 
     @property
     def json(self) -> dict[str, Any]:
-        return json.loads(self.out)
+        """stdout as the JSON envelope; its exit_code is the one the process exits with."""
+        doc = json.loads(self.out)
+        assert doc.get("exit_code", self.code) == self.code, (doc.get("exit_code"), self.code)
+        return doc
 
 
 def run_wi(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *argv: str,

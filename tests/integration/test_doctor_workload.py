@@ -179,7 +179,7 @@ def test_pod_whose_service_account_was_deleted_fails_until_recreated(world, env,
     code, doc = doctor(wi, "-n", ns)
     found = only(doc, "workload.service-account")
     assert code == 1 and found["status"] == "fail" and f"pod {ns}/orphan" in found["summary"]
-    run_fix(world, found["remediation"]["commands"][0])
+    run_fix(world, wi, found["remediation"]["commands"][0])
     code, doc = doctor(wi, "-n", ns, "--check", "workload.service-account")
     assert code == 0 and only(doc, "workload.service-account")["status"] == "ok"
 
@@ -492,7 +492,7 @@ def test_user_set_client_id_differing_from_the_annotation_fails(world, env, wi) 
     assert deployment["remediation"]["commands"] == [
         f"kubectl set env deployment/own -n {ns} -c app AZURE_CLIENT_ID-"]
     assert {f["status"] for f in findings(doc, "workload.injection")} == {"ok"}  # user's own
-    run_fix(world, deployment["remediation"]["commands"][0])
+    run_fix(world, wi, deployment["remediation"]["commands"][0])
     doc = fix_and_recheck(world, wi, bare, "-n", ns, "--service-account", "own")
     assert {f["status"] for f in findings(doc, "workload.env-shadowing")} == {"ok"}
 
@@ -513,7 +513,7 @@ def test_skip_containers_warns_for_some_and_fails_for_all(world, env, wi) -> Non
     assert code == 1 and every["status"] == "fail"
     assert "~1skip-containers" in every["remediation"]["commands"][0]
     assert only(doc, "workload.injection", "skip-some")["status"] == "ok"  # skipped: not expected
-    run_fix(world, every["remediation"]["commands"][0])
+    run_fix(world, wi, every["remediation"]["commands"][0])
     code, doc = doctor(wi, "-n", ns, "--service-account", "skip", "--check",
                        "workload.skip-containers")
     assert code == 0 and not findings(doc, "workload.skip-containers", "skip-all")

@@ -22,13 +22,6 @@ def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     return set_env(monkeypatch, operator_env(world["lab"], world["seeded"], world["kubeconfig"]))
 
 
-def wi_json(wi, *argv: str) -> tuple[int, dict[str, Any]]:
-    run = wi(*argv, "-o", "json")
-    doc = run.json
-    assert doc["exit_code"] == run.code
-    return run.code, doc
-
-
 @pytest.mark.parametrize("argv", [["-o", "yaml", "doctor", "--list-checks"],
                                   ["doctor", "--list-checks", "--output=YAML"]])
 def test_an_unknown_output_format_is_a_usage_error(wi, argv: list[str]) -> None:
@@ -57,14 +50,16 @@ MISSING = {
 @pytest.mark.parametrize("case", sorted(MISSING))
 def test_a_missing_named_object_is_exit_3(world, env, wi, case: str) -> None:
     argv, message = MISSING[case]
-    code, doc = wi_json(wi, *argv)
-    assert code == 3 and doc["findings"] == [], doc
+    run = wi(*argv, "-o", "json")
+    doc = run.json
+    assert run.code == 3 == doc["exit_code"] and doc["findings"] == [], doc
     assert doc["errors"][0]["message"].startswith(message)
 
 
 def test_doctor_with_an_existing_named_cluster_runs(world, env, wi) -> None:
-    code, doc = wi_json(wi, "doctor", "-n", "demo", "--no-live", "--cluster", "wi-lab-aks",
-                        "-g", "wi-lab-rg")
-    assert code == 0 and not doc["errors"]
+    run = wi("doctor", "-n", "demo", "--no-live", "--cluster", "wi-lab-aks", "-g", "wi-lab-rg",
+             "-o", "json")
+    doc = run.json
+    assert run.code == 0 == doc["exit_code"] and not doc["errors"]
     (aks,) = [f for f in doc["findings"] if f["id"] == "cluster.aks"]
     assert aks["status"] == "ok"
