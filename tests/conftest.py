@@ -4,7 +4,6 @@ the lab fails instead of touching a real account."""
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +34,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 
 @pytest.fixture()
-def wi(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
+def wi() -> Callable[..., Run]:
     """Run `wi ARGV...` in this process, as a user would from a shell: ``wi(*argv, columns=None)``
     returns a `Run` (exit code, stdout, stderr, ``.json``). See `support.run_wi`."""
-    return partial(run_wi, capsys, monkeypatch)
+    return run_wi

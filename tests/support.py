@@ -3,8 +3,9 @@ has."""
 
 from __future__ import annotations
 
+import io
 import json
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -28,24 +29,29 @@ class Run:
         return doc
 
 
-def run_wi(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *argv: str,
-           columns: int | None = None) -> Run:
-    """Run `wi ARGV...` in this process, as a user would from a shell. Every run is held to what
-    any run promises: no traceback, no raw JWT on either stream. ``columns`` sets the terminal
-    width the views lay out for. Tests take the `wi` fixture (conftest.py), a partial of this;
-    the one place tests call `main`."""
+def run_wi(*argv: str, columns: int | None = None) -> Run:
+    """Run `wi ARGV...` in this process, as a user would from a shell, and catch what it prints.
+    Every run is held to what any run promises: no traceback, no raw JWT on either stream.
+    ``columns`` sets the terminal width the views lay out for (for this run only). Tests take
+    the `wi` fixture (conftest.py); a module-scoped fixture or a hypothesis test, which cannot
+    take it, calls this. The one place the tests call `main`."""
     from wi_cli.cli.app import main
     from wi_cli.render import console
 
-    if columns is not None:
-        monkeypatch.setenv("COLUMNS", str(columns))
-    console.reset()
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err, err
-    assert "eyJ" not in out and "eyJ" not in err, "a raw JWT was printed"
-    return Run(code, out, err)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        if columns is not None:
+            mp.setenv("COLUMNS", str(columns))
+        console.reset()  # rich's consoles are cached; these streams are new
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                code = main(list(argv))
+        finally:
+            console.reset()
+    run = Run(code, out.getvalue(), err.getvalue())
+    assert "Traceback" not in run.err, run.err
+    assert "eyJ" not in run.out and "eyJ" not in run.err, "a raw JWT was printed"
+    return run
 
 
 def operator_env(lab: Any, seeded: Any, kubeconfig: str) -> dict[str, str]:
