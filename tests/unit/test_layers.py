@@ -106,3 +106,19 @@ def test_relative_imports_resolve() -> None:
     probe = PACKAGE / "doctor" / "checks" / "workload" / "pods.py"
     assert "wi_cli.core.models" in imports(probe)
     assert "wi_cli.doctor.registry" in imports(probe)
+
+
+def test_only_the_settings_read_the_process_environment() -> None:
+    """core/config.py's Environment is the one reader of os.environ (the lab and the in-pod agent
+    are programs of their own): everything else gets its values from Settings, so a command can
+    run against other settings (`wi demo` against its lab) without touching the process's."""
+    readers = []
+    for path in _modules(PACKAGE):
+        rel = str(path.relative_to(PACKAGE))
+        if rel.startswith(("lab/", "agent/")) or rel == "core/config.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv") \
+                    and isinstance(node.value, ast.Name) and node.value.id == "os":
+                readers.append(f"{rel}:{node.lineno}")
+    assert not readers, readers

@@ -14,7 +14,7 @@ from ..core.config import Environment, output_of
 from ..core.errors import ExitCode, Interrupted, UsageError, WiError
 from . import _click as click
 from . import help as helptext
-from . import bind, completion, demo, doctor, lab, probe, provision
+from . import bind, completion, demo, doctor, lab, migrate, probe, provision
 from .base import WiTyper
 from .options import GlobalFlags, collect, root_parameters
 
@@ -81,7 +81,7 @@ _root.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 )
 app.callback()(_root)
 
-for module in (provision, bind, doctor, probe, demo):
+for module in (provision, bind, doctor, probe, demo, migrate):
     module.register(app)
 app.add_typer(lab.app, name="lab")
 

@@ -13,7 +13,6 @@ imported for ``--help``.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any, Callable, Sequence
 
@@ -110,8 +109,10 @@ def _settings(ctx: Any) -> Any:
 
 
 def budget() -> float:
+    from ..core.config import Environment
+
     try:
-        return float(os.environ.get("WI_COMPLETION_SECONDS", COMPLETION_SECONDS))
+        return float(Environment.current().env.get("WI_COMPLETION_SECONDS", COMPLETION_SECONDS))
     except ValueError:
         return COMPLETION_SECONDS
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
 from ..core.errors import ExitCode
 from ..core.models import CommandResult
 from .options import global_options, settings
+
+if TYPE_CHECKING:
+    from ..core.config import Settings
 
 HELP = (
     "Start the embedded local lab (Entra ID, Azure Resource Manager and a Kubernetes cluster "
@@ -33,48 +33,68 @@ wi demo -o json > demo.json
 SERVICE_ACCOUNT = "demo-app"
 
 
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def _steps(s: "Settings", identity: str, namespace: str
+           ) -> list[tuple[str, list[str], Callable[[], CommandResult]]]:
+    """Each step: what it shows, the command a user would type, and the same work done by
+    calling the command's function with the lab's settings."""
+    from ..core.bind import BindRequest, bind, validate
+    from ..core.models import ProbeRequest, propagation_budget
+    from ..core.plan import Consent
+    from ..core.trust import Target
+    from ..doctor.facts import Scope
+    from .doctor import run_doctor
+    from .probe import run_probe
+    from .wiring import bind_ports
 
+    def bind_step() -> CommandResult:
+        req = BindRequest(SERVICE_ACCOUNT, identity, namespace, create=True)
+        validate(req)
+        outcome = bind(req, bind_ports(s), Target(None, None, None, None),
+                       Consent(assume_yes=True))
+        return CommandResult("bind", outcome.to_json())
 
-def _steps(identity: str, namespace: str) -> list[tuple[str, list[str]]]:
     return [
         ("Bind the service account to the managed identity",
-         ["bind", SERVICE_ACCOUNT, identity, "-n", namespace, "--create"]),
+         ["bind", SERVICE_ACCOUNT, identity, "-n", namespace, "--create"], bind_step),
         ("Check every layer, with a live token exchange",
-         ["doctor", "-n", namespace, "--service-account", SERVICE_ACCOUNT]),
+         ["doctor", "-n", namespace, "--service-account", SERVICE_ACCOUNT],
+         lambda: run_doctor(s, Scope(namespace, SERVICE_ACCOUNT))),
         ("Run a probe pod under the service account",
-         ["probe", "-n", namespace, "--service-account", SERVICE_ACCOUNT]),
+         ["probe", "-n", namespace, "--service-account", SERVICE_ACCOUNT],
+         lambda: run_probe(s, ProbeRequest(namespace, SERVICE_ACCOUNT,
+                                           propagation_wait=propagation_budget(s.env)))),
     ]
 
 
-def _run_steps(steps: list[tuple[str, list[str]]], as_json: bool) -> tuple[list[Any], int]:
-    from ..render import console
-    from .app import main
+def _run_steps(steps: list[tuple[str, list[str], Callable[[], CommandResult]]],
+               as_json: bool) -> tuple[list[Any], int]:
+    from ..core.errors import WiError
+    from ..render import console, human, jsonout, views
 
     results: list[Any] = []
     worst = 0
-    for title, argv in steps:
+    for title, argv, run in steps:
+        if not as_json:
+            console.err().rule(f"[bold]wi {' '.join(argv)}[/]", align="left")
+            console.err().print(f"[dim]{title}[/]")
+        error: WiError | None = None
+        try:
+            result: CommandResult | None = run()
+            code = int(result.exit_code)
+        except WiError as exc:
+            result, error, code = None, exc, int(exc.exit_code)
+        step: dict[str, Any] = {"step": title, "argv": ["wi", *argv], "exit_code": code}
         if as_json:
-            buffer = io.StringIO()
-            with contextlib.redirect_stdout(buffer):
-                code = main([*argv, "-o", "json"])
-            results.append({"step": title, "argv": ["wi", *argv],
-                            "result": json.loads(buffer.getvalue())})
+            doc = jsonout.envelope(argv[0], status="error", exit_code=code, data=error.data,
+                                   errors=[error]) if error is not None else \
+                jsonout.envelope(argv[0], status=result.status, exit_code=code,
+                                 data=result.data, findings=result.findings)
+            step["result"] = json.loads(jsonout.dumps(doc))
+        elif error is not None:
+            human.print_error(error)
         else:
-            console.err().rule(f"[bold]wi {' '.join(argv)}[/]  — {title}")
-            code = main(argv)
-            results.append({"step": title, "argv": ["wi", *argv], "exit_code": code})
+            views.show(result)
+        results.append(step)
         worst = max(worst, code)
         if code not in (0, 1):
             break
@@ -83,16 +103,19 @@ def _run_steps(steps: list[tuple[str, list[str]]], as_json: bool) -> tuple[list[
 
 @global_options
 def demo(ctx: typer.Context) -> CommandResult:
+    from ..core.config import Environment, resolve
     from ..lab.kube import scenarios
     from ..lab.runtime import Lab
     from ..render import console
 
-    as_json = settings(ctx).json
+    given = settings(ctx)
     talk = console.err()
     talk.print("Starting the local lab (Entra ID, ARM, Kubernetes)…")
     with Lab() as lab, tempfile.TemporaryDirectory(prefix="wi-demo-") as tmp:
         seeded = scenarios.seed(lab, "healthy")
         kubeconfig = seeded.cluster.write_kubeconfig(Path(tmp) / "kubeconfig")
+        # the lab as the settings of its own: nothing of the user's environment, files or
+        # Azure sign-in is read or changed
         env = {
             "WI_CLOUD": lab.metadata_url, "AZURE_TENANT_ID": seeded.tenant_id,
             "AZURE_CLIENT_ID": seeded.operator.client_id,
@@ -102,10 +125,11 @@ def demo(ctx: typer.Context) -> CommandResult:
             "KUBECONFIG": str(kubeconfig), "WI_STATE_DIR": str(Path(tmp) / "state"),
             "WI_CONTEXT": seeded.cluster.name,
         }
+        s = resolve({"output": given.output, "debug": given.debug},
+                    Environment(env, Path(tmp), Path(tmp)))
         talk.print(f"Lab cluster [bold]{seeded.cluster_name}[/], identity "
                    f"[bold]{seeded.identity.name}[/], namespace [bold]{seeded.namespace}[/].")
-        with _environ(env):
-            results, worst = _run_steps(_steps(seeded.identity.name, seeded.namespace), as_json)
+        results, worst = _run_steps(_steps(s, seeded.identity.name, seeded.namespace), s.json)
     exit_code = ExitCode.OK if worst == 0 else ExitCode(worst)
 
     return CommandResult("demo", {"steps": results}, exit_code=exit_code)

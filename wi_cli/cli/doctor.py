@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
 from ..core.errors import UsageError
 from ..core.models import CommandResult
 from .options import global_options, settings
+
+if TYPE_CHECKING:
+    from ..core.config import Settings
+    from ..doctor.facts import Scope
 
 HELP = (
     "Check the cluster (OIDC issuer, workload identity), the webhook, the workload (service "
@@ -77,23 +81,30 @@ def doctor(
 
     from ..core.names import check_namespace, check_service_account
     from ..doctor.facts import Scope
-    from ..doctor.runner import diagnose, select
-    from .wiring import doctor_context
 
-    select(check)  # an unknown --check is a usage error before anything is read
     check_namespace(namespace)
     if service_account:
         check_service_account(service_account)
     scope = Scope(namespace, service_account, all_namespaces, cluster, resource_group,
                   live=not no_live)
-    found = diagnose(doctor_context(settings(ctx), scope), check)
-    where = "all namespaces" if all_namespaces else f"namespace {namespace}"
-    if service_account:
-        where += f", service account {service_account}"
+    return run_doctor(settings(ctx), scope, check, {"problems": problems, "tree": tree})
+
+
+def run_doctor(s: "Settings", scope: "Scope", checks: list[str] | None = None,
+               view_options: dict[str, Any] | None = None) -> CommandResult:
+    """Doctor over ``scope`` (only ``checks`` when given), as a result to render."""
+    from ..doctor.runner import diagnose, select
+    from .wiring import doctor_context
+
+    select(checks or [])  # an unknown --check is a usage error before anything is read
+    found = diagnose(doctor_context(s, scope), checks or [])
+    where = "all namespaces" if scope.all_namespaces else f"namespace {scope.namespace}"
+    if scope.service_account:
+        where += f", service account {scope.service_account}"
     data = {"scope": where, "chains": [c.to_json() for c in found.chains],
             "elsewhere": found.elsewhere}
     return CommandResult("doctor", data, found.findings, found.exit_code,
-                         view_options={"problems": problems, "tree": tree})
+                         view_options=view_options or {})
 
 
 def register(app: typer.Typer) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from ..core.errors import ExitCode
 from ..core.models import DEFAULT_PROBE_IMAGE, CommandResult
 from .options import global_options, settings
+
+if TYPE_CHECKING:
+    from ..core.config import Settings
+    from ..core.models import ProbeRequest
 
 HELP = """Run a short-lived pod under a service account that reports its container, the tokens it got (decoded claims only, never the token) and the Azure permissions it really has.
 
@@ -34,15 +38,20 @@ def probe(
         help="Also list the blobs of this container from the pod."),
 ) -> CommandResult:
     from ..core.models import ProbeRequest, propagation_budget
-    from ..core.probe import probe as run_probe
+
+    s = settings(ctx)
+    return run_probe(s, ProbeRequest(namespace, service_account, image, timeout, keep,
+                                     check_keyvault, check_storage, propagation_budget(s.env)))
+
+
+def run_probe(s: "Settings", req: "ProbeRequest") -> CommandResult:
+    """The probe, with a spinner on stderr while the pod runs."""
+    from ..core.probe import probe as probe_with
     from ..core.probe import validate
     from ..render import console
     from .wiring import cloud as cloud_of
     from .wiring import probe_ports
 
-    s = settings(ctx)
-    req = ProbeRequest(namespace, service_account, image, timeout, keep, check_keyvault,
-                       check_storage, propagation_budget(s.env))
     validate(req)
     cloud = cloud_of(s)
     ports = probe_ports(s, cloud)
@@ -50,7 +59,7 @@ def probe(
         def on_phase(phase: str) -> None:
             status.update(f"Probe pod in {req.namespace}: {phase}…")
 
-        outcome = run_probe(req, cloud, ports, on_phase)
+        outcome = probe_with(req, cloud, ports, on_phase)
     return CommandResult("probe", outcome, list(outcome.findings),  # a warning exits 0
                          exit_code=ExitCode.PROBLEMS if outcome.failed else ExitCode.OK,
                          view="probe")

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..adapters.kube.client import KubeClients
     from ..core.trust import Ports
     from ..core.cloud import Cloud
+    from ..core.migrate import MigratePorts
     from ..core.plan import Consent
     from ..core.ports import ArmAccount, Kubeconfigs
     from ..core.probe import ProbePorts
@@ -49,6 +50,25 @@ def bind_ports(s: Settings) -> "Ports":
     azure = azure_clients(s)
     return Ports(Identities(azure), Rbac(azure), Clusters(azure), KubeApi(kube_clients(s)),
                  s.subscription)
+
+
+def migrate_ports(s: Settings) -> "MigratePorts":
+    """`wi bind`'s ports, the same Kubernetes connection for the pod-identity objects and
+    workloads, Entra for the live exchange, and the files --write-manifests writes."""
+    from ..adapters.azure.clusters import Clusters
+    from ..adapters.azure.entra import Entra
+    from ..adapters.azure.identities import Identities
+    from ..adapters.azure.rbac import Rbac
+    from ..adapters.kube.api import KubeApi
+    from ..adapters.manifests import ManifestFiles
+    from ..core.migrate import MigratePorts
+    from ..core.trust import Ports
+
+    cloud_ = cloud(s)
+    azure = azure_clients(s, cloud_)
+    kube = KubeApi(kube_clients(s))
+    return MigratePorts(Ports(Identities(azure), Rbac(azure), Clusters(azure), kube,
+                              s.subscription), kube, Entra(cloud_, s.env), ManifestFiles())
 
 
 def doctor_context(s: Settings, scope: "Scope") -> "Context":

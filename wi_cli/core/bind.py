@@ -68,6 +68,7 @@ class BindRequest:
     restart: bool = False
     dry_run: bool = False
     replace: bool = False
+    image_pull_secrets: tuple[str, ...] = ()  # for a service account it creates
 
     @property
     def ref(self) -> ServiceAccountRef:
@@ -132,9 +133,12 @@ def _service_account_steps(req: BindRequest, ports: Ports, ident: Identity,
         steps.append(Step("Namespace", ref.namespace, "create",
                           run=lambda: ports.workloads.create_namespace(ref.namespace)))
     if sa is None:
+        pulls = req.image_pull_secrets
         steps.append(Step("ServiceAccount", ref.label, "create",
-                          "annotated with client-id and tenant-id",
-                          run=lambda: ports.workloads.create_service_account(ref, wanted)))
+                          "annotated with client-id and tenant-id" + (
+                              f"; imagePullSecrets {', '.join(pulls)}" if pulls else ""),
+                          run=lambda: ports.workloads.create_service_account(ref, wanted,
+                                                                             pulls)))
     elif all(sa.annotations.get(k) == v for k, v in wanted.items()):
         steps.append(Step("ServiceAccount", ref.label, "keep", "annotations already set"))
     else:
@@ -227,6 +231,18 @@ def _kube_checks(steps: list[Step], namespace: str) -> list[tuple[str, str, str 
 
 
 def bind(req: BindRequest, ports: Ports, target: Target, consent: Consent) -> Outcome:
+    outcome = plan_bind(req, ports, target)
+    if req.dry_run:
+        mark_dry_run(outcome.steps)
+        return outcome
+    plan.confirm(outcome.steps, consent, "Apply these changes?")
+    plan.apply(outcome.steps, outcome.to_json, "wi bind")
+    return outcome
+
+
+def plan_bind(req: BindRequest, ports: Ports, target: Target) -> Outcome:
+    """Every read and permission check of `wi bind`, and its steps (nothing is written): `wi
+    bind` applies them, `wi migrate` applies them for each service account it moves."""
     validate(req)
     ref = req.ref
     ident = resolve_identity(ports, parse_identity(req.identity), req.identity_resource_group)
@@ -259,14 +275,8 @@ def bind(req: BindRequest, ports: Ports, target: Target, consent: Consent) -> Ou
             require_azure(ports.rbac.permissions(scope), ROLE_WRITE, scope, command)
     require_kube(ports, _kube_checks(steps, ref.namespace), command)
 
-    outcome = Outcome("bind", ident, ref.subject, [issuer], source, audience, steps, notes,
-                      req.dry_run, f"wi doctor -n {ref.namespace} --service-account {ref.name}",
-                      audience_source)
-    if req.dry_run:
-        mark_dry_run(steps)
-        return outcome
-    plan.confirm(steps, consent, "Apply these changes?")
-    plan.apply(steps, outcome.to_json, "wi bind")
-    return outcome
+    return Outcome("bind", ident, ref.subject, [issuer], source, audience, steps, notes,
+                   req.dry_run, f"wi doctor -n {ref.namespace} --service-account {ref.name}",
+                   audience_source)
 
 

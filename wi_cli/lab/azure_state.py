@@ -152,6 +152,11 @@ class ManagedCluster:
     dns_prefix: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     kubelet_identity: dict[str, str] | None = None
+    # the pod-managed identity add-on (aad-pod-identity run by AKS), ARM's podIdentityProfile
+    # shape: {"enabled", "userAssignedIdentities": [{"name", "namespace", "bindingSelector",
+    # "identity": {"resourceId", "clientId", "objectId"}}], "userAssignedIdentityExceptions"};
+    # None: never enabled, and the property is absent
+    pod_identity_profile: dict[str, Any] | None = None
     # returns the user kubeconfig YAML; wired by the Kubernetes half of the lab
     kubeconfig: Callable[[], str] | None = None
     # called when ARM flips the OIDC issuer on/off, so the lab cluster changes its token issuer

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..core.models import CommandResult
-from . import bind, demo, doctor, human, lab, probe, provision
+from . import bind, demo, doctor, human, lab, migrate, probe, provision
 
 VIEWS: dict[str, Callable[[CommandResult], None]] = {
     "bind": bind.show,
@@ -19,6 +19,7 @@ VIEWS: dict[str, Callable[[CommandResult], None]] = {
     "demo": demo.show,
     "lab status": lab.show_status,
     "lab down": lab.show_down,
+    "migrate": migrate.show,
 }
 
 

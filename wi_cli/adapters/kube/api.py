@@ -25,7 +25,13 @@ from ...core.models import (
     Service,
     ServiceAccount,
     ServiceAccountRef,
+    RoleBindingRef,
+    Workload,
     expected_audience,
+    nest,
+    role_binding,
+    template_path,
+    workload,
     projected_audiences,
     from_json,
     secret_from_json,
@@ -34,6 +40,7 @@ from .client import KubeClients
 
 T = TypeVar("T")
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 
 
@@ -163,12 +170,15 @@ class KubeApi:
                           body={"apiVersion": "v1", "kind": "Namespace",
                                 "metadata": {"name": namespace}})
 
-    def create_service_account(self, ref: ServiceAccountRef, annotations: dict[str, str]) -> None:
-        self.kube.request("POST", f"{_ns(ref.namespace)}/serviceaccounts",
-                          f"creating service account {ref.label}",
-                          body={"apiVersion": "v1", "kind": "ServiceAccount",
+    def create_service_account(self, ref: ServiceAccountRef, annotations: dict[str, str],
+                               image_pull_secrets: tuple[str, ...] = ()) -> None:
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount",
                                 "metadata": {"name": ref.name, "namespace": ref.namespace,
-                                             "annotations": annotations}})
+                                             "annotations": annotations}}
+        if image_pull_secrets:
+            body["imagePullSecrets"] = [{"name": n} for n in image_pull_secrets]
+        self.kube.request("POST", f"{_ns(ref.namespace)}/serviceaccounts",
+                          f"creating service account {ref.label}", body=body)
 
     def annotate(self, ref: ServiceAccountRef, annotations: dict[str, str | None]) -> None:
         """Set (value) or remove (None) annotations, leaving every other one as it is."""
@@ -262,3 +272,105 @@ class KubeApi:
     def delete_config_map(self, namespace: str, name: str) -> bool:
         return self._delete(f"{_ns(namespace)}/configmaps/{quote(name)}",
                             f"deleting ConfigMap {namespace}/{name}")
+
+    # -- what migrate reads and writes (aad-pod-identity, workloads, backups) --------------------
+
+    def serves(self, group: str, version: str) -> list[str] | None:
+        """The resources the API server serves in ``group/version`` (discovery), None when it
+        does not serve that group-version (its CRDs are not installed)."""
+        try:
+            doc = self.kube.get(f"/apis/{group}/{version}", f"discovering {group}/{version}")
+        except KubernetesNotFound:
+            return None
+        return [str(r.get("name")) for r in doc.get("resources") or [] if "/" not in
+                str(r.get("name"))]
+
+    def custom_objects(self, group: str, version: str, plural: str,
+                       namespace: str | None) -> list[dict[str, Any]]:
+        where = f"/namespaces/{quote(namespace)}" if namespace else ""
+        return self.kube.list_items(f"/apis/{group}/{version}{where}/{plural}",
+                                    f"listing {plural}.{group}")
+
+    def create_custom_object(self, group: str, version: str, plural: str, namespace: str,
+                             body: dict[str, Any]) -> None:
+        self.kube.request("POST", f"/apis/{group}/{version}/namespaces/{quote(namespace)}/"
+                          f"{plural}", f"creating {plural}.{group} in {namespace}", body=body)
+
+    def delete_custom_object(self, group: str, version: str, plural: str, namespace: str,
+                             name: str) -> None:
+        try:
+            self.kube.request("DELETE", f"/apis/{group}/{version}/namespaces/{quote(namespace)}/"
+                              f"{plural}/{quote(name)}", f"deleting {plural}.{group} "
+                                                         f"{namespace}/{name}")
+        except KubernetesNotFound:
+            pass  # already gone: what was asked
+
+    def workloads(self, namespace: str | None) -> list[Workload]:
+        """Deployments, StatefulSets, DaemonSets, CronJobs, Jobs and pods in ``namespace`` (or
+        every namespace)."""
+        where = f"/namespaces/{quote(namespace)}" if namespace else ""
+        found: list[Workload] = []
+        for kind, (base, plural) in WORKLOAD_PATHS.items():
+            found += [workload(kind, o) for o in self.kube.list_items(
+                f"{base}{where}/{plural}", f"listing {plural}")]
+        return found
+
+    def workload(self, kind: str, namespace: str, name: str) -> Workload | None:
+        base, plural = WORKLOAD_PATHS[kind]
+        try:
+            return workload(kind, self.kube.get(
+                f"{base}/namespaces/{quote(namespace)}/{plural}/{quote(name)}",
+                f"reading {kind} {namespace}/{name}"))
+        except KubernetesNotFound:
+            return None
+
+    def patch_template(self, kind: str, namespace: str, name: str,
+                       template_patch: dict[str, Any]) -> None:
+        """A JSON merge patch of the pod template (null removes a key)."""
+        base, plural = WORKLOAD_PATHS[kind]
+        self.kube.request("PATCH", f"{base}/namespaces/{quote(namespace)}/{plural}/{quote(name)}",
+                          f"patching the pod template of {kind} {namespace}/{name}",
+                          body=nest(kind, template_patch), content_type=MERGE_PATCH)
+
+    def replace_template(self, kind: str, namespace: str, name: str,
+                         template: dict[str, Any]) -> None:
+        """Put back a whole pod template (a JSON patch replacing it)."""
+        base, plural = WORKLOAD_PATHS[kind]
+        path = "/" + "/".join(template_path(kind))
+        self.kube.request("PATCH", f"{base}/namespaces/{quote(namespace)}/{plural}/{quote(name)}",
+                          f"restoring the pod template of {kind} {namespace}/{name}",
+                          body=[{"op": "replace", "path": path, "value": template}],
+                          content_type=JSON_PATCH)
+
+    def pods_selected(self, namespace: str, selector: str) -> list[Pod]:
+        return [from_json(Pod, p) for p in self.kube.list_items(
+            f"{_ns(namespace)}/pods", f"listing the pods of namespace {namespace}",
+            labelSelector=selector)]
+
+    def role_bindings(self, namespace: str) -> list[RoleBindingRef]:
+        """The RoleBindings of ``namespace`` and every ClusterRoleBinding."""
+        rbac = "/apis/rbac.authorization.k8s.io/v1"
+        return ([role_binding("RoleBinding", o) for o in self.kube.list_items(
+                    f"{rbac}/namespaces/{quote(namespace)}/rolebindings", "listing RoleBindings")]
+                + [role_binding("ClusterRoleBinding", o) for o in self.kube.list_items(
+                    f"{rbac}/clusterrolebindings", "listing ClusterRoleBindings")])
+
+    def save_config_map(self, namespace: str, name: str, data: dict[str, str],
+                        labels: dict[str, str]) -> None:
+        """Create the ConfigMap, or add ``data`` to it (other keys stay)."""
+        path = f"{_ns(namespace)}/configmaps"
+        try:
+            self.kube.request("PATCH", f"{path}/{quote(name)}", f"updating ConfigMap {name}",
+                              body={"data": data}, content_type=MERGE_PATCH)
+        except KubernetesNotFound:
+            self.kube.request("POST", path, f"creating ConfigMap {namespace}/{name}", body={
+                "apiVersion": "v1", "kind": "ConfigMap", "data": data,
+                "metadata": {"name": name, "namespace": namespace, "labels": labels}})
+
+
+WORKLOAD_PATHS = {"Deployment": ("/apis/apps/v1", "deployments"),
+                  "StatefulSet": ("/apis/apps/v1", "statefulsets"),
+                  "DaemonSet": ("/apis/apps/v1", "daemonsets"),
+                  "CronJob": ("/apis/batch/v1", "cronjobs"),
+                  "Job": ("/apis/batch/v1", "jobs"),
+                  "Pod": ("/api/v1", "pods")}

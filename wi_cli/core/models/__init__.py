@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .kube import *  # noqa: F403
     from .objects import *  # noqa: F403
     from .pods import *  # noqa: F403
+    from .podidentity import *  # noqa: F403
     from .probe import *  # noqa: F403
     from .probe_defaults import *  # noqa: F403
     from .probe_outcome import *  # noqa: F403
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 # the cheapest first; a public name defined by two of them is the same object in both
 # (tests/unit/test_models_lazy.py checks it)
 SUBMODULES = ("findings", "probe_defaults", "propagation", "k8s", "objects", "pods", "kube",
-              "azure", "probe", "probe_outcome")
+              "azure", "podidentity", "probe", "probe_outcome")
 
 
 def _exported(module: Any) -> Any:

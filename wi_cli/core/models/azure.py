@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from typing import Any, Iterable, Protocol
 
 from .kube import DEFAULT_AUDIENCE, ServiceAccountRef
+from .podidentity import AksPodIdentity
 
 # -- Azure resource ids --------------------------------------------------------------------------
 
@@ -189,6 +190,8 @@ class Cluster:
     workload_identity: bool
     fqdn: str = ""  # the API server's host name
     location: str = ""
+    pod_identity_enabled: bool = False  # the pod-managed identity add-on (podIdentityProfile)
+    pod_identities: tuple[AksPodIdentity, ...] = ()
 
     @property
     def name(self) -> str:

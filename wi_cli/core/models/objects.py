@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .k8s import ObjectMeta, from_json
-from .pods import PodTemplateSpec
+from .pods import LocalRef, PodTemplateSpec
 
 # -- workloads and other objects -------------------------------------------------------------------
 
@@ -51,6 +51,7 @@ class Deployment:
 @dataclass(frozen=True)
 class ServiceAccount:
     metadata: ObjectMeta = field(default_factory=ObjectMeta)
+    image_pull_secrets: tuple[LocalRef, ...] = ()
 
     @property
     def annotations(self) -> dict[str, str]:

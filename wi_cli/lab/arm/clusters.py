@@ -110,6 +110,8 @@ class Clusters:
                 "securityProfile": {"workloadIdentity": {"enabled": bool(c.workload_identity_enabled)}},
                 "identityProfile": {"kubeletidentity": kubelet},
                 "resourceUID": hashlib.sha256(c.id.lower().encode()).hexdigest()[:24],
+                **({"podIdentityProfile": _pod_identity(c.pod_identity_profile)}
+                   if c.pod_identity_profile is not None else {}),
             },
         }
 
@@ -138,6 +140,18 @@ class Clusters:
             cluster, body["properties"]["fqdn"])
         value = base64.b64encode(yaml_text.encode()).decode()
         return json_response(200, {"kubeconfigs": [{"name": "clusterUser", "value": value}]})
+
+
+def _pod_identity(profile: dict[str, Any]) -> dict[str, Any]:
+    """ManagedClusterPodIdentityProfile as AKS returns it: each pod identity with its
+    provisioningState (Assigned once the add-on has created it) and, unless given, a binding
+    selector equal to its name (az aks pod-identity add --binding-selector)."""
+    out = {"enabled": True, "allowNetworkPluginKubenet": False, **profile}
+    out["userAssignedIdentities"] = [
+        {"bindingSelector": p.get("name"), "provisioningState": "Assigned", **p}
+        for p in profile.get("userAssignedIdentities") or []]
+    out.setdefault("userAssignedIdentityExceptions", [])
+    return out
 
 
 def _placeholder_kubeconfig(c: ManagedCluster, fqdn: str) -> str:

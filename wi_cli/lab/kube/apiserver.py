@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import yaml
 
 from ..http import Request, Response, Router, json_response
-from . import discovery, openapi, protobuf, tables
+from . import crds, discovery, openapi, protobuf, tables
 from .controllers import gc
 from .errors import ApiError, bad_request, forbidden
-from .resources import GROUPS, ResourceType, resources_in
+from .resources import ResourceType
 
 if TYPE_CHECKING:
     from .cluster import KubeCluster, TokenIdentity
@@ -116,27 +116,30 @@ class ApiServer:
         return identity
 
     def _discovery(self, req: Request, path: str) -> Response | None:
+        types = self.cluster.store.types  # built-in, plus what CRDs add
         if path == "/api":
             return _json(200, discovery.api_versions())
         if path == "/apis":
-            return _json(200, discovery.api_group_list())
+            return _json(200, discovery.api_group_list(types.custom_groups()))
         if path == "/api/v1":
             return _json(200, discovery.resource_list("", "v1"))
         m = re.fullmatch(r"/apis/([^/]+)(?:/([^/]+))?", path)
-        if m and m.group(1) in GROUPS:
+        groups = types.groups()
+        if m and m.group(1) in groups:
             group, version = m.group(1), m.group(2)
             if version is None:
-                return _json(200, discovery.api_group(group))
-            if version in GROUPS[group]:
-                return _json(200, discovery.resource_list(group, version))
+                return _json(200, discovery.api_group(group, groups[group]))
+            if version in groups[group]:
+                return _json(200, discovery.resource_list(group, version,
+                                                          types.served(group, version)))
         if path == "/openapi/v3":
-            return _json(200, openapi.index())
+            return _json(200, openapi.index(types))
         m = re.fullmatch(r"/openapi/v3/(apis?/.+)", path)
         if m:
-            doc = openapi.document(m.group(1))
+            doc = openapi.document(m.group(1), types)
             if doc is not None:
                 return _json(200, doc, {"Cache-Control": "public, immutable",
-                                        "Etag": '"' + openapi.doc_hash(m.group(1)) + '"'})
+                                        "Etag": '"' + openapi.doc_hash(m.group(1), types) + '"'})
         return None
 
     # -- URL parsing ----------------------------------------------------------------------------
@@ -149,7 +152,7 @@ class ApiServer:
             if not m:
                 return None
             group, version, rest = m.groups()
-        served = {r.plural: r for r in resources_in(group, version)}
+        served = {r.plural: r for r in self.cluster.store.types.served(group, version)}
         if not served:
             return None
         parts = rest.split("/")
@@ -317,6 +320,12 @@ class ApiServer:
                 415, "UnsupportedMediaType",
                 f'the body of the request was in an unknown format - accepted media types '
                 f'include: {", ".join(_PATCH_TYPES)}', {}))
+        if ctype == "application/strategic-merge-patch+json" and crds.is_custom(t.rt):
+            return status_response(ApiError(
+                415, "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json-patch+json, application/merge-patch+json, "
+                "application/apply-patch+yaml", {}))
         if ctype == "application/apply-patch+yaml":
             if not req.arg("fieldManager"):
                 raise bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "

@@ -20,6 +20,7 @@ from ..http import LabServer, Request, Response
 from . import admission
 from .apiserver import ApiServer
 from .controllers import install_controllers
+from .crds import install_crds
 from .scale import install_scale
 from .store import AdmissionHook, ApiError, KubeStore, now_rfc3339
 
@@ -60,6 +61,7 @@ class KubeCluster:
         self.url = self.server.url
         self.store.builtin_admission.append(admission.service_account_plugin)
         self.store.subscribe(self._namespace_controller)
+        install_crds(self)
         install_scale(self)
         self.controllers = install_controllers(self) if controllers else None
         self._seed()

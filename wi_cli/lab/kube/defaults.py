@@ -262,9 +262,15 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any], bool], None]] = {
 
 
 def apply(rt: ResourceType, obj: dict[str, Any], creating: bool = False) -> None:
+    from . import crds
+
     fn = _DEFAULTERS.get(rt.plural)
     if fn:
         fn(obj, creating)
+    elif rt.plural == crds.CRDS:
+        crds.defaults(obj, creating)
+    elif crds.is_custom(rt):
+        rt.prepare(obj, creating)  # type: ignore[attr-defined]
 
 
 def with_uid(rt: ResourceType, obj: dict[str, Any]) -> None:

@@ -40,17 +40,20 @@ def api_versions() -> dict[str, Any]:
                                             "serverAddress": "10.224.0.4:443"}]}
 
 
-def api_group(group: str) -> dict[str, Any]:
-    versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in GROUPS[group]]
+def api_group(group: str, served: list[str] | None = None) -> dict[str, Any]:
+    """``served``: the versions of a group CRDs add, preferred first."""
+    versions = [{"groupVersion": f"{group}/{v}", "version": v}
+                for v in (served if served is not None else GROUPS[group])]
     return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions,
             "preferredVersion": versions[0]}
 
 
-def api_group_list() -> dict[str, Any]:
+def api_group_list(custom: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The built-in groups, then the groups CRDs add (``custom``: group -> versions)."""
     groups = []
-    for group in GROUPS:
+    for group, versions in {**GROUPS, **(custom or {})}.items():
         if group:
-            body = api_group(group)
+            body = api_group(group, versions)
             body.pop("kind")
             body.pop("apiVersion")
             groups.append(body)
@@ -87,9 +90,11 @@ def _subresource_entry(rt: ResourceType, sub: str, verbs: tuple[str, ...]) -> di
     return entry
 
 
-def resource_list(group: str, version: str) -> dict[str, Any]:
+def resource_list(group: str, version: str,
+                  served: list[ResourceType] | None = None) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
-    for rt in sorted(resources_in(group, version), key=lambda r: r.plural):
+    types = served if served is not None else resources_in(group, version)
+    for rt in sorted(types, key=lambda r: r.plural):
         entries.append(_resource_entry(rt))
         for sub, verbs in sorted(rt.subresources.items()):
             entries.append(_subresource_entry(rt, sub, verbs))

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..http import Request, Response
+from . import scheduler, standins
 from .errors import ApiError
 from .sa_tokens import pod_binding
 from . import pod_logs, run_as
@@ -48,7 +49,7 @@ def now_rfc3339() -> str:
 # -- which pods really run --------------------------------------------------------------------------
 def executable_for(container: dict[str, Any]) -> str | None:
     """The local program that runs this container, or None when the lab cannot run it."""
-    command = container.get("command") or []
+    command = standins.resolve(container).get("command") or []
     if not command:
         return None
     program = os.path.basename(str(command[0]))
@@ -132,36 +133,10 @@ class Kubelet:
         if req.plural != "pods" or req.operation != "CREATE":
             return None
         spec = req.obj.setdefault("spec", {})
-        if spec.get("nodeName") or not self._fits(spec):
+        if spec.get("nodeName") or not scheduler.fits(self.cluster, self.node_name, spec):
             return None  # an unschedulable pod stays unbound (see on_event)
         spec["nodeName"] = self.node_name
         return req.obj
-
-    def _fits(self, spec: dict[str, Any]) -> bool:
-        """The scheduler's NodeAffinity filter, for the part the lab models: nodeSelector."""
-        node = self.cluster.store.try_get("nodes", None, self.node_name)
-        labels = ((node or {}).get("metadata") or {}).get("labels") or {}
-        return all(labels.get(k) == v for k, v in (spec.get("nodeSelector") or {}).items())
-
-    def _unschedulable(self, pod: dict[str, Any]) -> None:
-        """What kube-scheduler does with a pod no node fits: PodScheduled False, Unschedulable,
-        and a FailedScheduling event; the pod stays Pending with no node."""
-        meta = pod["metadata"]
-        message = ("0/1 nodes are available: 1 node(s) didn't match Pod's node "
-                   "affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is "
-                   "not helpful for scheduling.")
-
-        def status(p: dict[str, Any]) -> dict[str, Any]:
-            st = self._base_status(p)
-            st["phase"] = "Pending"
-            cond = _condition("PodScheduled", "False", "Unschedulable")
-            cond["message"] = message
-            st["conditions"] = [cond]
-            return st
-
-        self._set_status(meta["namespace"], meta["name"], meta["uid"], status)
-        self._record_event(pod, "Warning", "FailedScheduling", message,
-                           component="default-scheduler")
 
     def on_event(self, event: str, plural: str, obj: dict[str, Any]) -> None:
         if plural != "pods" or self._stopped.is_set():
@@ -170,9 +145,11 @@ class Kubelet:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         if event == "ADDED":
             node = (obj.get("spec") or {}).get("nodeName")
-            if key not in self._seeding and not node and not self._fits(obj.get("spec") or {}) \
+            if key not in self._seeding and not node and not scheduler.fits(self.cluster, self.node_name,
+                                                                 obj.get("spec") or {}) \
                     and not (obj.get("status") or {}).get("conditions"):
-                threading.Thread(target=self._unschedulable, args=(obj,), daemon=True).start()
+                threading.Thread(target=scheduler.unschedulable, args=(self, obj),
+                                 daemon=True).start()
                 return
             if key in self._seeding or node != self.node_name:
                 return
@@ -286,11 +263,15 @@ class Kubelet:
                          name=f"kubelet-tokens-{run.name}").start()
         try:
             for init in spec.get("initContainers") or []:
+                if standins.is_sidecar(init):  # runs beside the app, stopped with the pod
+                    self._launch(pod, run, init, ip)
+                    continue
                 code = self._run_containers(pod, run, [init], ip, start, init=True)
                 if code != 0 or run.deleted.is_set():
                     self._finish(pod, run, ip, start)
                     return
             self._run_containers(pod, run, spec.get("containers") or [], ip, start)
+            self._stop_sidecars(run, spec.get("initContainers") or [])
             self._finish(pod, run, ip, start)
         finally:
             run.done.set()
@@ -320,8 +301,18 @@ class Kubelet:
             worst = worst or c.exit_code
         return worst
 
+    def _stop_sidecars(self, run: PodRun, inits: list[dict[str, Any]]) -> None:
+        for init in filter(standins.is_sidecar, inits):
+            state = run.containers.get(init["name"])
+            if state is not None and state.process is not None and state.exit_code is None:
+                state.process.terminate()
+                state.process.wait()
+                state.exit_code, state.reason = 0, "Completed"
+                state.finished_at = now_rfc3339()
+
     def _launch(self, pod: dict[str, Any], run: PodRun, container: dict[str, Any],
                 ip: str) -> None:
+        container = standins.resolve(container)
         mounts = run.sandbox.mounts_for(container)
         pod_for_env = copy.deepcopy(pod)
         pod_for_env.setdefault("status", {})["podIP"] = ip

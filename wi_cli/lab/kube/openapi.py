@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from .errors import bad_request
-from .resources import GROUPS, ResourceType, resources_in
+from .resources import GROUPS, ResourceType, TypeRegistry, resources_in
 from .schemas import SCHEMAS, Schema, kind_schema, ref, resolve
 
 _PATCH_CONTENT = ("application/apply-patch+yaml", "application/json-patch+json",
@@ -44,23 +44,38 @@ def _document_text(path: str) -> str | None:
     return json.dumps(_build_document(*gv), sort_keys=True)
 
 
-def doc_hash(path: str) -> str:
-    text = _document_text(path) or ""
+def doc_hash(path: str, types: TypeRegistry | None = None) -> str:
+    text = _document_text(path) or (_custom_text(path, types) if types else None) or ""
     return hashlib.sha512(text.encode()).hexdigest()[:128].upper()
 
 
-def index() -> dict[str, Any]:
+def index(types: TypeRegistry | None = None) -> dict[str, Any]:
     paths = {}
     for group, versions in GROUPS.items():
         for version in versions:
             p = _gv_path(group, version)
             paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={doc_hash(p)}"}
+    for group, versions in (types.custom_groups() if types else {}).items():
+        for version in versions:
+            p = _gv_path(group, version)
+            paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={doc_hash(p, types)}"}
     return {"paths": paths}
 
 
-def document(path: str) -> dict[str, Any] | None:
-    text = _document_text(path)
+def document(path: str, types: TypeRegistry | None = None) -> dict[str, Any] | None:
+    text = _document_text(path) or (_custom_text(path, types) if types else None)
     return None if text is None else json.loads(text)
+
+
+def _custom_text(path: str, types: TypeRegistry) -> str | None:
+    """The document of a group-version CRDs add (built on each read: CRDs come and go)."""
+    for group, versions in types.custom_groups().items():
+        for version in versions:
+            if _gv_path(group, version) == path:
+                return json.dumps(_build_document(group, version, types.served(group, version)),
+                                  sort_keys=True)
+    return None
+
 
 
 # -- documents --------------------------------------------------------------------------------
@@ -89,10 +104,11 @@ def _operation(rt: ResourceType, action: str, op_id: str, body: str | None,
         "x-kubernetes-group-version-kind": {"group": rt.group, "version": rt.version,
                                             "kind": rt.kind},
     }
-    if body == "patch":
+    if body == "patch":  # custom resources take no strategic-merge patch
         op["requestBody"] = {"required": True, "content": {
             ct: {"schema": ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")}
-            for ct in _PATCH_CONTENT}}
+            for ct in _PATCH_CONTENT
+            if not (hasattr(rt, "schema_name") and ct.startswith("application/strategic"))}}
     elif body:
         op["requestBody"] = {"required": True, "content": {"*/*": {"schema": ref(body)}}}
     return op
@@ -145,24 +161,41 @@ def _paths_for(rt: ResourceType) -> dict[str, Any]:
 
 def _schema_name(rt: ResourceType) -> str:
     from .schemas import KIND_SCHEMA
-    return KIND_SCHEMA[rt.plural]
+    own = getattr(rt, "schema_name", None)  # a CRD's type
+    return own if own is not None else KIND_SCHEMA[rt.plural]
 
 
-def _build_document(group: str, version: str) -> dict[str, Any]:
+def _build_document(group: str, version: str,
+                    served: list[ResourceType] | None = None) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for rt in resources_in(group, version):
+    schemas = copy.deepcopy(SCHEMAS)
+    for rt in resources_in(group, version) if served is None else served:
         paths.update(_paths_for(rt))
+        own = getattr(rt, "schema", None)
+        if own is not None:
+            schemas[_schema_name(rt)] = copy.deepcopy(own)
+            schemas[_schema_name(rt) + "List"] = _custom_list_schema(rt)
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": _GIT_VERSION},
         "paths": paths,
         "components": {
-            "schemas": copy.deepcopy(SCHEMAS),
+            "schemas": schemas,
             "securitySchemes": {"BearerToken": {"type": "apiKey", "description":
                                                 "Bearer Token authentication",
                                                 "name": "authorization", "in": "header"}},
         },
     }
+
+
+def _custom_list_schema(rt: ResourceType) -> Schema:
+    return {"type": "object", "required": ["items"], "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "items": {"type": "array", "items": ref(_schema_name(rt))},
+        "metadata": {"allOf": [ref("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta")],
+                     "default": {}}},
+        "x-kubernetes-group-version-kind": [{"group": rt.group, "kind": rt.kind + "List",
+                                             "version": rt.version}]}
 
 
 # -- field validation ---------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass, field
 
 STANDARD_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update",
@@ -94,6 +96,20 @@ RESOURCES: list[ResourceType] = [
                  subresources=dict(_STATUS), has_generation=True),
     ResourceType("cronjobs", "cronjob", "CronJob", "batch", "v1", True, ("cj",), ("all",),
                  subresources=dict(_STATUS), has_generation=True),
+    # RBAC objects are stored and served; the lab authorizes by token (TokenIdentity.allow), not
+    # from these objects
+    ResourceType("roles", "role", "Role", "rbac.authorization.k8s.io", "v1", True,
+                 name_rule="path"),
+    ResourceType("rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io",
+                 "v1", True, name_rule="path"),
+    ResourceType("clusterroles", "clusterrole", "ClusterRole", "rbac.authorization.k8s.io",
+                 "v1", False, name_rule="path"),
+    ResourceType("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding",
+                 "rbac.authorization.k8s.io", "v1", False, name_rule="path"),
+    ResourceType("customresourcedefinitions", "customresourcedefinition",
+                 "CustomResourceDefinition", "apiextensions.k8s.io", "v1", False,
+                 ("crd", "crds"), ("api-extensions",), subresources=dict(_STATUS),
+                 has_generation=True),
     ResourceType("mutatingwebhookconfigurations", "mutatingwebhookconfiguration",
                  "MutatingWebhookConfiguration", "admissionregistration.k8s.io", "v1", False,
                  categories=("api-extensions",), has_generation=True),
@@ -107,7 +123,8 @@ BY_PLURAL: dict[str, ResourceType] = {r.plural: r for r in RESOURCES}
 
 # group -> versions served, in the order the real /apis lists them (core "" has only v1)
 _GROUP_ORDER = ["", "apps", "authentication.k8s.io", "authorization.k8s.io", "batch",
-                "admissionregistration.k8s.io", "discovery.k8s.io"]
+                "rbac.authorization.k8s.io", "admissionregistration.k8s.io",
+                "apiextensions.k8s.io", "discovery.k8s.io"]
 GROUPS: dict[str, list[str]] = {}
 for _r in sorted(RESOURCES, key=lambda r: _GROUP_ORDER.index(r.group)):
     GROUPS.setdefault(_r.group, [])
@@ -128,3 +145,74 @@ def resources_in(group: str, version: str) -> list[ResourceType]:
 
 def has_status_subresource(rt: ResourceType) -> bool:
     return "status" in rt.subresources
+
+
+# -- the types one API server serves: built-in, plus those its CRDs add (crds.py) --------------
+
+_VERSION = re.compile(r"v(\d+)(?:(alpha|beta)(\d+))?\Z")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Kubernetes' version order (apimachinery version.CompareKubeAwareVersionStrings), as a
+    sort key: GA before beta before alpha, higher numbers first, then other names A-Z."""
+    m = _VERSION.match(version)
+    if not m:
+        return (3, 0, 0, version)
+    stage = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (stage, -int(m.group(1)), -int(m.group(3) or 0), "")
+
+
+class TypeRegistry:
+    """What one API server serves: the built-in types, plus the types its established
+    CustomResourceDefinitions add (one per served version; objects are stored once, under the
+    storage version's plural)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._custom: dict[str, list[ResourceType]] = {}  # CRD name -> served types
+        self._storage: dict[str, ResourceType] = {}  # plural -> storage version's type
+
+    def resource(self, plural: str) -> ResourceType:
+        rt = BY_PLURAL.get(plural) or self._storage.get(plural)
+        if rt is None:
+            raise KeyError(f"the lab API server does not serve {plural!r}")
+        return rt
+
+    def register(self, definition: str, served: list[ResourceType],
+                 storage: ResourceType) -> None:
+        with self._lock:
+            self._custom[definition] = list(served)
+            self._storage[storage.plural] = storage
+
+    def unregister(self, definition: str) -> list[ResourceType]:
+        with self._lock:
+            gone = self._custom.pop(definition, [])
+            for rt in gone:
+                self._storage.pop(rt.plural, None)
+            return gone
+
+    def custom(self) -> list[ResourceType]:
+        with self._lock:
+            return [rt for types in self._custom.values() for rt in types]
+
+    def owner_of(self, plural: str, group: str) -> str | None:
+        """The CRD that serves ``plural`` in ``group``, if any."""
+        with self._lock:
+            return next((name for name, types in self._custom.items()
+                         if any(rt.plural == plural and rt.group == group for rt in types)),
+                        None)
+
+    def served(self, group: str, version: str) -> list[ResourceType]:
+        return resources_in(group, version) + [rt for rt in self.custom()
+                                               if rt.group == group and rt.version == version]
+
+    def custom_groups(self) -> dict[str, list[str]]:
+        """CRD groups (after the built-in ones, by name) and their versions, preferred first."""
+        groups: dict[str, set[str]] = {}
+        for rt in self.custom():
+            if rt.group not in GROUPS:
+                groups.setdefault(rt.group, set()).add(rt.version)
+        return {g: sorted(groups[g], key=version_priority) for g in sorted(groups)}
+
+    def groups(self) -> dict[str, list[str]]:
+        return {**GROUPS, **self.custom_groups()}

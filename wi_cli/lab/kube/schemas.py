@@ -258,6 +258,21 @@ EVENT_PROPS: dict[str, Schema] = {
 OBJECT_REFERENCE = obj({"apiVersion": STR, "fieldPath": STR, "kind": STR, "name": STR,
                         "namespace": STR, "resourceVersion": STR, "uid": STR})
 
+RBAC = "io.k8s.api.rbac.v1."
+POLICY_RULE = obj({"apiGroups": STR_LIST, "nonResourceURLs": STR_LIST, "resourceNames": STR_LIST,
+                   "resources": STR_LIST, "verbs": STR_LIST}, required=["verbs"])
+ROLE_REF = obj({"apiGroup": STR, "kind": STR, "name": STR}, required=["apiGroup", "kind", "name"])
+SUBJECT = obj({"apiGroup": STR, "kind": STR, "name": STR, "namespace": STR},
+              required=["kind", "name"])
+CRD_NAMES = obj({"categories": STR_LIST, "kind": STR, "listKind": STR, "plural": STR,
+                 "shortNames": STR_LIST, "singular": STR}, required=["plural", "kind"])
+# a version's schema is itself a JSON schema (JSONSchemaProps): left open
+CRD_VERSION = obj({"additionalPrinterColumns": arr(OPEN, list_type="atomic"),
+                   "deprecated": BOOL, "deprecationWarning": STR, "name": STR, "schema": OPEN,
+                   "selectableFields": arr(OPEN, list_type="atomic"), "served": BOOL,
+                   "storage": BOOL, "subresources": OPEN},
+                  required=["name", "served", "storage"])
+
 _KIND_PROPS: dict[str, tuple[str, dict[str, Schema]]] = {
     "namespaces": (CORE + "Namespace", {"spec": obj({"finalizers": STR_LIST}),
                                         "status": OPEN}),
@@ -292,6 +307,22 @@ _KIND_PROPS: dict[str, tuple[str, dict[str, Schema]]] = {
     "controllerrevisions": (APPS + "ControllerRevision", {"data": OPEN, "revision": INT64}),
     "jobs": (BATCH + "Job", {"spec": nested(BATCH + "JobSpec"), "status": OPEN}),
     "cronjobs": (BATCH + "CronJob", {"spec": nested(BATCH + "CronJobSpec"), "status": OPEN}),
+    "roles": (RBAC + "Role", {"rules": arr(POLICY_RULE, list_type="atomic")}),
+    "clusterroles": (RBAC + "ClusterRole", {"rules": arr(POLICY_RULE, list_type="atomic"),
+                                            "aggregationRule": OPEN}),
+    "rolebindings": (RBAC + "RoleBinding", {"roleRef": ROLE_REF,
+                                            "subjects": arr(SUBJECT, list_type="atomic")}),
+    "clusterrolebindings": (RBAC + "ClusterRoleBinding", {
+        "roleRef": ROLE_REF, "subjects": arr(SUBJECT, list_type="atomic")}),
+    "customresourcedefinitions": (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition", {
+            "spec": obj({"conversion": OPEN, "group": STR, "names": CRD_NAMES,
+                         "preserveUnknownFields": BOOL, "scope": STR,
+                         "versions": arr(CRD_VERSION, list_type="atomic")},
+                        required=["group", "names", "scope", "versions"]),
+            "status": obj({"acceptedNames": CRD_NAMES, "conditions": arr(OPEN, list_type="map",
+                                                                        map_keys=["type"]),
+                           "storedVersions": STR_LIST})}),
     "mutatingwebhookconfigurations": (ADMREG + "MutatingWebhookConfiguration", {
         "webhooks": arr_of(ADMREG + "MutatingWebhook", "name", "merge", "map", ["name"])}),
     "selfsubjectaccessreviews": ("io.k8s.api.authorization.v1.SelfSubjectAccessReview", {
@@ -358,7 +389,8 @@ def resolve(schema: Schema | None) -> Schema | None:
 
 
 def kind_schema(rt: ResourceType) -> Schema:
-    return SCHEMAS[KIND_SCHEMA[rt.plural]]
+    own = getattr(rt, "schema", None)  # a CRD's type carries its published schema
+    return own if own is not None else SCHEMAS[KIND_SCHEMA[rt.plural]]
 
 
 def list_field(schema: Schema | None, key: str) -> Schema | None:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 from . import defaults, validation
 from .errors import ApiError, already_exists, bad_request, conflict, forbidden, not_found
 from .patch import apply_patch
-from .resources import ResourceType, has_status_subresource, resource
+from .resources import ResourceType, TypeRegistry, has_status_subresource, resource
 from .selectors import (FieldSelector, LabelSelector, fields_match, labels_match,
                         parse_field_selector, parse_label_selector)
 
@@ -41,6 +41,7 @@ class AdmissionRequest:
     user: str
     dry_run: bool
     subresource: str | None = None
+    resource_type: ResourceType | None = None  # set by the store (custom types included)
 
     @property
     def name(self) -> str:
@@ -49,11 +50,11 @@ class AdmissionRequest:
 
     @property
     def kind(self) -> str:
-        return resource(self.plural).kind
+        return (self.resource_type or resource(self.plural)).kind
 
     @property
     def group(self) -> str:
-        return resource(self.plural).group
+        return (self.resource_type or resource(self.plural)).group
 
 
 class AdmissionDenied(Exception):
@@ -112,6 +113,7 @@ class KubeStore:
         self._hooks: list[AdmissionHook] = []
         self._subscribers: list[Subscriber] = []
         self._closed = False
+        self.types = TypeRegistry()  # built-in types, plus what CRDs add (crds.py)
         # built-in admission plugins that need the cluster (ServiceAccount); set by KubeCluster
         self.builtin_admission: list[Callable[[AdmissionRequest, "KubeStore"], None]] = []
 
@@ -135,7 +137,7 @@ class KubeStore:
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
-        rt = resource(plural)
+        rt = self.types.resource(plural)
         with self._lock:
             obj = self._bucket(plural).get(_key(rt, namespace, name))
             if obj is None:
@@ -152,7 +154,7 @@ class KubeStore:
              label_selector: str | LabelSelector | None = None,
              field_selector: str | FieldSelector | None = None
              ) -> tuple[list[dict[str, Any]], str]:
-        rt = resource(plural)
+        rt = self.types.resource(plural)
         labels = _labels(label_selector)
         fields = _fields(plural, field_selector)
         with self._lock:
@@ -164,13 +166,14 @@ class KubeStore:
     # -- writes ---------------------------------------------------------------------------------
     def create(self, plural: str, namespace: str | None, obj: dict[str, Any], *,
                dry_run: bool = False, user: str = "lab-admin") -> dict[str, Any]:
-        rt = resource(plural)
+        rt = self.types.resource(plural)
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         namespace = self._check_namespace(rt, namespace, meta)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         defaults.apply(rt, obj, creating=True)
-        obj = self._admit(AdmissionRequest("CREATE", plural, namespace, obj, None, user, dry_run))
+        obj = self._admit(AdmissionRequest("CREATE", plural, namespace, obj, None, user, dry_run,
+                                            resource_type=rt))
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(
@@ -197,7 +200,7 @@ class KubeStore:
     def update(self, plural: str, namespace: str | None, obj: dict[str, Any], *,
                subresource: str | None = None, dry_run: bool = False,
                user: str = "lab-admin") -> dict[str, Any]:
-        rt = resource(plural)
+        rt = self.types.resource(plural)
         name = (obj.get("metadata") or {}).get("name") or ""
         if not name:
             raise bad_request("name is required")  # PUT always names its object
@@ -219,7 +222,7 @@ class KubeStore:
               check: Callable[[dict[str, Any]], dict[str, Any]] | None = None
               ) -> dict[str, Any]:
         """``check`` sees the patched object before it is stored (field validation)."""
-        rt = resource(plural)
+        rt = self.types.resource(plural)
         for _ in range(_RETRIES):
             old = self.get(plural, namespace, name)
             patched = apply_patch(old, patch_body, content_type, rt)
@@ -246,11 +249,11 @@ class KubeStore:
                dependents: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """``dependents``: called with the object, stored with its deletionTimestamp first
         (as finalizers keep it in Kubernetes), before it goes (Orphan/Foreground deletion)."""
-        rt = resource(plural)
+        rt = self.types.resource(plural)
         old = self.get(plural, namespace, name)
         _check_preconditions(rt, old, preconditions)
         self._admit(AdmissionRequest("DELETE", plural, namespace, copy.deepcopy(old), old, user,
-                                     dry_run))
+                                     dry_run, resource_type=rt))
         final = copy.deepcopy(old)
         meta = final["metadata"]
         meta["deletionTimestamp"] = now_rfc3339()
@@ -290,7 +293,7 @@ class KubeStore:
         """Watch events as the API server streams them. Without a resourceVersion (or "0"),
         existing objects come first as ADDED; a resourceVersion older than the kept history
         gives one ERROR event carrying a 410 Expired Status."""
-        rt = resource(plural)
+        rt = self.types.resource(plural)
         labels = _labels(label_selector)
         fields = _fields(plural, field_selector)
         return self._watch(rt, namespace, resource_version, labels, fields, timeout, stop)
@@ -364,7 +367,7 @@ class KubeStore:
         meta["namespace"] = namespace
         ns_obj = self.try_get("namespaces", None, namespace)
         if ns_obj is None:
-            raise not_found(resource("namespaces"), namespace)
+            raise not_found(self.types.resource("namespaces"), namespace)
         if ns_obj["metadata"].get("deletionTimestamp"):  # the NamespaceLifecycle plugin
             raise forbidden(rt, meta.get("name") or meta.get("generateName") or "",
                             f"unable to create new content in namespace {namespace} because "
@@ -440,7 +443,7 @@ class KubeStore:
         if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
             raise conflict(rt, name)
         new = self._admit(AdmissionRequest("UPDATE", rt.plural, namespace, new, old, user,
-                                           dry_run, subresource))
+                                           dry_run, subresource, rt))
         if subresource != "status":
             defaults.on_update(rt, new, old)
         validation.validate_update(rt, new, old)
@@ -485,7 +488,11 @@ class KubeStore:
 
     def _delete_namespace_contents(self, namespace: str, user: str) -> None:
         for rt_plural in list(self._objects):
-            if rt_plural == "namespaces" or not resource(rt_plural).namespaced:
+            try:
+                rt = self.types.resource(rt_plural)
+            except KeyError:  # a custom type whose CRD is gone (its objects went with it)
+                continue
+            if rt_plural == "namespaces" or not rt.namespaced:
                 continue
             items, _ = self.list(rt_plural, namespace)
             for item in items:

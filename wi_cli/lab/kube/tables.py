@@ -313,6 +313,16 @@ _TABLES: dict[str, tuple[list[Column], Callable[[dict[str, Any]], Row]]] = {
 }
 
 
+def _json_path(obj: dict[str, Any], path: str, typ: str) -> Any:
+    """A printer column's simple JSONPath (``.spec.field``); dates print as ages."""
+    value: Any = obj
+    for part in path.strip().lstrip(".").split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if typ == "date" and isinstance(value, str):
+        return _age(value)
+    return "" if value is None else value
+
+
 def _column_def(col: Column) -> dict[str, Any]:
     name, typ, priority = col
     d: dict[str, Any] = {"name": name, "type": typ, "format": "name" if name == "Name" else "",
@@ -337,6 +347,11 @@ def table(rt: ResourceType, items: list[dict[str, Any]], rv: str, include: str |
     columns, row_fn = _TABLES.get(
         rt.plural, ([_NAME, ("Created At", "date", 0)],
                     lambda o: [_meta(o).get("name"), _meta(o).get("creationTimestamp")]))
+    printer = getattr(rt, "columns", None)  # a CRD's additionalPrinterColumns
+    if printer:
+        columns = [_NAME] + [(name, typ, prio) for name, typ, _, prio in printer]
+        row_fn = lambda o: [_meta(o).get("name")] + [  # noqa: E731
+            _json_path(o, path, typ) for _, typ, path, _ in printer]
     rows = []
     for item in items:
         row: dict[str, Any] = {"cells": row_fn(item)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import crds
 from .errors import Cause, Raw, invalid
 from .resources import ResourceType
 
@@ -220,6 +221,10 @@ def _cronjob_causes(obj: dict[str, Any]) -> list[Cause]:
 
 
 def _kind_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
+    if crds.is_custom(rt):
+        return rt.causes(obj)  # type: ignore[attr-defined]
+    if rt.plural == crds.CRDS:
+        return crds.crd_causes(obj)
     if rt.plural == "pods":
         return pod_spec_causes(obj.get("spec") or {}, "spec")
     if rt.plural in ("deployments", "replicasets", "statefulsets", "daemonsets"):
