@@ -37,7 +37,7 @@ def test_an_unknown_output_format_is_a_usage_error(capsys, argv: list[str]) -> N
     code = main(argv)
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert "Output format must be table or json, got" in err
+    assert "Output format must be table, json or junit, got" in err
 
 
 MISSING = {

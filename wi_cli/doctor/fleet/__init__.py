@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ...core.errors import ExitCode, WiError
 from ...core.models import Finding, Status
@@ -68,6 +68,24 @@ class FleetDiagnosis:
 
     def exit_code(self, fail_on: str = "fail") -> ExitCode:
         return fleet_exit_code(self.findings, fail_on)
+
+    def to_json(self) -> dict[str, Any]:
+        """``data.contexts[]`` (each referring to its findings by key) and ``data.fleet``."""
+        rows = []
+        for run in self.runs:
+            row = run.summary()
+            error = run.error
+            rows.append({
+                "context": row.context, "cluster": row.cluster, "issuer": row.issuer,
+                "status": row.status, "counts": row.counts,
+                "error": ({"type": error.type, "message": error.message,
+                           "remediation": list(error.remediation)} if error else None),
+                "chains": [c.to_json() for c in run.diagnosis.chains] if run.diagnosis else [],
+                "service_accounts": row.service_accounts,
+                "worst": row.worst.key if row.worst is not None else None,
+                "findings": [f.key for f in run.findings], "seconds": round(row.seconds, 3)})
+        return {"contexts": rows, "fleet": {"subscriptions": list(self.subscriptions),
+                                            "findings": [f.key for f in self.fleet]}}
 
 
 def fleet_exit_code(findings: Sequence[Finding], fail_on: str = "fail") -> ExitCode:
