@@ -10,6 +10,7 @@ from wi_cli.core.models.fleet import (
     IssuerState,
     Trust,
     assign_fleet_keys,
+    in_context,
     credential_pressure,
     issuers_to_probe,
     stale_trust,
@@ -150,3 +151,11 @@ def test_keys_are_unique_across_the_fleet() -> None:
     assert [f.key for f in same] == ["east/identity.fic:demo/app", "west/identity.fic:demo/app",
                                      "west/identity.fic:demo/app#2"]
     assert fleet.key == "fleet/fleet.tenant:id-a"
+
+
+def test_a_contexts_fix_commands_are_pinned_to_it() -> None:
+    assert in_context("wi bind app id -n demo", "east") == "wi --context east bind app id -n demo"
+    assert in_context("kubectl annotate sa app -n demo x=y --overwrite", "a b") == \
+        "kubectl --context 'a b' annotate sa app -n demo x=y --overwrite"
+    assert in_context("az aks update -g rg -n c", "east") == "az aks update -g rg -n c"
+    assert in_context("kubectl --context west get sa", "east") == "kubectl --context west get sa"

@@ -28,9 +28,6 @@ EXAMPLES = """
 # Check the service accounts that use workload identity in namespace demo
 wi doctor -n demo
 
-# One service account, without the live token exchange
-wi doctor -n demo -s app --no-live
-
 # Every namespace, as JSON (exit code 1 when a check failed)
 wi doctor -A -o json
 
@@ -213,8 +210,10 @@ def _run_fleet(s: "Settings", scope: "Scope", checks: list[str], view_options: d
     wiring = DoctorWiring(s, scope, shared=True)
     if wiring.azure is not None:
         wiring.azure.sign_in()  # once, first: a credential problem is one error, not N rows
+    # --check ID asks for those checks alone: no cross-cluster findings then
+    reads = None if checks else wiring.reads(fleet.subscriptions)
     found = diagnose_fleet(list(dict.fromkeys(names)), wiring.context, checks, fleet.parallel,
-                           wiring.reads(fleet.subscriptions))
+                           reads)
     data = {"scope": where, **found.to_json()}
     return CommandResult("doctor", data, found.findings, found.exit_code(fail_on),
                          view="doctor.fleet", view_options=view_options)

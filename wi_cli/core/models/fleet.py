@@ -150,6 +150,24 @@ def assign_fleet_keys(findings: Iterable[Finding]) -> None:
         f.key = base if seen[base] == 1 else f"{base}#{seen[base]}"
 
 
+def in_context(command: str, context: str) -> str:
+    """A fix command of one context's finding, made to act on that context when run from a
+    shell whose current context may be another: ``wi``/``kubectl`` get ``--context``."""
+    for tool in ("wi", "kubectl"):
+        if command.startswith(tool + " ") and " --context " not in command:
+            return f"{tool} --context {shlex.quote(context)} {command[len(tool) + 1:]}"
+    return command
+
+
+def pin_contexts(findings: Iterable[Finding]) -> None:
+    """Every fix command of a context's findings, pinned to that context."""
+    for f in findings:
+        context = f.target.context
+        if context and f.layer != FLEET_LAYER and f.remediation and f.remediation.commands:
+            f.remediation = Remediation(f.remediation.text,
+                                        [in_context(c, context) for c in f.remediation.commands])
+
+
 def _finding(check: str, title: str, status: Status, summary: str, target: Target,
              expected: object = None, actual: object = None, fix: str = "",
              commands: Sequence[str] = ()) -> Finding:

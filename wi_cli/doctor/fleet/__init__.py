@@ -16,7 +16,13 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ...core.errors import ExitCode, WiError
 from ...core.models import Finding, Status
-from ...core.models.fleet import ContextSummary, assign_fleet_keys, summarize, unreachable
+from ...core.models.fleet import (
+    ContextSummary,
+    assign_fleet_keys,
+    pin_contexts,
+    summarize,
+    unreachable,
+)
 from ...core.ports import Subscriptions, Web
 from ..facts import Context, FactError
 from ..runner import Diagnosis, diagnose, exit_code
@@ -120,7 +126,7 @@ def diagnose_fleet(contexts: Sequence[str], build: Callable[[str], Context],
                    only: Iterable[str] = (), parallel: int = DEFAULT_PARALLEL,
                    reads: FleetReads | None = None) -> FleetDiagnosis:
     """Run doctor on every context (``build`` makes a context's :class:`Context`); with
-    ``reads``, add the cross-cluster findings and give every finding a fleet-wide key."""
+    ``reads``, add the cross-cluster findings. A fleet's findings get fleet-wide keys."""
     only = list(only)
     workers = max(1, min(parallel, len(contexts)))
     if workers == 1:
@@ -136,5 +142,7 @@ def diagnose_fleet(contexts: Sequence[str], build: Callable[[str], Context],
         from .cross import cross_cluster_findings
 
         result.fleet, result.subscriptions = cross_cluster_findings(runs, reads)
+    if len(contexts) > 1 or reads is not None:
         assign_fleet_keys(result.findings)
+        pin_contexts(result.findings)
     return result
