@@ -235,6 +235,14 @@ def test_junit_report_is_valid_and_says_each_status(wi, schema) -> None:
     assert [c.get("name") for c in warned] == ["fleet.credential-room fleet-shared"]
 
 
+def test_a_plain_run_gives_junit_too(wi, schema) -> None:
+    run = wi("--context", HEALTHY, "doctor", "-n", "demo", "--no-live", "-o", "junit")
+    assert run.code == 0
+    schema.validate(run.out)
+    suites = [s.get("name") for s in ET.fromstring(run.out).iter("testsuite")]
+    assert f"{HEALTHY}.identity" in suites and "fleet" not in suites
+
+
 def test_fail_on_warn_turns_a_warning_into_exit_1(wi) -> None:
     argv = ("doctor", "--contexts", HEALTHY, "-n", "shared", "--no-live")
     assert wi(*argv).code == 0

@@ -89,7 +89,7 @@ class DoctorWiring:
         from ..adapters.web import Web
         from ..doctor.facts.cache import Memo, SharedAzure, SharedWeb
 
-        self.settings, self.scope = s, scope
+        self.settings, self.scope, self.shared = s, scope, shared
         self.cloud = cloud(s)
         self.account = AzureAccount(azure_clients(s, self.cloud)) if s.subscription else None
         memo = Memo()
@@ -106,7 +106,7 @@ class DoctorWiring:
 
     def context(self, name: str | None) -> "Context":
         """The context ``name`` (None: the kubeconfig's current one); the `wi provision` state's
-        cluster applies to it when it is the state's context (or the one asked for alone)."""
+        cluster applies to the one context of a plain run, and in a fleet to the state's own."""
         from ..adapters.kube.api import KubeApi
         from ..adapters.kube.client import KubeClients
         from ..doctor.facts import Context
@@ -115,7 +115,7 @@ class DoctorWiring:
         kube = KubeClients(s.kubeconfig_path, name)
         _ = kube.server  # reads the kubeconfig now: a broken one is one error, before any call
         state_context = s.state.kube_context if s.state else None
-        state = self.state_cluster if name in (s.context, state_context) else None
+        state = self.state_cluster if not self.shared or name == state_context else None
         return Context(self.scope, KubeApi(kube), self.azure, self.entra, self.web, self.cloud,
                        s, state, kube.context_name)
 
