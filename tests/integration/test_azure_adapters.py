@@ -46,7 +46,8 @@ def operator(lab: Lab, monkeypatch: pytest.MonkeyPatch, who: str = "owner",
     return AzureClients(cloud, lab.seed["sub"], env=os.environ, **overrides)  # type: ignore[attr-defined]
 
 
-def test_lab_is_a_custom_cloud_with_the_azure_cli_scope_rule(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lab_is_a_custom_cloud_with_the_azure_cli_scope_rule(lab: Lab,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(lab.ca_file))
     cloud = cloud_of(lab.metadata_url, os.environ)
     assert cloud.arm_endpoint == lab.arm_endpoint
@@ -55,7 +56,8 @@ def test_lab_is_a_custom_cloud_with_the_azure_cli_scope_rule(lab: Lab, monkeypat
     assert not cloud.well_known_authority
 
 
-def test_operator_reads_subscriptions_clusters_and_identities(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_operator_reads_subscriptions_clusters_and_identities(lab: Lab,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     clients = operator(lab, monkeypatch)
     with azure_errors("reading the lab"):
         subs = [s.subscription_id for s in clients.subscriptions.subscriptions.list()]
@@ -66,7 +68,8 @@ def test_operator_reads_subscriptions_clusters_and_identities(lab: Lab, monkeypa
     assert ids == ["id1"]
 
 
-def test_wrong_secret_is_a_credentials_error_without_the_secret(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_secret_is_a_credentials_error_without_the_secret(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     clients = operator(lab, monkeypatch, secret="not-the-secret-value")
     with pytest.raises(CredentialError) as info:
         with azure_errors("listing subscriptions"):

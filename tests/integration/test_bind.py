@@ -281,7 +281,8 @@ def test_dry_run_changes_nothing(world, env, capsys) -> None:
     assert {(s["action"], s["status"]) for s in doc["data"]["steps"]} == \
         {("create", "not-run"), ("update", "not-run")}
     assert len(fics(world)) == before
-    assert "azure.workload.identity/client-id" not in (sa(world, "app-dry")["metadata"].get("annotations") or {})
+    annotations = sa(world, "app-dry")["metadata"].get("annotations") or {}
+    assert "azure.workload.identity/client-id" not in annotations
 
 
 def test_a_failed_write_says_what_was_applied_and_a_rerun_completes(world, env, capsys) -> None:
@@ -319,7 +320,8 @@ def test_a_write_the_kubeconfig_user_may_not_do_is_refused_before_anything_chang
         world, env, capsys) -> None:
     cluster = world["seeded"].cluster
     cluster.add_token("no-sa-patch", "limited",
-                      allow=lambda verb, resource, ns: not (verb == "patch" and resource == "serviceaccounts"))
+                      allow=lambda verb, resource, ns: not (verb == "patch"
+                                                            and resource == "serviceaccounts"))
     limited = cluster.write_kubeconfig(world["folder"] / "limited", token="no-sa-patch")
     make_sa(world, "app-limited")
     before = [(f.name, f.subject) for f in fics(world)]
@@ -345,7 +347,8 @@ def test_unbind_removes_the_credential_and_the_annotations(world, env, capsys) -
 
 def test_no_secret_or_token_in_any_output(world, env, capsys) -> None:
     make_sa(world, "app-leak")
-    code, out, err = wi(capsys, "bind", "app-leak", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json", "--debug")
+    code, out, err = wi(capsys, "bind", "app-leak", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json",
+                        "--debug")
     assert world["seeded"].operator.secret not in out + err
     assert "eyJ" not in out + err
 

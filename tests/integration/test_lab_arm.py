@@ -617,8 +617,10 @@ def test_role_definitions(world: World) -> None:
     assert at_sub.role_name == "Reader" and at_sub.role_type == "BuiltInRole"
     assert at_sub.id == f"{world.sub_id}/providers/Microsoft.Authorization/roleDefinitions/{READER_ID}"
     assert rds.get_by_id(at_sub.id).permissions[0].actions == ["*/read"]
-    assert rds.get_by_id(f"/providers/Microsoft.Authorization/roleDefinitions/{OWNER_ID}").role_name == "Owner"
-    assert [r.role_name for r in rds.list(world.sub_id, filter="roleName eq 'Contributor'")] == ["Contributor"]
+    owner = rds.get_by_id(f"/providers/Microsoft.Authorization/roleDefinitions/{OWNER_ID}")
+    assert owner.role_name == "Owner"
+    contributor = rds.list(world.sub_id, filter="roleName eq 'Contributor'")
+    assert [r.role_name for r in contributor] == ["Contributor"]
     builtins = [r.role_name for r in rds.list(world.rg_id, filter="type eq 'BuiltInRole'")]
     assert {"Reader", "Owner", "Key Vault Secrets User"} <= set(builtins)
     with pytest.raises(ResourceNotFoundError) as err:
@@ -673,7 +675,8 @@ def test_admin_state_faults_and_seed(world: World) -> None:
     state = requests.get(f"{base}/_lab/state", verify=verify, timeout=10)
     assert state.status_code == 200
     body = state.json()
-    assert body["servers"]["arm"] == base and world.sub in {s["subscriptionId"] for s in body["subscriptions"]}
+    assert body["servers"]["arm"] == base
+    assert world.sub in {s["subscriptionId"] for s in body["subscriptions"]}
     assert any(c["issuerURL"] == world.issuer for c in body["clusters"])
     assert world.operator.secret not in state.text and "secret" not in state.text.lower()
 

@@ -258,7 +258,9 @@ def test_a_replicaset_adopts_a_matching_orphan_and_creates_only_the_rest(api, ns
         p["metadata"].get("ownerReferences") for p in found))
     assert {controller_ref(p)["uid"] for p in owned} == {made["metadata"]["uid"]}
     assert orphan["metadata"]["uid"] in {p["metadata"]["uid"] for p in owned}
-    assert len(events(api, ns, "adopt", "SuccessfulCreate")) == 1
+    # the event is recorded after the pod it tells of: wait for it rather than race it
+    created = wait_for(lambda: events(api, ns, "adopt", "SuccessfulCreate"), bool)
+    assert len(created) == 1 and len(pods(api, ns, "app=adopt")) == 2
 
 
 @needs_kubectl

@@ -102,7 +102,8 @@ def test_plan_apply_outputs_destroy(tmp_path: Path) -> None:
     assert starts == set(plan.actions()) == set(completes)
     assert completes["terraform_data.slow"].elapsed_seconds >= 1
     assert completes["terraform_data.slow"].id_value
-    outputs = [e.output for e in events if isinstance(e, ProvisionProgress) and e.address == "terraform_data.slow"]
+    outputs = [e.output for e in events
+               if isinstance(e, ProvisionProgress) and e.address == "terraform_data.slow"]
     assert "tick sub=sub-123 auto=1" in outputs and "tock" in outputs
     # progress arrives while terraform runs, in order: start before its provisioner output before complete
     kinds = [type(e) for e in events if getattr(e, "address", "") == "terraform_data.slow"]

@@ -65,7 +65,8 @@ def test_usage_error_honours_json_when_asked(capsys: pytest.CaptureFixture[str])
     assert doc["command"] == "lab up"
 
 
-def test_output_env_var_is_honoured(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_output_env_var_is_honoured(capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WI_OUTPUT", "json")
     code, out, _ = run(capsys, "bind", "Bad_SA", "some-identity")
     assert json.loads(out)["command"] == "bind"

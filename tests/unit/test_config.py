@@ -22,7 +22,8 @@ def test_precedence_flags_env_toml_state(tmp_path: Path) -> None:
     (tmp_path / "proj" / ".wi.toml").write_text('subscription = "sub-from-toml"\noutput = "json"\n')
 
     s = resolve({}, Environment(env, project, tmp_path))
-    assert (s.subscription, s.sources["subscription"]) == ("sub-from-toml", str(tmp_path / "proj" / ".wi.toml"))
+    toml = str(tmp_path / "proj" / ".wi.toml")
+    assert (s.subscription, s.sources["subscription"]) == ("sub-from-toml", toml)
     assert s.context == "ctx-state" and s.sources["context"] == "state"
     assert s.json
 

@@ -103,9 +103,11 @@ def test_empty_existing_text_is_filled() -> None:
 
 @pytest.mark.parametrize("existing, fragment", [
     # PyYAML's own message would quote this line, token included
-    ("users:\n- name: u\n  user: {token: s3cr3t-in-broken-yaml]\n", "is not valid: it is not YAML (error at line 3"),
+    ("users:\n- name: u\n  user: {token: s3cr3t-in-broken-yaml]\n",
+     "is not valid: it is not YAML (error at line 3"),
     ("- just\n- a list\n", "is not valid: it is a YAML list, not a mapping"),
-    ("users:\n- user: {token: s3cr3t-in-broken-yaml}\n", "'users' must be a list of entries, each with a name"),
+    ("users:\n- user: {token: s3cr3t-in-broken-yaml}\n",
+     "'users' must be a list of entries, each with a name"),
     ("contexts: nope-s3cr3t-in-broken-yaml\n", "'contexts' must be a list"),
 ])
 def test_broken_existing_file_is_a_config_error_that_quotes_nothing(existing: str,

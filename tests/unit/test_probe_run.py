@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from wi_cli.core.cloud import resolve_cloud
-from wi_cli.core.errors import ConfigError, KubernetesError, KubernetesNotFound
+from wi_cli.core.errors import ConfigError, KubernetesError
 from wi_cli.core.models import (
     ArmResource,
     Event,

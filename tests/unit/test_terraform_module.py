@@ -199,7 +199,8 @@ def test_no_hard_coded_secrets(resources) -> None:
             code = line.split("#", 1)[0]
             # an attribute named like a credential must not be assigned a string literal
             match = re.match(r'\s*(\w*(password|secret|key|token)\w*)\s*=\s*"(?!\$\{)', code, re.I)
-            assert match is None or match.group(1) in {"name", "content_type"}, f"{path.name}:{lineno}: {line}"
+            assert match is None or match.group(1) in {"name", "content_type"}, \
+                f"{path.name}:{lineno}: {line}"
 
 
 def test_outputs_present_and_not_secret(parsed) -> None:
@@ -318,7 +319,8 @@ def test_wheel_ships_the_module(tmp_path: Path) -> None:
     # importlib.resources finds the packaged copy when wi_cli comes from the wheel
     probe = subprocess.run(
         [sys.executable, "-c",
-         "import wi_cli, wi_cli.adapters.terraform as t; print(wi_cli.__file__); print(t.bundled_module_dir())"],
+         "import wi_cli, wi_cli.adapters.terraform as t; print(wi_cli.__file__); "
+         "print(t.bundled_module_dir())"],
         capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=str(site)),
     )
     assert probe.returncode == 0, probe.stderr

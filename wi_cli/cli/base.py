@@ -28,6 +28,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 CONVERT: dict[Any, Callable[[Any], Any]] = {str: str, bool: bool, float: float, int: int,
                                            Path: Path}
 
+RuntimeParam: Any
 try:
     from typer._coercion import RuntimeParam
 except ImportError:  # an older typer converts with click's types, without pydantic
@@ -35,7 +36,7 @@ except ImportError:  # an older typer converts with click's types, without pydan
 
 if RuntimeParam is not None:
     @dataclass(frozen=True)
-    class PlainRuntimeParam(RuntimeParam):  # type: ignore[misc, valid-type]
+    class PlainRuntimeParam(RuntimeParam):
         convert: Callable[[Any], Any] = str
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:

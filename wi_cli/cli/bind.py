@@ -63,23 +63,28 @@ def bind(
                                           help="The Kubernetes service account."),
     identity: str = typer.Argument(..., metavar="IDENTITY",
                                    help="Managed identity: name, resource id or client id."),
-    namespace: str = typer.Option("default", "-n", "--namespace", metavar="NS", help="The service account's namespace."),
+    namespace: str = typer.Option("default", "-n", "--namespace", metavar="NS",
+                                  help="The service account's namespace."),
     create: bool = typer.Option(False, "--create", help="Create the service account if missing."),
     create_namespace: bool = typer.Option(False, "--create-namespace",
                                           help="Create the namespace if missing."),
     identity_resource_group: Optional[str] = typer.Option(
         None, "--identity-resource-group", metavar="RG", help="Resource group of the identity (when the name "
                                                 "is not unique in the subscription)."),
-    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="NAME", help="AKS cluster whose issuer to trust."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="NAME",
+                                          help="AKS cluster whose issuer to trust."),
     resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g", metavar="RG",
                                                  help="Resource group of the AKS cluster."),
-    issuer: Optional[str] = typer.Option(None, "--issuer", metavar="URL", help="OIDC issuer URL, exactly as the "
-                                                               "cluster puts it in tokens."),
-    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Name of a NEW federated credential "
-                                       "(default NS-SA, or NS-SA-HASH when that is taken); an "
-                                       "existing one keeps its name."),
-    role: List[str] = typer.Option([], "--role", metavar="ROLE", help="Role to assign to the identity (name or "
-                                                      "id); pairs with --scope by position."),
+    issuer: Optional[str] = typer.Option(None, "--issuer", metavar="URL",
+                                         help="OIDC issuer URL, exactly as the cluster puts it "
+                                              "in tokens."),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME",
+                                       help="Name of a NEW federated credential (default NS-SA, "
+                                            "or NS-SA-HASH when that is taken); an existing one "
+                                            "keeps its name."),
+    role: List[str] = typer.Option([], "--role", metavar="ROLE",
+                                   help="Role to assign to the identity (name or id); pairs with "
+                                        "--scope by position."),
     scope: List[str] = typer.Option([], "--scope", metavar="SCOPE", help="Scope of the matching --role."),
     restart: bool = typer.Option(False, "--restart", help="Roll the Deployments whose pods need "
                                                           "a restart to see the identity."),
@@ -139,12 +144,13 @@ def unbind(
     identity_resource_group: Optional[str] = typer.Option(
         None, "--identity-resource-group", metavar="RG", help="Resource group of the identity (when the name "
                                                 "is not unique in the subscription)."),
-    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="NAME", help="AKS cluster whose trust to "
-                                                                  "remove."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="NAME",
+                                          help="AKS cluster whose trust to remove."),
     resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g", metavar="RG",
                                                  help="Resource group of the AKS cluster."),
-    issuer: Optional[str] = typer.Option(None, "--issuer", metavar="URL", help="Remove the trust of this OIDC "
-                                         "issuer (e.g. a deleted cluster's)."),
+    issuer: Optional[str] = typer.Option(None, "--issuer", metavar="URL",
+                                         help="Remove the trust of this OIDC issuer (e.g. a "
+                                              "deleted cluster's)."),
     all_issuers: bool = typer.Option(False, "--all-issuers", help="Remove the service account's "
                                      "credentials for every issuer (every cluster)."),
     role: List[str] = typer.Option([], "--role", metavar="ROLE", help="Role assignment of the identity to "

@@ -77,23 +77,23 @@ def _run_steps(steps: list[tuple[str, list[str], Callable[[], CommandResult]]],
         if not as_json:
             console.err().rule(f"[bold]wi {' '.join(argv)}[/]", align="left")
             console.err().print(f"[dim]{title}[/]")
-        error: WiError | None = None
         try:
-            result: CommandResult | None = run()
+            result = run()
+        except WiError as error:
+            code = int(error.exit_code)
+            doc = jsonout.envelope(argv[0], status="error", exit_code=code, data=error.data,
+                                   errors=[error])
+            if not as_json:
+                human.print_error(error)
+        else:
             code = int(result.exit_code)
-        except WiError as exc:
-            result, error, code = None, exc, int(exc.exit_code)
+            doc = jsonout.envelope(argv[0], status=result.status, exit_code=code,
+                                   data=result.data, findings=result.findings)
+            if not as_json:
+                views.show(result)
         step: dict[str, Any] = {"step": title, "argv": ["wi", *argv], "exit_code": code}
         if as_json:
-            doc = jsonout.envelope(argv[0], status="error", exit_code=code, data=error.data,
-                                   errors=[error]) if error is not None else \
-                jsonout.envelope(argv[0], status=result.status, exit_code=code,
-                                 data=result.data, findings=result.findings)
             step["result"] = json.loads(jsonout.dumps(doc))
-        elif error is not None:
-            human.print_error(error)
-        else:
-            views.show(result)
         results.append(step)
         worst = max(worst, code)
         if code not in (0, 1):
@@ -113,6 +113,8 @@ def demo(ctx: typer.Context) -> CommandResult:
     talk.print("Starting the local lab (Entra ID, ARM, Kubernetes)…")
     with Lab() as lab, tempfile.TemporaryDirectory(prefix="wi-demo-") as tmp:
         seeded = scenarios.seed(lab, "healthy")
+        assert seeded.cluster is not None and seeded.identity is not None
+        assert seeded.namespace is not None
         kubeconfig = seeded.cluster.write_kubeconfig(Path(tmp) / "kubeconfig")
         # the lab as the settings of its own: nothing of the user's environment, files or
         # Azure sign-in is read or changed
@@ -136,5 +138,6 @@ def demo(ctx: typer.Context) -> CommandResult:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo", help=HELP, epilog=EXAMPLES, short_help="Run the whole flow on the embedded local lab: "
-                                              "no Azure account needed.")(demo)
+    app.command("demo", help=HELP, epilog=EXAMPLES,
+                short_help="Run the whole flow on the embedded local lab: no Azure account "
+                           "needed.")(demo)

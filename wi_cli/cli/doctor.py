@@ -49,8 +49,9 @@ def doctor(
                                               "that is annotated or used by a labelled pod)."),
     all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A",
                                         help="Check every namespace."),
-    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="NAME", help="AKS cluster name (default: "
-                                          "the 'wi provision' state, else found by issuer)."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="NAME",
+                                          help="AKS cluster name (default: the 'wi provision' "
+                                               "state, else found by issuer)."),
     resource_group: Optional[str] = typer.Option(None, "--resource-group", "-g", metavar="RG",
                                                  help="Resource group of --cluster."),
     check: List[str] = typer.Option([], "--check", metavar="ID", help="Run only this check (repeatable)."),

@@ -29,11 +29,17 @@ SCENARIO_HELP = ("What to seed: empty (tenant, subscription, operator), healthy 
 STATE_DIR_HELP = ("The lab's folder: env.sh, kubeconfig, ca.pem, lab.json and the lock "
                   "(default: lab/ in wi's state directory).")
 
-UP_HELP = """Start the lab in the foreground and serve until Ctrl-C (or 'wi lab down'). In another shell, 'source STATE_DIR/env.sh' points wi, az-style SDKs and kubectl at it.
+UP_HELP = """Start the lab in the foreground and serve until Ctrl-C (or 'wi lab down'). In another \
+shell, 'source STATE_DIR/env.sh' points wi, az-style SDKs and kubectl at it.
 
-One lab per state directory: a second 'wi lab up' on the same directory is refused (exit 5) and names the PID of the running one.
+One lab per state directory: a second 'wi lab up' on the same directory is refused (exit 5) and \
+names the PID of the running one.
 
-Output: stdout gets one line, the path of env.sh, once the lab is ready. With -o json it gets one wi/v1 envelope instead, printed when the lab is ready and before it serves (data: state_dir, env_sh, kubeconfig, ca, pid, scenario, servers, seeded names; never a secret); nothing follows it on stdout, and the process exits 0 when stopped. A failure before the lab is ready is the error envelope."""
+Output: stdout gets one line, the path of env.sh, once the lab is ready. With -o json it gets one \
+wi/v1 envelope instead, printed when the lab is ready and before it serves (data: state_dir, \
+env_sh, kubeconfig, ca, pid, scenario, servers, seeded names; never a secret); nothing follows it \
+on stdout, and the process exits 0 when stopped. A failure before the lab is ready is the error \
+envelope."""
 
 UP_EXAMPLES = """
 # Shell 1: start the lab (Ctrl-C stops it)

@@ -14,9 +14,15 @@ if TYPE_CHECKING:
     from ..core.config import Settings
     from ..core.models import ProbeRequest
 
-HELP = """Run a short-lived pod under a service account that reports its container, the tokens it got (decoded claims only, never the token) and the Azure permissions it really has.
+HELP = """Run a short-lived pod under a service account that reports its container, the tokens it \
+got (decoded claims only, never the token) and the Azure permissions it really has.
 
-The pod (label azure.workload.identity/use=true, hardened, python3 only) runs a small agent from a ConfigMap; both are deleted afterwards unless --keep. Exit 0 when the pod's token exchange worked (or its credential is still propagating, a warning), 1 when it did not, when a --check-keyvault/--check-storage check failed, or when the pod failed or was refused, 4 when the cluster is unreachable or the pod timed out. While a fresh credential propagates the agent retries for up to WI_PROPAGATION_WAIT seconds (10)."""
+The pod (label azure.workload.identity/use=true, hardened, python3 only) runs a small agent from a \
+ConfigMap; both are deleted afterwards unless --keep. Exit 0 when the pod's token exchange worked \
+(or its credential is still propagating, a warning), 1 when it did not, when a \
+--check-keyvault/--check-storage check failed, or when the pod failed or was refused, 4 when the \
+cluster is unreachable or the pod timed out. While a fresh credential propagates the agent retries \
+for up to WI_PROPAGATION_WAIT seconds (10)."""
 
 
 @global_options

@@ -17,11 +17,21 @@ if TYPE_CHECKING:
     from ..core.errors import TerraformError
     from ..core.provision import Plan
 
-HELP = """Create everything workload identity needs with Terraform: an AKS cluster with the OIDC issuer and workload identity on, a user-assigned managed identity, ACR, and sample targets (Key Vault, Storage) the probe can show permissions on. Shows live progress, merges the kubeconfig, and saves the values the other commands use as defaults.
+HELP = """Create everything workload identity needs with Terraform: an AKS cluster with the OIDC \
+issuer and workload identity on, a user-assigned managed identity, ACR, and sample targets (Key \
+Vault, Storage) the probe can show permissions on. Shows live progress, merges the kubeconfig, and \
+saves the values the other commands use as defaults.
 
-Before Terraform starts, a preflight reads from Azure what the bundled module needs: your permissions on the subscription (creating resources and role assignments: Owner, or Contributor plus User Access Administrator or Role Based Access Control Administrator), the registration of its resource providers, and the region. Anything missing stops the command (exit 4) with the fix, and nothing is created; --plan-only only reports it. The preflight does not run for --module (it knows the bundled module only), for --destroy, or with --skip-preflight.
+Before Terraform starts, a preflight reads from Azure what the bundled module needs: your \
+permissions on the subscription (creating resources and role assignments: Owner, or Contributor \
+plus User Access Administrator or Role Based Access Control Administrator), the registration of its \
+resource providers, and the region. Anything missing stops the command (exit 4) with the fix, and \
+nothing is created; --plan-only only reports it. The preflight does not run for --module (it knows \
+the bundled module only), for --destroy, or with --skip-preflight.
 
-The module is copied to a working directory (default: wi's state directory) that re-runs reuse, with the variables of the last run: re-running after a failure or Ctrl-C resumes. --destroy removes everything and clears the state file."""
+The module is copied to a working directory (default: wi's state directory) that re-runs reuse, \
+with the variables of the last run: re-running after a failure or Ctrl-C resumes. --destroy removes \
+everything and clears the state file."""
 
 EXAMPLES = """
 # Plan, confirm, apply (AKS, identity, ACR, Key Vault, Storage)

@@ -7,6 +7,8 @@ is only a handle. The rules themselves live in :mod:`wi_cli.core.models`."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass, field
 
 from . import plan
@@ -48,7 +50,7 @@ from .trust import (
     require_azure,
     require_kube,
     resolve_identity,
-    resolve_issuer,
+    trusted_issuer,
 )
 
 
@@ -192,8 +194,7 @@ def _role_steps(ports: Ports, ident: Identity, roles: list[tuple[str, str]]) -> 
             steps.append(Step("RoleAssignment", label, "keep"))
             continue
         steps.append(Step("RoleAssignment", label, "create",
-                          run=lambda rd=rd, scope=scope: ports.rbac.assign(
-                              rd, ident.principal_id, scope)))
+                          run=partial(ports.rbac.assign, rd, ident.principal_id, scope)))
     return steps
 
 
@@ -212,8 +213,8 @@ def _pod_steps(req: BindRequest, ports: Ports, ident: Identity, sa: ServiceAccou
             if deployment not in restarting:
                 restarting.add(deployment)
                 steps.append(Step("Deployment", f"{req.namespace}/{deployment}", "restart", why,
-                                  run=lambda d=deployment: ports.workloads.restart_deployment(
-                                      req.namespace, d)))
+                                  run=partial(ports.workloads.restart_deployment,
+                                              req.namespace, deployment)))
             continue
         target = f"deployment {deployment}" if deployment else "bare pod: delete and re-create it"
         steps.append(Step("Pod", f"{req.namespace}/{pod.metadata.name}", "note",
@@ -246,7 +247,7 @@ def plan_bind(req: BindRequest, ports: Ports, target: Target) -> Outcome:
     validate(req)
     ref = req.ref
     ident = resolve_identity(ports, parse_identity(req.identity), req.identity_resource_group)
-    issuer, source = resolve_issuer(ports, target)
+    issuer, source = trusted_issuer(ports, target)
     # Kubernetes reads first: an unreachable API server stops the command before anything else
     ns_exists = ports.workloads.namespace_exists(ref.namespace)
     if not ns_exists and not req.create_namespace:

@@ -7,6 +7,8 @@ a re-run reads everything again and continues."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import datetime as dt
 import json
 import time
@@ -58,7 +60,7 @@ class Runner:
     clock: Clock = field(default_factory=Clock)
     failures: list[tuple[Step, WiError]] = field(default_factory=list)
 
-    def run(self, step: Step, action: Callable[[], None]) -> bool:
+    def run(self, step: Step, action: Callable[[], object]) -> bool:
         """Run a step once (a shared step that already ran keeps its result)."""
         if step.status != NOT_RUN:
             return step.status != FAILED
@@ -106,7 +108,10 @@ def credentials(r: Runner, plans: list[WorkloadPlan]) -> None:
         try:
             fresh = [s for s in plan_bind(req, r.ports, r.target).steps if s.action != "note"]
         except WiError as exc:
-            r.fail(first.credential[0] if first.credential else first.exchange, exc)
+            failed = first.credential[0] if first.credential else first.exchange
+            if failed is None:
+                raise
+            r.fail(failed, exc)
             continue
         first.credential[:] = fresh  # the list every plan of the group holds
         for step in fresh:
@@ -121,7 +126,7 @@ def exchanges(r: Runner, plans: list[WorkloadPlan]) -> None:
         first = group[0]
         if first.exchange is None or first.stopped or first.bind is None:
             continue
-        r.run(first.exchange, lambda p=first: exchange(r, p))
+        r.run(first.exchange, partial(exchange, r, first))
 
 
 def exchange(r: Runner, p: WorkloadPlan) -> None:
@@ -175,14 +180,15 @@ def rollouts(r: Runner, plans: list[WorkloadPlan]) -> None:
         if not p.rollout or p.stopped:
             continue
         w = p.workload
-        if p.backup is not None and not r.run(p.backup, lambda p=p: r.kube.save_config_map(
-                w.namespace, BACKUP_CONFIGMAP, {p.workload.key: json.dumps(backup_record(p))},
-                BACKUP_LABELS)):
+        if p.backup is not None and not r.run(p.backup, partial(
+                r.kube.save_config_map, w.namespace, BACKUP_CONFIGMAP,
+                {p.workload.key: json.dumps(backup_record(p))}, BACKUP_LABELS)):
             continue
         patch, check = (p.rollout[0], p.rollout[1]) if len(p.rollout) == 2 else (None,
                                                                                  p.rollout[0])
-        if patch is not None and not r.run(patch, lambda p=p: r.kube.patch_template(
-                p.workload.kind, p.workload.namespace, p.workload.name, p.template_patch)):
+        if patch is not None and not r.run(patch, partial(
+                r.kube.patch_template, p.workload.kind, p.workload.namespace, p.workload.name,
+                p.template_patch)):
             continue
         waiting.append((p, check))
     wait_for(r, waiting, MIGRATED)
@@ -195,8 +201,9 @@ def removals(r: Runner, plans: list[WorkloadPlan]) -> None:
         if not p.removal_steps or p.stopped or any(s.status == NOT_RUN for s in before):
             continue  # only once its new pods are ready and their exchange works
         w = p.workload
-        if r.run(p.removal_steps[0], lambda w=w: r.kube.patch_template(
-                w.kind, w.namespace, w.name, {"metadata": {"labels": {POD_IDENTITY_LABEL: None}}})):
+        if r.run(p.removal_steps[0], partial(
+                r.kube.patch_template, w.kind, w.namespace, w.name,
+                {"metadata": {"labels": {POD_IDENTITY_LABEL: None}}})):
             waiting.append((p, p.removal_steps[1]))
     wait_for(r, waiting, REMOVED)
 

@@ -160,7 +160,7 @@ def _aks(ports: Ports, kube: PodIdentityCluster, target: Target,
     if not ports.subscription and not target.cluster and not target.state_cluster:
         return None, "no Azure subscription configured"
     try:
-        named = (target.cluster, target.resource_group) if target.cluster else \
+        named = (target.cluster, target.resource_group) if target.cluster and target.resource_group else \
             target.state_cluster
         if named:
             found = ports.clusters.get(named[1], named[0])

@@ -6,6 +6,8 @@ template (a rollout). Federated credentials and service accounts stay: they are 
 
 from __future__ import annotations
 
+from functools import partial
+
 from typing import Any
 
 from .migrate_apply import RESTORED, Runner, wait_for
@@ -80,16 +82,15 @@ def run_rollback(r: Runner, inv: Inventory, binding_steps: list[Step],
         record = inv.backups[ns][BINDING_KEY + name]
         body = {k: v for k, v in record.items() if k in ("apiVersion", "kind", "metadata",
                                                          "spec")}
-        r.run(step, lambda ns=ns, body=body: r.kube.create_custom_object(
-            POD_IDENTITY_GROUP, POD_IDENTITY_VERSION, "azureidentitybindings", ns, body))
+        r.run(step, partial(r.kube.create_custom_object, POD_IDENTITY_GROUP, POD_IDENTITY_VERSION,
+                            "azureidentitybindings", ns, body))
     waiting: list[tuple[WorkloadPlan, Step]] = []
     for restore, check, ns, rec in restores:
         if restore.action != "update":
             restore.status = check.status = UNCHANGED
             continue
         kind, name = rec["kind"], rec["name"]
-        if r.run(restore, lambda k=kind, n=name, ns=ns, t=rec["template"]:
-                 r.kube.replace_template(k, ns, n, t)):
+        if r.run(restore, partial(r.kube.replace_template, kind, ns, name, rec["template"])):
             w = r.kube.workload(kind, ns, name)
             if w is not None:
                 waiting.append((WorkloadPlan(w, str(rec.get("selector") or "")), check))

@@ -22,7 +22,7 @@ class Step:
     action: str  # create | update | delete | restart | keep | note
     detail: str = ""
     trust: bool = False  # creates, changes or removes a federated credential
-    run: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    run: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
     status: str = NOT_RUN
     error: str | None = None
 

@@ -141,7 +141,8 @@ class ProvisionOutcome:
     def to_json(self) -> dict[str, Any]:
         return {
             "preflight": self.preflight.to_json() if self.preflight else None,
-            "plan": plan_json(self.plan), "plan_only": self.plan_only, "applied": self.applied, "workdir": str(self.workdir),
+            "plan": plan_json(self.plan), "plan_only": self.plan_only, "applied": self.applied,
+            "workdir": str(self.workdir),
             "outputs": self.outputs,
             "state_path": str(self.state_path) if self.state_path else None,
             "kubeconfig": str(self.kubeconfig) if self.kubeconfig else None,

@@ -3,6 +3,8 @@ the annotations and role assignments that belong to it; nothing else."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass, field
 
 from . import plan
@@ -84,7 +86,7 @@ def unbind(req: UnbindRequest, ports: Ports, target: Target, consent: Consent) -
         if not doomed:
             notes.append(f"No credential on {ident.name} trusts {ref.subject} from {issuer}.")
     steps = [Step(FIC, c.name, "delete", f"{c.issuer} → {c.subject}", trust=True,
-                  run=lambda c=c: ports.identities.delete_credential(ident, c.name))
+                  run=partial(ports.identities.delete_credential, ident, c.name))
              for c in doomed]
     if on_cluster:
         steps.append(_annotation_step(ports, ref, ident))
@@ -145,5 +147,5 @@ def _unassign_steps(ports: Ports, ident: Identity, roles: list[tuple[str, str]])
             steps.append(Step("RoleAssignment", label, "keep", "not assigned"))
         for a in found:
             steps.append(Step("RoleAssignment", label, "delete",
-                              run=lambda a=a, n=rd.name: ports.rbac.unassign(a, n)))
+                              run=partial(ports.rbac.unassign, a, rd.name)))
     return steps

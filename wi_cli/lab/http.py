@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .tls import LabCA
@@ -235,7 +235,7 @@ def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
             # ACK hold every response ~40 ms
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
-                self.connection.do_handshake()  # type: ignore[attr-defined]
+                self.connection.do_handshake()
             except (OSError, socket.timeout):
                 self.close_connection = True
 
@@ -277,7 +277,7 @@ def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 try:
-                    for chunk in resp.body:  # type: ignore[union-attr]
+                    for chunk in cast(Iterable[bytes], resp.body):
                         if chunk:
                             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                             self.wfile.flush()

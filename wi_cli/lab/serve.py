@@ -143,9 +143,9 @@ def write_state(lab: "Lab", seeded: "Seeded", state_dir: Path) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     lab.write_ca(state_dir / "ca.pem")
     cluster = seeded.cluster or lab.kube
-    kubeconfig = seeded.kubeconfig or (
-        cluster.aks.record.kubeconfig() if getattr(cluster, "aks", None) else (
-            cluster.kubeconfig() if cluster is not None else EMPTY_KUBECONFIG))
+    aks = getattr(cluster, "aks", None)
+    kubeconfig = seeded.kubeconfig or (aks.record.kubeconfig() if aks is not None else (
+        cluster.kubeconfig() if cluster is not None else EMPTY_KUBECONFIG))
     _write_private(state_dir / "kubeconfig", kubeconfig)
     info = {
         "authority_host": lab.authority_host, "arm_endpoint": lab.arm_endpoint,

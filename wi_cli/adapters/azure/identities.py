@@ -3,6 +3,7 @@ and returned as the domain's values; SDK errors leave as WiErrors."""
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import time
 from typing import Any, Callable, TypeVar
@@ -103,7 +104,7 @@ class Identities:
         with azure_errors(f"listing the user-assigned identities of subscription {subscription}"):
             return [identity_from_json(i) for i in self.clients.list_json(url)]
 
-    def credentials(self, identity: Identity) -> list[FederatedCredential]:
+    def credentials(self, identity: Identity) -> builtins.list[FederatedCredential]:
         url = f"{identity.id}/federatedIdentityCredentials?api-version={MSI_API}"
         with azure_errors(f"listing the federated credentials of {identity.name}"):
             return [credential_from_json(c) for c in self.clients.list_json(url)]
@@ -123,7 +124,7 @@ class Identities:
         retry_conflicts(lambda: api.delete(identity.resource_group, identity.name, name),
                         f"deleting federated credential {name} of {identity.name}")
 
-    def permissions(self, identity: Identity) -> list[PermissionBlock] | None:
+    def permissions(self, identity: Identity) -> builtins.list[PermissionBlock] | None:
         """The operator's permission blocks on the identity (ARM's permissions API), or None
         when ARM will not say."""
         from ...core.errors import AzureForbidden

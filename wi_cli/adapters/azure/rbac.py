@@ -95,7 +95,7 @@ class Rbac:
             return str(api.role_definitions.get(f"/subscriptions/{subscription}", guid).role_name)
 
     def assign(self, role: RoleDefinition, principal_id: str, scope: str) -> None:
-        from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+        from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
         # principalType avoids PrincipalNotFound while a new identity replicates (azure-cli#8530)
         params = RoleAssignmentCreateParameters(role_definition_id=role.id,

@@ -118,8 +118,10 @@ class FederatedCredential:
 class CredentialLike(Protocol):
     """What the rules read of a credential (our model, or anything shaped like it)."""
 
-    issuer: str
-    subject: str
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
 
 
 def same_trust(credential: CredentialLike, issuer: str, subject: str) -> bool:

@@ -40,8 +40,9 @@ def _converter(tp: Any) -> Any:
         return lambda v: tuple(item(x) for x in v or ())
     if origin is dict:
         return lambda v: dict(v or {})
-    if dataclasses.is_dataclass(tp):
-        return lambda v: from_json(tp, v or {})
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        nested: type = tp
+        return lambda v: from_json(nested, v or {})
     return _identity
 
 
@@ -57,7 +58,8 @@ def from_json(cls: type[T], data: dict[str, Any]) -> T:
     objects and lists converted by the field types, absent fields left at their defaults."""
     if not isinstance(data, dict):
         data = {}
-    return cls(**{name: convert(data[key]) for name, key, convert in _fields(cls)
+    known: type = cls  # a class is hashable, whatever T is
+    return cls(**{name: convert(data[key]) for name, key, convert in _fields(known)
                   if key in data})
 
 

@@ -19,6 +19,7 @@ from ...core.models import (
     ServiceAccount,
     age_text,
     expected_refusal,
+    in_cluster_issuer,
     is_token_volume,
 )
 from ...core.names import is_guid
@@ -183,7 +184,7 @@ def fic_limit(report: Report, bindings: list[Binding],
 # -- the credential -------------------------------------------------------------------------------
 
 @check("identity.fic", "Federated credential matches the service account", layer="identity",
-       failure_modes=(10, 12, 14, 15), docs=DOCS_FIC)
+       failure_modes=(10, 12, 13, 14, 15), docs=DOCS_FIC)
 def fic_matches(report: Report, bindings: list[Binding],
                 fics: dict[str, list[FederatedCredential]], cluster_issuer: Issuer,
                 token_audience: Audience, service_accounts_by_key: dict[Key, ServiceAccount],
@@ -194,6 +195,19 @@ def fic_matches(report: Report, bindings: list[Binding],
         if not cluster_issuer.url:
             report.skip(f"{b.label}: the cluster's issuer is unknown (no AKS record, no "
                         "discovery document), so the credential cannot be compared.")
+            continue
+        if in_cluster_issuer(cluster_issuer.url):
+            mc = aks.cluster if aks is not None else None
+            report.fail(f"{b.label}: the cluster's tokens carry the in-cluster issuer "
+                        f"{cluster_issuer.url}, which Entra cannot reach, so no federated "
+                        "credential can match them (AADSTS70021).",
+                        expected="a public OIDC issuer", actual=cluster_issuer.url,
+                        fix="Turn the cluster's OIDC issuer on, then bind the service account "
+                            "to the new issuer and restart its pods (a credential for the "
+                            "in-cluster issuer never works).",
+                        commands=[f"az aks update -g {mc.resource_group if mc else 'RG'} -n "
+                                  f"{mc.name if mc else 'CLUSTER'} --enable-oidc-issuer",
+                                  bind_command(b, cluster=cluster)])
             continue
         want = wanted_fic(b, cluster_issuer.url, token_audience.audience)
         held = fics_of(fics, b)

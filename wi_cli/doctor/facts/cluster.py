@@ -82,7 +82,8 @@ def aks(ctx: Context, api_issuer: str | None = None) -> AksRecord:
     azure, scope_ = ctx.azure, ctx.scope
     if azure is None:
         return AksRecord(None, "no Azure subscription configured")
-    named = ((scope_.cluster, scope_.resource_group) if scope_.cluster else ctx.state_cluster)
+    named = ((scope_.cluster, scope_.resource_group) if scope_.cluster and scope_.resource_group
+             else ctx.state_cluster)
     if named:
         name, rg = named
         found = azure.clusters.get(rg, name)

@@ -83,7 +83,8 @@ class Authorization:
         return page(call, items, self.state.page_size, "$skipToken")
 
     def role_assignment(self, call: Call) -> Response:
-        return by_method(call, GET=self._get_role_assignment, PUT=self._put_role_assignment, DELETE=self._delete_role_assignment)
+        return by_method(call, GET=self._get_role_assignment, PUT=self._put_role_assignment,
+                         DELETE=self._delete_role_assignment)
 
     def _assignment_at(self, scope: str, name: str) -> RoleAssignment | None:
         ra = self.state.role_assignments.get(name.lower())

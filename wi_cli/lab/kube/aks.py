@@ -81,7 +81,7 @@ def _attach(lab: "Lab", cluster: KubeCluster) -> None:
     clusters: dict[str, Any] | None = getattr(lab, "kube_clusters", None)
     if clusters is None:
         clusters = {}
-        lab.kube_clusters = clusters  # type: ignore[attr-defined]
+        lab.kube_clusters = clusters
     clusters[cluster.name] = cluster
     if getattr(lab, "kube", None) is None:
         lab.kube = cluster

@@ -348,7 +348,7 @@ class ApiServer:
             obj = store.create(t.rt.plural, t.namespace, body, dry_run=_dry_run(req, None),
                                user=identity.user)
             return _json(201, obj, _warning_headers(warnings))
-        warnings: list[str] = []
+        warnings = []
 
         def check(patched: dict[str, Any]) -> dict[str, Any]:
             pruned, found = openapi.check_fields(t.rt, patched, validation_mode, partial=True)

@@ -147,7 +147,7 @@ def types_of(crd: dict[str, Any]) -> tuple[list[CustomResourceType], CustomResou
     names = spec["names"]
     served, storage = [], None
     for version in spec["versions"]:
-        subresources = {"status": ("get", "patch", "update")} \
+        subresources: dict[str, tuple[str, ...]] = {"status": ("get", "patch", "update")} \
             if "status" in (version.get("subresources") or {}) else {}
         rt = CustomResourceType(
             names["plural"], names.get("singular") or names["kind"].lower(), names["kind"],
@@ -174,7 +174,7 @@ def _conflict(store: "KubeStore", crd: dict[str, Any]) -> str | None:
         return (f'"{plural}" is already served by group "{BY_PLURAL[plural].group}" (the lab '
                 "keeps one resource per plural name)")
     for rt in store.types.custom():
-        if rt.definition != name and (rt.plural == plural or (
+        if isinstance(rt, CustomResourceType) and rt.definition != name and (rt.plural == plural or (
                 rt.group == spec["group"] and rt.kind == spec["names"]["kind"])):
             return f'"{plural}" is already in use'
     return None
@@ -243,7 +243,8 @@ class Establishing:
 
     def _clean_up(self, name: str) -> None:
         """Delete the CRD's objects, then stop serving its types."""
-        served = [rt for rt in self.store.types.custom() if rt.definition == name]
+        served = [rt for rt in self.store.types.custom()
+                  if isinstance(rt, CustomResourceType) and rt.definition == name]
         for plural in {rt.plural for rt in served}:
             items, _ = self.store.list(plural)
             for item in items:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 STANDARD_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update",
@@ -178,7 +179,7 @@ class TypeRegistry:
             raise KeyError(f"the lab API server does not serve {plural!r}")
         return rt
 
-    def register(self, definition: str, served: list[ResourceType],
+    def register(self, definition: str, served: Sequence[ResourceType],
                  storage: ResourceType) -> None:
         with self._lock:
             self._custom[definition] = list(served)

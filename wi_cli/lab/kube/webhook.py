@@ -697,7 +697,7 @@ class WebhookInstallation:
                                     "uid": p["metadata"].get("uid")}} for p in pods]
         subsets = [{"addresses": addresses,
                     "ports": [{"port": 9443, "protocol": "TCP"}]}] if addresses else []
-        endpoints = {"apiVersion": "v1", "kind": "Endpoints",
+        endpoints: dict[str, Any] = {"apiVersion": "v1", "kind": "Endpoints",
                      "metadata": {"name": SERVICE_NAME, "namespace": self.namespace,
                                   "labels": _app_labels(self.managed_by_aks)}}
         if subsets:

@@ -27,7 +27,7 @@ KNOWN_ISSUES = "https://azure.github.io/azure-workload-identity/docs/known-issue
 def version_below(version: str, floor: tuple[int, int]) -> bool:
     """Is a git version like 'v1.18.3' (or 'v1.30.1-aks') older than ``floor``? Unknown: no."""
     m = re.match(r"v?(\d+)\.(\d+)", version)
-    return bool(m) and (int(m.group(1)), int(m.group(2))) < floor
+    return m is not None and (int(m.group(1)), int(m.group(2))) < floor
 
 
 def _is_windows(w: Workload) -> bool:

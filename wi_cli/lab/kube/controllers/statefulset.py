@@ -112,6 +112,7 @@ class StatefulSetController:
         min_ready = int(ss["spec"].get("minReadySeconds") or 0)
         slots: list[Obj | None] = [None] * count
         condemned: list[Obj] = []
+        pod: Obj | None
         for pod in owned:
             index = ordinal(ss, pod)
             if index is None:
