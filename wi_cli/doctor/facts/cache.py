@@ -6,6 +6,7 @@ is kept like a value, so every run that needed it reports the same one."""
 
 from __future__ import annotations
 
+import builtins
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, TypeVar
@@ -49,7 +50,7 @@ class Memo:
             entry.done.wait()
         if entry.error is not None:
             raise entry.error
-        return entry.value  # type: ignore[no-any-return]
+        return entry.value
 
 
 class SharedIdentities:
@@ -63,7 +64,7 @@ class SharedIdentities:
     def get(self, rid: ResourceId) -> Identity | None:
         return self._memo.get(("identity", rid.key), lambda: self._inner.get(rid))
 
-    def credentials(self, identity: Identity) -> list[FederatedCredential]:
+    def credentials(self, identity: Identity) -> builtins.list[FederatedCredential]:
         return self._memo.get(("credentials", identity.id.key),
                               lambda: self._inner.credentials(identity))
 

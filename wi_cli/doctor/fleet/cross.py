@@ -55,7 +55,7 @@ def gather(runs: Sequence["ContextRun"], reads: "FleetReads") -> FleetInputs:
     inputs = FleetInputs()
     identities: dict[str, Identity] = {}
     credentials: dict[str, list[Any]] = {}
-    used: list[tuple[str, Any, str]] = []  # (context, binding, default tenant)
+    used: list[tuple[str, Any, str | None]] = []  # (context, binding, default tenant)
     for run in runs:
         if run.diagnosis is None:
             continue
