@@ -27,7 +27,7 @@ def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str
 def test_an_unknown_output_format_is_a_usage_error(wi, argv: list[str]) -> None:
     run = wi(*argv)
     assert run.code == 2 and run.out == ""
-    assert "Output format must be table or json, got" in run.err
+    assert "Output format must be table, json or junit, got" in run.err
 
 
 MISSING = {
