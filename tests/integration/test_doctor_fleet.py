@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 import xmlschema
 
-from support import operator_env, set_env
+from support import operator_env, run_wi, set_env
 from wi_cli.lab.keys import SigningKey
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.kube.fleet import (
@@ -97,21 +97,13 @@ def schema() -> xmlschema.XMLSchema:
 @pytest.fixture(scope="module")
 def fleet_json(world: dict[str, Any]) -> dict[str, Any]:
     """One JSON run of the whole fleet, shared by the tests that read it."""
-    from wi_cli.cli.app import main
-
-    import contextlib
-    import io
-    import json
-
-    out = io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+    with pytest.MonkeyPatch.context() as mp:
         set_env(mp, operator_env(world["lab"], world["seeded"], world["kubeconfig"]))
         mp.setenv("HOME", str(world["folder"]))
         mp.setenv("WI_STATE_DIR", str(world["folder"] / "state"))
-        code = main(["doctor", "--all-contexts", "-A", "--no-live", "-o", "json"])
-    doc = json.loads(out.getvalue())
-    assert doc["exit_code"] == code == 1
-    return doc
+        run = run_wi("doctor", "--all-contexts", "-A", "--no-live", "-o", "json")
+    assert run.code == 1
+    return run.json
 
 
 def fleet_findings(doc: dict[str, Any], check: str) -> list[dict[str, Any]]:

@@ -16,11 +16,7 @@ TESTS = Path(__file__).resolve().parents[1]
 APP = "wi_cli.cli.app"
 RUNNERS = {"conftest.py", "support.py"}  # the one runner and its fixture, at the top of tests/
 # test modules allowed to reach main() themselves, each with why
-ALLOWED: dict[str, str] = {
-    "integration/test_doctor_fleet.py": "its module-scoped fleet_json fixture runs main() under "
-    "redirect_stdout (written beside this change); support.run_wi now serves a module-scoped "
-    "fixture: move it there and drop this entry",
-}
+ALLOWED: dict[str, str] = {}
 
 
 def reaches_main(source: str) -> list[int]:
