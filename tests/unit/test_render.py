@@ -19,7 +19,7 @@ def test_finding_shape_is_pinned() -> None:
     assert list(finding) == ["key", "id", "title", "layer", "status", "summary", "evidence",
                              "remediation", "docs", "target"]
     assert list(finding["target"]) == ["context", "namespace", "service_account", "identity",
-                                       "pod", "workload"]
+                                       "pod", "workload", "issuer"]
     assert finding["evidence"] == {"expected": "https://a/", "actual": "https://a"}
     assert finding["remediation"] == {"text": "re-bind", "commands": ["wi bind sa id"]}
     assert finding["status"] == "fail"

@@ -4,6 +4,7 @@ fetches too), trusting the CA bundle the user configured."""
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -32,9 +33,9 @@ class Web:
             with urlopen(req, context=ctx, timeout=self.timeout) as resp:  # noqa: S310
                 return json.loads(resp.read())
         except HTTPError as exc:
-            raise Unreadable(f"HTTP {exc.code}") from None
+            raise Unreadable(f"HTTP {exc.code}", status=exc.code) from None
         except URLError as exc:
-            raise Unreadable(str(exc.reason)) from None
+            raise Unreadable(str(exc.reason), unresolved=_no_such_host(exc.reason)) from None
         except ValueError:
             raise Unreadable("not JSON") from None
         except OSError as exc:
@@ -50,6 +51,13 @@ class Web:
             raise RemoteError(f"Could not read the cloud metadata at {url}: {exc.message}.",
                               ["Check the URL and your network; for a private CA set "
                                "REQUESTS_CA_BUNDLE to its PEM file."]) from None
+
+
+def _no_such_host(reason: object) -> bool:
+    """The name does not exist (EAI_NONAME, EAI_NODATA), not a resolver that failed for now
+    (EAI_AGAIN) nor a refused connection."""
+    codes = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n)}
+    return isinstance(reason, socket.gaierror) and reason.errno in codes
 
 
 def cloud(value: str | None, env: Mapping[str, str]) -> Cloud:

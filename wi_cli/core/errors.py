@@ -86,7 +86,14 @@ class KubernetesNotFound(KubernetesError):
 
 
 class Unreadable(RemoteError):
-    """A public document could not be read; the message says why in a few words."""
+    """A public document could not be read; the message says why in a few words. ``status``:
+    the HTTP status when the server answered; ``unresolved``: its host name does not resolve."""
+
+    def __init__(self, message: str, remediation: Iterable[str] = (), *,
+                 status: int | None = None, unresolved: bool = False) -> None:
+        super().__init__(message, remediation)
+        self.status = status
+        self.unresolved = unresolved
 
 
 class TerraformError(RemoteError):

@@ -77,6 +77,14 @@ class AzureReads(Protocol):
     def sign_in(self) -> None: ...
 
 
+class Subscriptions(Protocol):
+    """What a fleet run reads of ARM across subscriptions: those the operator can list, and
+    the AKS clusters of each (their issuers say which credentials trust a live cluster)."""
+
+    def visible(self) -> list[str]: ...
+    def clusters_in(self, subscription: str) -> list[Cluster]: ...
+
+
 class ArmAccount(Protocol):
     """What `wi provision` reads of Azure around Terraform (the preflight, the kubeconfig)."""
 
