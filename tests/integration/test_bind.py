@@ -303,6 +303,10 @@ def test_a_failed_write_says_what_was_applied_and_a_rerun_completes(world, env, 
     message = doc["errors"][0]["message"]
     assert "Applied before it: FederatedIdentityCredential demo-app-part" in message
     assert any("Run the same 'wi bind' command again" in r for r in doc["errors"][0]["remediation"])
+    refusing_also = wi("bind", "app-part", scenarios.IDENTITY_NAME, "-n", NS)  # a person's view
+    assert refusing_also.code == 4 and "Steps:" in refusing_also.err
+    assert "unchanged FederatedIdentityCredential demo-app-part" in refusing_also.err
+    assert "failed    ServiceAccount demo/app-part: " in refusing_also.err
     refusing["on"] = False
     run = wi("bind", "app-part", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json")
     doc = run.json
