@@ -11,8 +11,13 @@ from wi_cli.lab.kube.run_as import RunAs, readable_by, why_not
 NOBODY = 65534
 
 
-def test_mode_bits_decide_who_reads_a_file(tmp_path: Path) -> None:
-    folder = tmp_path / "app"
+def test_mode_bits_decide_who_reads_a_file() -> None:
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp())  # pytest's own tmp_path sits in a 0700 folder
+    top.chmod(0o755)
+    folder = top / "app"
     folder.mkdir()
     script = folder / "server.js"
     script.write_text("// app")
@@ -25,6 +30,7 @@ def test_mode_bits_decide_who_reads_a_file(tmp_path: Path) -> None:
     assert not readable_by(script, NOBODY, (NOBODY,))
     assert readable_by(script, os.stat(script).st_uid, ())  # its owner
     assert readable_by(script, 0, ())
+    shutil.rmtree(top)
 
 
 def test_a_file_the_user_cannot_read_keeps_the_lab_user(tmp_path: Path) -> None:
