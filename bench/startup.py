@@ -7,22 +7,18 @@ federated-credential create --help`, ...). The two of a pair run alternately (wi
 runs, az first on odd ones, after one warm-up each) and the medians are compared: a ratio <= 1
 means wi answers as fast as az or faster. `wi doctor --list-checks` is held to 0.3 s.
 
-`az` is the one on PATH, else `--az PATH`, else an `azure-cli` installed (once, a few minutes)
-into a throwaway venv under ~/.cache/wi-bench. Both run as installed programs do, with their
-bytecode cached (pip compiles it at install; the warm-up run writes it for an editable install):
-PYTHONDONTWRITEBYTECODE is unset for them. Not a test: speed is measured, not asserted.
+Which `az`, and the environment both run in: bench/_az.py. Not a test: speed is measured, not
+asserted.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
+
+from _az import az_version, base_env, find_az, find_wi
 
 PAIRS = [
     (["--help"], ["--help"]),
@@ -34,21 +30,6 @@ PAIRS = [
     (["lab", "up", "--help"], ["aks", "start", "--help"]),
 ]
 ALONE = [(["--version"], None), (["doctor", "--list-checks"], 0.3)]
-AZ_VENV = Path.home() / ".cache" / "wi-bench" / "azure-cli"
-
-
-def find_az(given: str | None) -> str:
-    if given:
-        return given
-    on_path = shutil.which("az")
-    if on_path:
-        return on_path
-    az = AZ_VENV / "bin" / "az"
-    if not az.exists():
-        print(f"Installing azure-cli into {AZ_VENV} (once)...", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(AZ_VENV)], check=True)
-        subprocess.run([str(AZ_VENV / "bin" / "pip"), "install", "-q", "azure-cli"], check=True)
-    return str(az)
 
 
 def once(argv: list[str], env: dict[str, str]) -> float:
@@ -74,14 +55,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--az", help="the az executable (default: on PATH, else installed)")
     args = parser.parse_args()
-    wi = shutil.which("wi", path=str(Path(sys.executable).parent)) or shutil.which("wi")
-    base = [wi] if wi else [sys.executable, "-m", "wi_cli"]
+    base = find_wi()
     az = find_az(args.az)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(AZURE_CORE_COLLECT_TELEMETRY="no", AZURE_CORE_NO_COLOR="1", COLUMNS="80")
-    version = subprocess.run([az, "version", "-o", "tsv", "--query", '"azure-cli"'],
-                             capture_output=True, text=True, env=env).stdout.strip()
-    print(f"median of {args.runs} alternated runs; az {version or '?'} at {az}")
+    env = base_env()
+    print(f"median of {args.runs} alternated runs; az {az_version(az, env)} at {az}")
     worst = 0.0
     for wi_args, az_args in PAIRS:
         t_wi, t_az = pair(base + wi_args, [az, *az_args], args.runs, env)

@@ -4,12 +4,12 @@ the lab fails instead of touching a real account."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
+
+from support import Run, run_wi
 
 _AMBIENT = (
     "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID",
@@ -33,37 +33,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     return home
 
 
-@dataclass
-class Run:
-    """One `wi` run as a user sees it: exit code, stdout, stderr."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.out)
-
-
 @pytest.fixture()
-def wi(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
-    """Run `wi ARGV...` in this process, as a user would from a shell. Every run is held to what
-    any run promises: no traceback, no raw JWT on either stream. ``columns`` sets the terminal
-    width the views lay out for."""
-
-    def run(*argv: str, columns: int | None = None) -> Run:
-        from wi_cli.cli.app import main
-        from wi_cli.render import console
-
-        if columns is not None:
-            monkeypatch.setenv("COLUMNS", str(columns))
-        console.reset()
-        capsys.readouterr()
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err, err
-        assert "eyJ" not in out and "eyJ" not in err, "a raw JWT was printed"
-        return Run(code, out, err)
-
-    return run
+def wi() -> Callable[..., Run]:
+    """Run `wi ARGV...` in this process, as a user would from a shell: ``wi(*argv, columns=None)``
+    returns a `Run` (exit code, stdout, stderr, ``.json``). See `support.run_wi`."""
+    return run_wi

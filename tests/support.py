@@ -1,12 +1,57 @@
-"""What the integration tests share: the environment a user of a seeded lab has."""
+"""What the tests share: how `wi` is run in-process, and the environment a user of a seeded lab
+has."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import io
+import json
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+
+
+@dataclass
+class Run:
+    """One `wi` run as a user sees it: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        """stdout as the JSON envelope; its exit_code is the one the process exits with."""
+        doc = json.loads(self.out)
+        assert doc.get("exit_code", self.code) == self.code, (doc.get("exit_code"), self.code)
+        return doc
+
+
+def run_wi(*argv: str, columns: int | None = None) -> Run:
+    """Run `wi ARGV...` in this process, as a user would from a shell, and catch what it prints.
+    Every run is held to what any run promises: no traceback, no raw JWT on either stream.
+    ``columns`` sets the terminal width the views lay out for (for this run only). Tests take
+    the `wi` fixture (conftest.py); a module-scoped fixture or a hypothesis test, which cannot
+    take it, calls this. The one place the tests call `main`."""
+    from wi_cli.cli.app import main
+    from wi_cli.render import console
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        if columns is not None:
+            mp.setenv("COLUMNS", str(columns))
+        console.reset()  # rich's consoles are cached; these streams are new
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                code = main(list(argv))
+        finally:
+            console.reset()
+    run = Run(code, out.getvalue(), err.getvalue())
+    assert "Traceback" not in run.err, run.err
+    assert "eyJ" not in run.out and "eyJ" not in run.err, "a raw JWT was printed"
+    return run
 
 
 def operator_env(lab: Any, seeded: Any, kubeconfig: str) -> dict[str, str]:

@@ -3,7 +3,6 @@ write touches only the trust, annotation or role assignment the command names (i
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -11,7 +10,6 @@ from typing import Any, Iterator
 import pytest
 
 from support import operator_env, seeded_lab, set_env
-from wi_cli.cli.app import main
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.kube.aks import add_aks_cluster
 
@@ -50,13 +48,6 @@ def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str
                                              world["kubeconfig"]))
 
 
-def wi(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
-    code = main([*argv, "-o", "json"])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, json.loads(out)
-
-
 def trusts(world: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str, tuple[str, ...]]]:
     """Every federated credential in the lab: (identity id, name) -> (issuer, subject, audiences)."""
     return {(ident.id.lower(), f.name.lower()): (f.issuer, f.subject, tuple(f.audiences))
@@ -92,16 +83,17 @@ def changed(before: dict, after: dict) -> set:
 
 # -- names are handles -----------------------------------------------------------------------------
 
-def test_service_accounts_whose_default_names_collide_keep_both_trusts(world, env, capsys) -> None:
+def test_service_accounts_whose_default_names_collide_keep_both_trusts(world, env, wi) -> None:
     ident = world["seeded"].identity
     make_sa(world, "c", ns="a-b")
     make_sa(world, "b-c", ns="a")
-    assert wi(capsys, "bind", "c", scenarios.IDENTITY_NAME, "-n", "a-b")[0] == 0
+    assert wi("bind", "c", scenarios.IDENTITY_NAME, "-n", "a-b", "-o", "json").code == 0
     first = of(world, ident, subject("c", "a-b"))
     assert [f.name for f in first] == ["a-b-c"]
     before = trusts(world)
-    code, doc = wi(capsys, "bind", "b-c", scenarios.IDENTITY_NAME, "-n", "a")
-    assert code == 0
+    run = wi("bind", "b-c", scenarios.IDENTITY_NAME, "-n", "a", "-o", "json")
+    doc = run.json
+    assert run.code == 0
     step = doc["data"]["steps"][0]
     assert (step["action"], step["status"]) == ("create", "applied")
     assert re.fullmatch(r"a-b-c-[0-9a-f]{8}", step["name"])
@@ -110,135 +102,146 @@ def test_service_accounts_whose_default_names_collide_keep_both_trusts(world, en
     assert of(world, ident, subject("c", "a-b"))[0].name == "a-b-c"  # untouched
 
 
-def test_a_name_held_by_another_trust_is_refused(world, env, capsys) -> None:
+def test_a_name_held_by_another_trust_is_refused(world, env, wi) -> None:
     make_sa(world, "holder")
     make_sa(world, "named")
-    assert wi(capsys, "bind", "holder", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
+    assert wi("bind", "holder", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json").code == 0
     before = trusts(world)
-    code, doc = wi(capsys, "bind", "named", scenarios.IDENTITY_NAME, "-n", NS,
-                   "--name", f"{NS.upper()}-HOLDER")  # ARM names ignore case
-    assert code == 5
+    run = wi("bind", "named", scenarios.IDENTITY_NAME, "-n", NS,
+             "--name", f"{NS.upper()}-HOLDER", "-o", "json")  # ARM names ignore case
+    doc = run.json
+    assert run.code == 5
     assert "already holds another trust" in doc["errors"][0]["message"]
     assert subject("holder") in doc["errors"][0]["message"]
     assert trusts(world) == before and CLIENT_ID not in annotations(world, "named")
 
 
-def test_an_existing_trust_keeps_its_name(world, env, capsys) -> None:
+def test_an_existing_trust_keeps_its_name(world, env, wi) -> None:
     make_sa(world, "keeps")
-    assert wi(capsys, "bind", "keeps", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
-    code, doc = wi(capsys, "bind", "keeps", scenarios.IDENTITY_NAME, "-n", NS,
-                   "--name", "another-name")
-    assert code == 0
+    assert wi("bind", "keeps", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json").code == 0
+    run = wi("bind", "keeps", scenarios.IDENTITY_NAME, "-n", NS,
+             "--name", "another-name", "-o", "json")
+    doc = run.json
+    assert run.code == 0
     assert doc["data"]["steps"][0]["name"] == f"{NS}-keeps"
     assert any("names cannot be changed" in n for n in doc["data"]["notes"])
 
 
 # -- several clusters -------------------------------------------------------------------------------
 
-def test_a_second_cluster_adds_a_trust_and_unbind_removes_only_its_own(world, env, capsys) -> None:
+def test_a_second_cluster_adds_a_trust_and_unbind_removes_only_its_own(world, env, wi) -> None:
     ident, seeded = world["seeded"].identity, world["seeded"]
     make_sa(world, "twice")
     make_sa(world, "twice", cluster=world["cluster2"])
-    assert wi(capsys, "bind", "twice", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
-    code, doc = wi(capsys, "bind", "twice", scenarios.IDENTITY_NAME, "-n", NS,
-                   "--kubeconfig", world["kubeconfig2"])
-    assert code == 0 and doc["data"]["steps"][0]["action"] == "create"
+    assert wi("bind", "twice", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json").code == 0
+    run = wi("bind", "twice", scenarios.IDENTITY_NAME, "-n", NS,
+             "--kubeconfig", world["kubeconfig2"], "-o", "json")
+    doc = run.json
+    assert run.code == 0 and doc["data"]["steps"][0]["action"] == "create"
     both = {f.issuer for f in of(world, ident, subject("twice"))}
     assert both == {seeded.issuer_url, world["issuer2"]}
 
     before = trusts(world)
-    code, doc = wi(capsys, "unbind", "twice", scenarios.IDENTITY_NAME, "-n", NS)
-    assert code == 0, doc["errors"]
+    run = wi("unbind", "twice", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     assert [f.issuer for f in of(world, ident, subject("twice"))] == [world["issuer2"]]
     assert len(changed(before, trusts(world))) == 1
     assert CLIENT_ID not in annotations(world, "twice")
     assert annotations(world, "twice", cluster=world["cluster2"])[CLIENT_ID] == ident.client_id
     # the other cluster's pods still get tokens: doctor's live exchange on cluster 2
-    code, doc = wi(capsys, "doctor", "-n", NS, "--service-account", "twice",
-                   "--kubeconfig", world["kubeconfig2"])
+    run = wi("doctor", "-n", NS, "--service-account", "twice",
+             "--kubeconfig", world["kubeconfig2"], "-o", "json")
+    doc = run.json
     live = [f for f in doc["findings"] if f["id"] == "live.token-exchange"]
     assert live and live[0]["status"] == "ok", live
 
 
-def test_unbinding_a_deleted_clusters_issuer_touches_azure_only(world, env, capsys) -> None:
+def test_unbinding_a_deleted_clusters_issuer_touches_azure_only(world, env, wi) -> None:
     lab, ident = world["lab"], world["seeded"].identity
     make_sa(world, "gone")
-    assert wi(capsys, "bind", "gone", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
+    assert wi("bind", "gone", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json").code == 0
     old = "https://oidc.deleted.example/tenant/cluster/"
     lab.azure.add_fic(lab.azure.identities[ident.id.lower()], "gone-old-cluster", old,
                       subject("gone"))
     before = trusts(world)
-    code, doc = wi(capsys, "unbind", "gone", scenarios.IDENTITY_NAME, "-n", NS, "--issuer", old)
-    assert code == 0
+    run = wi("unbind", "gone", scenarios.IDENTITY_NAME, "-n", NS, "--issuer", old, "-o", "json")
+    doc = run.json
+    assert run.code == 0
     assert changed(before, trusts(world)) == {(ident.id.lower(), "gone-old-cluster")}
     assert [s["object"] for s in doc["data"]["steps"]] == ["FederatedIdentityCredential"]
     assert any("only Azure is touched" in n for n in doc["data"]["notes"])
     assert annotations(world, "gone")[CLIENT_ID] == ident.client_id
 
 
-def test_all_issuers_is_explicit_listed_and_confirmed(world, env, capsys) -> None:
+def test_all_issuers_is_explicit_listed_and_confirmed(world, env, wi) -> None:
     ident = world["seeded"].identity
     make_sa(world, "every")
     make_sa(world, "every", cluster=world["cluster2"])
-    assert wi(capsys, "bind", "every", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
-    assert wi(capsys, "bind", "every", scenarios.IDENTITY_NAME, "-n", NS,
-              "--kubeconfig", world["kubeconfig2"])[0] == 0
-    code, doc = wi(capsys, "unbind", "every", scenarios.IDENTITY_NAME, "-n", NS,
-                   "--all-issuers", "--dry-run")
-    assert code == 0
+    assert wi("bind", "every", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json").code == 0
+    assert wi("bind", "every", scenarios.IDENTITY_NAME, "-n", NS,
+              "--kubeconfig", world["kubeconfig2"], "-o", "json").code == 0
+    run = wi("unbind", "every", scenarios.IDENTITY_NAME, "-n", NS,
+             "--all-issuers", "--dry-run", "-o", "json")
+    doc = run.json
+    assert run.code == 0
     listed = [s["detail"] for s in doc["data"]["steps"] if s["action"] == "delete"]
     assert len(listed) == 2 and any(world["issuer2"] in d for d in listed)
     before = trusts(world)
-    code, doc = wi(capsys, "unbind", "every", scenarios.IDENTITY_NAME, "-n", NS, "--all-issuers")
-    assert code == 2 and "pass -y" in " ".join(doc["errors"][0]["remediation"])
+    run = wi("unbind", "every", scenarios.IDENTITY_NAME, "-n", NS, "--all-issuers", "-o", "json")
+    doc = run.json
+    assert run.code == 2 and "pass -y" in " ".join(doc["errors"][0]["remediation"])
     assert trusts(world) == before
-    code, doc = wi(capsys, "unbind", "every", scenarios.IDENTITY_NAME, "-n", NS, "--all-issuers",
-                   "-y")
-    assert code == 0 and of(world, ident, subject("every")) == []
+    run = wi("unbind", "every", scenarios.IDENTITY_NAME, "-n", NS, "--all-issuers",
+             "-y", "-o", "json")
+    assert run.code == 0 and of(world, ident, subject("every")) == []
 
 
 # -- annotations and identities -------------------------------------------------------------------
 
-def test_unbind_leaves_annotations_that_name_another_identity(world, env, capsys) -> None:
+def test_unbind_leaves_annotations_that_name_another_identity(world, env, wi) -> None:
     ident, ident2 = world["seeded"].identity, world["identity2"]
     make_sa(world, "moved")
-    assert wi(capsys, "bind", "moved", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
-    assert wi(capsys, "bind", "moved", ID2, "-n", NS)[0] == 0  # annotation now names identity 2
-    code, doc = wi(capsys, "unbind", "moved", scenarios.IDENTITY_NAME, "-n", NS)
-    assert code == 0
+    assert wi("bind", "moved", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json").code == 0
+    assert wi("bind", "moved", ID2, "-n", NS, "-o", "json").code == 0  # annotation now names identity 2
+    run = wi("unbind", "moved", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json")
+    assert run.code == 0
     assert of(world, ident, subject("moved")) == []
     assert annotations(world, "moved")[CLIENT_ID] == ident2.client_id
     assert len(of(world, ident2, subject("moved"))) == 1
 
 
 def test_rebinding_says_the_old_identity_still_trusts_and_replace_removes_only_that(
-        world, env, capsys) -> None:
+        world, env, wi) -> None:
     seeded, ident, ident2 = world["seeded"], world["seeded"].identity, world["identity2"]
     make_sa(world, "switch")
     make_sa(world, "switch", cluster=world["cluster2"])
-    assert wi(capsys, "bind", "switch", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
-    assert wi(capsys, "bind", "switch", scenarios.IDENTITY_NAME, "-n", NS,
-              "--kubeconfig", world["kubeconfig2"])[0] == 0
-    code, doc = wi(capsys, "bind", "switch", ID2, "-n", NS, "--dry-run")
-    assert code == 0
+    assert wi("bind", "switch", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json").code == 0
+    assert wi("bind", "switch", scenarios.IDENTITY_NAME, "-n", NS,
+              "--kubeconfig", world["kubeconfig2"], "-o", "json").code == 0
+    run = wi("bind", "switch", ID2, "-n", NS, "--dry-run", "-o", "json")
+    doc = run.json
+    assert run.code == 0
     assert any(f"{scenarios.IDENTITY_NAME}" in n and "--replace" in n for n in doc["data"]["notes"])
     before = trusts(world)
-    code, doc = wi(capsys, "bind", "switch", ID2, "-n", NS, "--replace")
-    assert code == 2 and trusts(world) == before  # two trusts change: needs -y
-    code, doc = wi(capsys, "bind", "switch", ID2, "-n", NS, "--replace", "-y")
-    assert code == 0, doc["errors"]
+    run = wi("bind", "switch", ID2, "-n", NS, "--replace", "-o", "json")
+    assert run.code == 2 and trusts(world) == before  # two trusts change: needs -y
+    run = wi("bind", "switch", ID2, "-n", NS, "--replace", "-y", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     assert [f.issuer for f in of(world, ident, subject("switch"))] == [world["issuer2"]]
     assert [f.issuer for f in of(world, ident2, subject("switch"))] == [seeded.issuer_url]
     assert annotations(world, "switch")[CLIENT_ID] == ident2.client_id
     assert len(changed(before, trusts(world))) == 2
 
 
-def test_a_resource_id_is_looked_up_in_its_own_subscription(world, env, capsys) -> None:
+def test_a_resource_id_is_looked_up_in_its_own_subscription(world, env, wi) -> None:
     twin, ident = world["twin"], world["seeded"].identity
     make_sa(world, "twin-sa")
     before = trusts(world)
-    code, doc = wi(capsys, "bind", "twin-sa", twin.id, "-n", NS)
-    assert code == 0, doc["errors"]
+    run = wi("bind", "twin-sa", twin.id, "-n", NS, "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     assert doc["data"]["identity"]["subscription"] == twin.subscription_id
     assert changed(before, trusts(world)) == {(twin.id.lower(), f"{NS}-twin-sa")}
     assert of(world, ident, subject("twin-sa")) == []
@@ -247,13 +250,14 @@ def test_a_resource_id_is_looked_up_in_its_own_subscription(world, env, capsys) 
 
 # -- bad input and unreachable services change nothing ----------------------------------------------
 
-def test_unknown_role_exits_3_and_changes_nothing(world, env, capsys) -> None:
+def test_unknown_role_exits_3_and_changes_nothing(world, env, wi) -> None:
     seeded = world["seeded"]
     make_sa(world, "norole")
     before = trusts(world)
-    code, doc = wi(capsys, "bind", "norole", scenarios.IDENTITY_NAME, "-n", NS, "--role",
-                   "NoSuchRole", "--scope", f"/subscriptions/{seeded.subscription_id}")
-    assert code == 3 and "No role named 'NoSuchRole'" in doc["errors"][0]["message"]
+    run = wi("bind", "norole", scenarios.IDENTITY_NAME, "-n", NS, "--role",
+             "NoSuchRole", "--scope", f"/subscriptions/{seeded.subscription_id}", "-o", "json")
+    doc = run.json
+    assert run.code == 3 and "No role named 'NoSuchRole'" in doc["errors"][0]["message"]
     assert trusts(world) == before and CLIENT_ID not in annotations(world, "norole")
 
 
@@ -266,27 +270,28 @@ def _unreachable_kubeconfig(world: dict[str, Any], folder: Path) -> str:
 
 
 def test_an_unreachable_api_server_stops_bind_and_unbind_before_any_write(
-        world, env, capsys, tmp_path) -> None:
+        world, env, wi, tmp_path) -> None:
     make_sa(world, "down")
-    assert wi(capsys, "bind", "down", scenarios.IDENTITY_NAME, "-n", NS)[0] == 0
+    assert wi("bind", "down", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json").code == 0
     make_sa(world, "down2")
     dead = _unreachable_kubeconfig(world, tmp_path)
     issuer = world["seeded"].issuer_url
     before = trusts(world)
-    code, doc = wi(capsys, "bind", "down2", scenarios.IDENTITY_NAME, "-n", NS, "--issuer", issuer,
-                   "--kubeconfig", dead)
-    assert code == 4 and "Could not reach" in doc["errors"][0]["message"]
-    code, doc = wi(capsys, "unbind", "down", scenarios.IDENTITY_NAME, "-n", NS,
-                   "--kubeconfig", dead)
-    assert code == 4
-    code, doc = wi(capsys, "unbind", "down", scenarios.IDENTITY_NAME, "-n", NS,
-                   "--issuer", issuer, "--kubeconfig", dead)
-    assert code == 4
+    run = wi("bind", "down2", scenarios.IDENTITY_NAME, "-n", NS, "--issuer", issuer,
+             "--kubeconfig", dead, "-o", "json")
+    doc = run.json
+    assert run.code == 4 and "Could not reach" in doc["errors"][0]["message"]
+    run = wi("unbind", "down", scenarios.IDENTITY_NAME, "-n", NS,
+             "--kubeconfig", dead, "-o", "json")
+    assert run.code == 4
+    run = wi("unbind", "down", scenarios.IDENTITY_NAME, "-n", NS,
+             "--issuer", issuer, "--kubeconfig", dead, "-o", "json")
+    assert run.code == 4
     assert trusts(world) == before
 
 
 def test_an_operator_without_credential_write_is_refused_before_any_write(
-        world, env, capsys, monkeypatch) -> None:
+        world, env, wi, monkeypatch) -> None:
     lab, seeded = world["lab"], world["seeded"]
     reader = lab.azure.add_service_principal(seeded.tenant_id, "reader-only")
     lab.azure.add_role_assignment(f"/subscriptions/{seeded.subscription_id}", "Reader",
@@ -295,8 +300,9 @@ def test_an_operator_without_credential_write_is_refused_before_any_write(
     monkeypatch.setenv("AZURE_CLIENT_SECRET", reader.secret or "")
     make_sa(world, "readonly")
     before = trusts(world)
-    code, doc = wi(capsys, "bind", "readonly", scenarios.IDENTITY_NAME, "-n", NS)
-    assert code == 4
+    run = wi("bind", "readonly", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json")
+    doc = run.json
+    assert run.code == 4
     message = doc["errors"][0]["message"]
     assert "federatedIdentityCredentials/write" in message and "nothing was changed" in message
     assert trusts(world) == before and CLIENT_ID not in annotations(world, "readonly")
@@ -305,7 +311,7 @@ def test_an_operator_without_credential_write_is_refused_before_any_write(
 # -- roles --------------------------------------------------------------------------------------------
 
 def test_unbind_removes_the_roles_it_is_given_and_asks_when_other_trusts_remain(
-        world, env, capsys) -> None:
+        world, env, wi) -> None:
     lab, seeded, ident2 = world["lab"], world["seeded"], world["identity2"]
     scope = f"/subscriptions/{seeded.subscription_id}/resourceGroups/{seeded.resource_group}"
     role = ["--role", "Storage Blob Data Reader", "--scope", scope]
@@ -317,13 +323,14 @@ def test_unbind_removes_the_roles_it_is_given_and_asks_when_other_trusts_remain(
 
     make_sa(world, "roled")
     make_sa(world, "roled-too")
-    assert wi(capsys, "bind", "roled", ID2, "-n", NS, *role)[0] == 0
-    assert wi(capsys, "bind", "roled-too", ID2, "-n", NS)[0] == 0
+    assert wi("bind", "roled", ID2, "-n", NS, *role, "-o", "json").code == 0
+    assert wi("bind", "roled-too", ID2, "-n", NS, "-o", "json").code == 0
     assert assigned() == 1
     before = trusts(world)
-    code, doc = wi(capsys, "unbind", "roled", ID2, "-n", NS, *role)
-    assert code == 2 and "may rely on the role assignments" in doc["errors"][0]["message"]
+    run = wi("unbind", "roled", ID2, "-n", NS, *role, "-o", "json")
+    doc = run.json
+    assert run.code == 2 and "may rely on the role assignments" in doc["errors"][0]["message"]
     assert assigned() == 1 and trusts(world) == before
-    code, doc = wi(capsys, "unbind", "roled", ID2, "-n", NS, *role, "-y")
-    assert code == 0
+    run = wi("unbind", "roled", ID2, "-n", NS, *role, "-y", "-o", "json")
+    assert run.code == 0
     assert assigned() == 0 and len(changed(before, trusts(world))) == 1

@@ -4,7 +4,6 @@ JSON findings are read back (status, evidence, fix)."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any, Iterator
@@ -12,7 +11,6 @@ from typing import Any, Iterator
 import pytest
 
 from support import operator_env, set_env
-from wi_cli.cli.app import main
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.kube.kubelet import seed_running_pod
 from wi_cli.lab.runtime import Lab
@@ -78,12 +76,9 @@ def env(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     set_env(monkeypatch, operator_env(world.lab, world.seeded, world.kubeconfig))
 
 
-def doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
-    code = main(["doctor", *argv, "-o", "json"])
-    out, err = capsys.readouterr()
-    assert "eyJ" not in out and "eyJ" not in err
-    assert "Traceback" not in err
-    return code, json.loads(out)
+def doctor(wi, *argv: str) -> tuple[int, dict[str, Any]]:
+    run = wi("doctor", *argv, "-o", "json")
+    return run.code, run.json
 
 
 def found(doc: dict[str, Any], check_id: str, who: str | None = None) -> dict[str, Any]:
@@ -101,10 +96,10 @@ def failing(doc: dict[str, Any]) -> set[str]:
 # -- healthy --------------------------------------------------------------------------------------
 
 def test_healthy_bound_service_account_passes_every_identity_and_rbac_check(world, env,
-                                                                           capsys) -> None:
+                                                                           wi) -> None:
     for fic in world.seeded.identity.fics.values():
         fic.created_at = time.time() - 3600  # bound an hour ago
-    code, doc = doctor(capsys, "-n", "demo", "--no-live")
+    code, doc = doctor(wi, "-n", "demo", "--no-live")
     assert code == 0, failing(doc)
     who = "demo/wi-lab-sa"
     for check_id in ("identity.client-id", "identity.fic", "identity.fic-propagation",
@@ -119,8 +114,8 @@ def test_healthy_bound_service_account_passes_every_identity_and_rbac_check(worl
     assert live and {f["status"] for f in live} == {"skip"}
 
 
-def test_list_checks_names_the_identity_rbac_and_live_checks(world, env, capsys) -> None:
-    code, doc = doctor(capsys, "--list-checks")
+def test_list_checks_names_the_identity_rbac_and_live_checks(world, env, wi) -> None:
+    code, doc = doctor(wi, "--list-checks")
     assert code == 0
     listed = {c["id"]: c for c in doc["data"]["checks"]}
     for check_id, mode in (("identity.client-id", 9), ("identity.fic", 12),
@@ -136,11 +131,11 @@ def test_list_checks_names_the_identity_rbac_and_live_checks(world, env, capsys)
 # -- the client id --------------------------------------------------------------------------------
 
 def test_principal_id_in_the_annotation_names_the_identity_it_belongs_to(world, env,
-                                                                          capsys) -> None:
+                                                                          wi) -> None:
     ns = world.namespace("wrong-id")
     ident = world.identity("id-principal")
     world.service_account(ns, "app", ident.principal_id)
-    code, doc = doctor(capsys, "-n", ns, "--service-account", "app")
+    code, doc = doctor(wi, "-n", ns, "--service-account", "app")
     assert code == 1
     f = found(doc, "identity.client-id", f"{ns}/app")
     assert f["status"] == "fail"
@@ -152,19 +147,18 @@ def test_principal_id_in_the_annotation_names_the_identity_it_belongs_to(world, 
     assert live["status"] == "fail" and "AADSTS700016" in live["summary"]
     before = _all_credentials(world)
     for command in f["remediation"]["commands"]:  # the fix, pasted as printed
-        assert main(command.split()[1:]) == 0, command
-    capsys.readouterr()
-    code, doc = doctor(capsys, "-n", ns, "--service-account", "app", "--no-live",
+        assert wi(*command.split()[1:]).code == 0, command
+    code, doc = doctor(wi, "-n", ns, "--service-account", "app", "--no-live",
                        "--check", "identity.client-id", "--check", "identity.fic")
     assert code == 0, failing(doc)
     after = _all_credentials(world)
     assert {k for k in after if after.get(k) != before.get(k)} == {("id-principal", f"{ns}-app")}
 
 
-def test_unknown_client_id_fails_with_700016_expected(world, env, capsys) -> None:
+def test_unknown_client_id_fails_with_700016_expected(world, env, wi) -> None:
     ns = world.namespace("unknown-id")
     world.service_account(ns, "app", "00000000-1111-2222-3333-444444444444")
-    code, doc = doctor(capsys, "-n", ns, "--service-account", "app", "--no-live")
+    code, doc = doctor(wi, "-n", ns, "--service-account", "app", "--no-live")
     assert code == 1
     f = found(doc, "identity.client-id", f"{ns}/app")
     assert f["status"] == "fail" and "AADSTS700016" in f["summary"]
@@ -197,9 +191,9 @@ def fic_run(world: World) -> dict[str, Any]:
 
 
 @pytest.fixture()
-def fic_doc(fic_run: dict[str, Any], env, capsys) -> dict[str, Any]:
+def fic_doc(fic_run: dict[str, Any], env, wi) -> dict[str, Any]:
     if "doc" not in fic_run:
-        fic_run["code"], fic_run["doc"] = doctor(capsys, "-n", fic_run["ns"], "--no-live")
+        fic_run["code"], fic_run["doc"] = doctor(wi, "-n", fic_run["ns"], "--no-live")
     return fic_run
 
 
@@ -296,13 +290,13 @@ BROKEN = {  # service account -> how its one credential is wrong
 
 @pytest.mark.parametrize("sa", sorted(BROKEN))
 def test_pasting_the_printed_fixes_makes_the_check_pass_and_touches_nothing_else(
-        world, env, capsys, sa) -> None:
+        world, env, wi, sa) -> None:
     """Each command of identity.fic's fix, run as printed (wi commands; az ones are not on this
     machine and are only ever a clean-up), leads to a passing check, and only this service
     account's credential and the credential the fix names change."""
     ns = world.namespace("converge")
     ident = world.bound(ns, sa, **BROKEN[sa](world))
-    code, doc = doctor(capsys, "-n", ns, "--service-account", sa, "--no-live",
+    code, doc = doctor(wi, "-n", ns, "--service-account", sa, "--no-live",
                        "--check", "identity.fic")
     finding = found(doc, "identity.fic", f"{ns}/{sa}:")
     assert finding["status"] == "fail"
@@ -311,11 +305,10 @@ def test_pasting_the_printed_fixes_makes_the_check_pass_and_touches_nothing_else
     for command in finding["remediation"]["commands"]:
         assert "<" not in command and ">" not in command, command
         if command.startswith("wi "):
-            assert main(command.split()[1:]) == 0, command
+            assert wi(*command.split()[1:]).code == 0, command
         if " --issuer " in command or command.startswith("az "):
             named.add(command)
-    capsys.readouterr()
-    code, doc = doctor(capsys, "-n", ns, "--service-account", sa, "--no-live",
+    code, doc = doctor(wi, "-n", ns, "--service-account", sa, "--no-live",
                        "--check", "identity.fic")
     assert code == 0 and found(doc, "identity.fic", f"{ns}/{sa}:")["status"] == "ok"
     after = _all_credentials(world)
@@ -327,13 +320,13 @@ def test_pasting_the_printed_fixes_makes_the_check_pass_and_touches_nothing_else
         assert all(after.get(k) == before[k] for k in wrong) or sa == "audience"
 
 
-def test_twenty_credentials_warn_when_another_is_needed(world, env, capsys) -> None:
+def test_twenty_credentials_warn_when_another_is_needed(world, env, wi) -> None:
     ns = world.namespace("full")
     ident = world.identity("id-full")
     for i in range(20):
         world.fic(ident, "elsewhere", f"sa{i}")
     world.service_account(ns, "app", ident.client_id)
-    code, doc = doctor(capsys, "-n", ns, "--no-live")
+    code, doc = doctor(wi, "-n", ns, "--no-live")
     assert code == 1
     f = found(doc, "identity.fic-limit")
     assert f["status"] == "warn" and "fics full/app" not in f["summary"]
@@ -341,24 +334,24 @@ def test_twenty_credentials_warn_when_another_is_needed(world, env, capsys) -> N
     assert found(doc, "identity.fic", "full/app")["status"] == "fail"
 
 
-def test_a_full_identity_warns_before_the_next_bind_is_refused(world, env, capsys) -> None:
+def test_a_full_identity_warns_before_the_next_bind_is_refused(world, env, wi) -> None:
     ns = world.namespace("full-ok")
     ident = world.identity("id-full-ok")
     for i in range(19):
         world.fic(ident, "elsewhere", f"sa{i}")
     world.service_account(ns, "app", ident.client_id)
     world.fic(ident, ns, "app")
-    code, doc = doctor(capsys, "-n", ns, "--no-live")
+    code, doc = doctor(wi, "-n", ns, "--no-live")
     f = found(doc, "identity.fic-limit")
     assert code == 0 and f["status"] == "warn" and "20 of 20" in f["summary"]
     assert "will be refused" in f["summary"] and found(doc, "identity.fic")["status"] == "ok"
 
 
-def test_region_without_federated_credentials(world, env, capsys) -> None:
+def test_region_without_federated_credentials(world, env, wi) -> None:
     ns = world.namespace("far-away")
     ident = world.identity("id-malaysia", location="malaysiasouth")
     world.service_account(ns, "app", ident.client_id)
-    code, doc = doctor(capsys, "-n", ns, "--no-live")
+    code, doc = doctor(wi, "-n", ns, "--no-live")
     assert code == 1
     f = found(doc, "identity.region")
     assert f["status"] == "fail" and "Malaysia South" in f["summary"]
@@ -366,11 +359,11 @@ def test_region_without_federated_credentials(world, env, capsys) -> None:
     assert "az identity create" in f["remediation"]["commands"][0]
 
 
-def test_fresh_credential_warns_about_propagation(world, env, capsys) -> None:
+def test_fresh_credential_warns_about_propagation(world, env, wi) -> None:
     ns = world.namespace("fresh")
     world.bound(ns, "new", age=5)
     world.bound(ns, "old", age=7200)
-    code, doc = doctor(capsys, "-n", ns, "--no-live")
+    code, doc = doctor(wi, "-n", ns, "--no-live")
     assert code == 0, failing(doc)
     new = found(doc, "identity.fic-propagation", "fresh/new")
     assert new["status"] == "warn" and "AADSTS70025, 700211 or 700213" in new["summary"]
@@ -381,12 +374,12 @@ def test_fresh_credential_warns_about_propagation(world, env, capsys) -> None:
 
 # -- role assignments -----------------------------------------------------------------------------
 
-def test_identity_without_role_assignment_is_a_warning_that_says_why(world, env, capsys) -> None:
+def test_identity_without_role_assignment_is_a_warning_that_says_why(world, env, wi) -> None:
     ns = world.namespace("no-roles")
     ident = world.identity("id-no-roles", role=None)
     world.service_account(ns, "app", ident.client_id)
     world.fic(ident, ns, "app")
-    code, doc = doctor(capsys, "-n", ns, "--no-live")
+    code, doc = doctor(wi, "-n", ns, "--no-live")
     assert code == 0, failing(doc)
     f = found(doc, "rbac.role-assignments", "no-roles/app")
     assert f["status"] == "warn" and "403" in f["summary"]
@@ -397,10 +390,10 @@ def test_identity_without_role_assignment_is_a_warning_that_says_why(world, env,
 
 # -- issuer documents ----------------------------------------------------------------------------
 
-def test_unreachable_issuer_documents_fail(world, env, capsys) -> None:
+def test_unreachable_issuer_documents_fail(world, env, wi) -> None:
     world.lab.oidc.break_issuer(world.issuer, 404)
     try:
-        code, doc = doctor(capsys, "-n", "demo", "--no-live")
+        code, doc = doctor(wi, "-n", "demo", "--no-live")
     finally:
         world.lab.oidc.repair_issuer(world.issuer)
     assert code == 1
@@ -421,7 +414,7 @@ def pod(ns: str, name: str, sa: str, env: list[dict[str, str]] | None = None,
                      "volumes": volumes or []}}
 
 
-def test_pods_reading_a_long_lived_or_default_token_fail(world, env, capsys) -> None:
+def test_pods_reading_a_long_lived_or_default_token_fail(world, env, wi) -> None:
     ns = world.namespace("tokens")
     world.bound(ns, "app")
     cluster = world.seeded.cluster
@@ -432,7 +425,7 @@ def test_pods_reading_a_long_lived_or_default_token_fail(world, env, capsys) -> 
         "name": "azure-identity-token", "projected": {"sources": [{"serviceAccountToken": {
             "path": "azure-identity-token", "expirationSeconds": 172800,
             "audience": "https://kubernetes.default.svc"}}]}}]))
-    code, doc = doctor(capsys, "-n", ns, "--no-live")
+    code, doc = doctor(wi, "-n", ns, "--no-live")
     assert code == 1
     assert found(doc, "identity.token-source", "tokens/good ")["status"] == "ok"
     bad = found(doc, "identity.token-source", "tokens/default-token ")
@@ -445,7 +438,7 @@ def test_pods_reading_a_long_lived_or_default_token_fail(world, env, capsys) -> 
 
 
 def test_many_identities_read_role_assignments_in_one_subscription_list(world, env,
-                                                                        capsys) -> None:
+                                                                        wi) -> None:
     ns = world.namespace("many")
     for i in range(21):
         world.bound(ns, f"app{i:02d}")
@@ -453,7 +446,7 @@ def test_many_identities_read_role_assignments_in_one_subscription_list(world, e
     world.service_account(ns, "bare", bare.client_id)
     world.fic(bare, ns, "bare")
     first = len(world.lab.request_log)
-    code, doc = doctor(capsys, "-n", ns, "--no-live")
+    code, doc = doctor(wi, "-n", ns, "--no-live")
     assert code == 0, failing(doc)
     calls = [r.path for r in world.lab.request_log[first:] if "roleAssignments" in r.path]
     assert calls and not any("assignedTo" in p for p in calls)

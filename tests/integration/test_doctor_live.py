@@ -14,7 +14,6 @@ from typing import Any, Iterator
 import pytest
 
 from support import operator_env, seeded_lab, set_env
-from wi_cli.cli.app import main
 from wi_cli.doctor.checks.live import claim_problems
 from wi_cli.lab.keys import SigningKey
 from wi_cli.lab.kube import scenarios
@@ -35,17 +34,9 @@ def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     set_env(monkeypatch, operator_env(world["lab"], world["seeded"], world["kubeconfig"]))
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "eyJ" not in out and "eyJ" not in err, "a raw JWT was printed"
-    assert "Traceback" not in err
-    return code, out, err
-
-
-def doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
-    code, out, _ = run(capsys, "doctor", *argv, "-o", "json")
-    return code, json.loads(out)
+def doctor(wi, *argv: str) -> tuple[int, dict[str, Any]]:
+    run = wi("doctor", *argv, "-o", "json")
+    return run.code, run.json
 
 
 def found(doc: dict[str, Any], check_id: str, who: str | None = None) -> dict[str, Any]:
@@ -71,11 +62,11 @@ def token_requests(world: dict[str, Any]) -> int:
 
 
 @pytest.fixture()
-def bound_app(world: dict[str, Any], env: None) -> str:
+def bound_app(world: dict[str, Any], env: None, wi) -> str:
     """demo/app bound with `wi bind` as a user does it (the module's healthy service account)."""
     if not world.get("bound"):
         make_sa(world, NS, "app")
-        assert main(["bind", "app", scenarios.IDENTITY_NAME, "-n", NS]) == 0
+        assert wi("bind", "app", scenarios.IDENTITY_NAME, "-n", NS).code == 0
         world["bound"] = True
     return "demo/app"
 
@@ -83,10 +74,9 @@ def bound_app(world: dict[str, Any], env: None) -> str:
 # -- healthy --------------------------------------------------------------------------------------
 
 def test_healthy_lab_after_bind_is_exit_0_with_the_live_claims(world, env, bound_app,
-                                                               capsys) -> None:
-    capsys.readouterr()
+                                                               wi) -> None:
     before = token_requests(world)
-    code, doc = doctor(capsys, "-n", NS)
+    code, doc = doctor(wi, "-n", NS)
     assert code == 0, [f["summary"] for f in doc["findings"] if f["status"] == "fail"]
     assert token_requests(world) == before + 1
     f = found(doc, "live.token-exchange", bound_app)
@@ -101,29 +91,29 @@ def test_healthy_lab_after_bind_is_exit_0_with_the_live_claims(world, env, bound
     assert found(doc, "live.signing-key")["status"] == "ok"
 
 
-def test_human_output_shows_claims_and_no_token(world, env, bound_app, capsys) -> None:
-    code, out, err = run(capsys, "doctor", "-n", NS)
-    assert code == 0
-    assert "Token exchange at Entra" in out
-    assert f"oid={world['seeded'].identity.principal_id}" in out
+def test_human_output_shows_claims_and_no_token(world, env, bound_app, wi) -> None:
+    run = wi("doctor", "-n", NS)  # the fixture looks for a raw JWT
+    assert run.code == 0
+    assert "Token exchange at Entra" in run.out
+    assert f"oid={world['seeded'].identity.principal_id}" in run.out
 
 
 def test_no_live_mints_no_token_and_skips_the_live_checks(world, env, bound_app,
-                                                          capsys) -> None:
+                                                          wi) -> None:
     before = token_requests(world)
-    code, doc = doctor(capsys, "-n", NS, "--no-live")
+    code, doc = doctor(wi, "-n", NS, "--no-live")
     assert code == 0 and token_requests(world) == before
     assert {f["status"] for f in doc["findings"] if f["layer"] == "live"} == {"skip"}
 
 
 # -- refusals mapped to their cause ---------------------------------------------------------------
 
-def test_wrong_subject_is_700213_with_cause_and_command(world, env, capsys) -> None:
+def test_wrong_subject_is_700213_with_cause_and_command(world, env, wi) -> None:
     lab, s = world["lab"], world["seeded"]
     ident = lab.azure.add_identity(s.subscription_id, s.resource_group, "id-refused")
     make_sa(world, "refused", "app", {"azure.workload.identity/client-id": ident.client_id})
     lab.azure.add_fic(ident, "typo", s.issuer_url or "", "system:serviceaccount:refused:ap")
-    code, doc = doctor(capsys, "-n", "refused")
+    code, doc = doctor(wi, "-n", "refused")
     assert code == 1
     f = found(doc, "live.token-exchange", "refused/app")
     assert f["status"] == "fail" and "AADSTS700213" in f["summary"]
@@ -165,7 +155,7 @@ def _one_credential(world: dict[str, Any], ns: str, *, issuer: str | None = None
     ("wrong-audience", {"audience": "api://AzureADTokenExchangeChina"}, "AADSTS700212",
      "lack api://AzureADTokenExchange"),
 ])
-def test_identity_and_live_checks_name_the_same_cause(world, env, capsys, ns, setup, code,
+def test_identity_and_live_checks_name_the_same_cause(world, env, wi, ns, setup, code,
                                                       cause) -> None:
     issuer = world["seeded"].issuer_url
     if setup.get("issuer") == "NOSLASH":
@@ -173,7 +163,7 @@ def test_identity_and_live_checks_name_the_same_cause(world, env, capsys, ns, se
     elif setup.get("issuer"):
         setup = {**setup, "issuer": setup["issuer"].replace("ISSUER", issuer.rstrip("/"))}
     _one_credential(world, ns, **setup)
-    rc, doc = doctor(capsys, "-n", ns)
+    rc, doc = doctor(wi, "-n", ns)
     assert rc == 1
     identity_fic = found(doc, "identity.fic", f"{ns}/app")
     live = found(doc, "live.token-exchange", f"{ns}/app")
@@ -183,33 +173,32 @@ def test_identity_and_live_checks_name_the_same_cause(world, env, capsys, ns, se
     assert code in live["evidence"]["actual"]  # what Entra really answered
 
 
-def test_tenant_annotation_is_the_tenant_asked(world, env, bound_app, capsys) -> None:
+def test_tenant_annotation_is_the_tenant_asked(world, env, bound_app, wi) -> None:
     make_sa(world, NS, "other-tenant", {
         "azure.workload.identity/client-id": world["seeded"].identity.client_id,
         "azure.workload.identity/tenant-id": "11111111-2222-3333-4444-555555555555"})
-    code, doc = doctor(capsys, "-n", NS, "--service-account", "other-tenant")
+    code, doc = doctor(wi, "-n", NS, "--service-account", "other-tenant")
     assert code == 1
     f = found(doc, "live.token-exchange", f"{NS}/other-tenant")
     assert f["status"] == "fail" and "AADSTS90002" in f["summary"]
     assert "tenant-id" in f["remediation"]["text"]
 
 
-def test_a_domain_tenant_works_end_to_end(world, env, capsys) -> None:
+def test_a_domain_tenant_works_end_to_end(world, env, wi) -> None:
     """tenant-id may be a verified domain: the webhook passes it on, Entra accepts it."""
     domain = world["lab"].azure.tenant_domain(world["seeded"].tenant_id)
     make_sa(world, NS, "by-domain")
-    assert main(["bind", "by-domain", scenarios.IDENTITY_NAME, "-n", NS]) == 0
+    assert wi("bind", "by-domain", scenarios.IDENTITY_NAME, "-n", NS).code == 0
     world["seeded"].cluster.store.patch("serviceaccounts", NS, "by-domain", {"metadata": {
         "annotations": {"azure.workload.identity/tenant-id": domain}}},
         "application/merge-patch+json")
-    capsys.readouterr()
-    code, doc = doctor(capsys, "-n", NS, "--service-account", "by-domain")
+    code, doc = doctor(wi, "-n", NS, "--service-account", "by-domain")
     assert code == 0, [f for f in doc["findings"] if f["status"] in ("fail", "error")]
     assert found(doc, "workload.tenant-id")["status"] == "ok"
     assert found(doc, "live.token-exchange", f"{NS}/by-domain")["status"] == "ok"
 
 
-def test_the_audience_comes_from_the_cluster_not_the_cloud(world, env, capsys) -> None:
+def test_the_audience_comes_from_the_cluster_not_the_cloud(world, env, wi) -> None:
     """A webhook started with --audience projects that audience (AWI cmd/webhook/main.go): wi
     bind writes it, doctor compares and mints with it, and the exchange works."""
     from wi_cli.lab.kube import webhook
@@ -224,15 +213,14 @@ def test_the_audience_comes_from_the_cluster_not_the_cloud(world, env, capsys) -
                 "application/strategic-merge-patch+json")
     try:
         make_sa(world, NS, "china")
-        code = main(["bind", "china", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json"])
-        out, _ = capsys.readouterr()
-        data = json.loads(out)["data"]
-        assert code == 0 and data["audience"] == other
+        run = wi("bind", "china", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json")
+        data = run.json["data"]
+        assert run.code == 0 and data["audience"] == other
         assert data["audience_source"] == "the webhook's --audience flag"
         fic = next(f for f in world["seeded"].identity.fics.values()
                    if f.subject == f"system:serviceaccount:{NS}:china")
         assert fic.audiences == [other]
-        code, doc = doctor(capsys, "-n", NS, "--service-account", "china")
+        code, doc = doctor(wi, "-n", NS, "--service-account", "china")
         assert code == 0, [f for f in doc["findings"] if f["status"] in ("fail", "error")]
         assert found(doc, "identity.fic", f"{NS}/china")["status"] == "ok"
         claims = found(doc, "live.token-claims", f"{NS}/china")
@@ -246,24 +234,23 @@ def test_the_audience_comes_from_the_cluster_not_the_cloud(world, env, capsys) -
 
 # -- a credential Entra does not see yet ----------------------------------------------------------
 
-def _fresh_bind(world: dict[str, Any], capsys: pytest.CaptureFixture[str], sa: str) -> Any:
+def _fresh_bind(world: dict[str, Any], wi, sa: str) -> Any:
     """``wi bind`` a new service account now; the lab's credential for it, just created."""
     make_sa(world, NS, sa)
-    assert main(["bind", sa, scenarios.IDENTITY_NAME, "-n", NS]) == 0
-    capsys.readouterr()
+    assert wi("bind", sa, scenarios.IDENTITY_NAME, "-n", NS).code == 0
     ident = world["seeded"].identity
     return next(f for f in ident.fics.values()
                 if f.subject == f"system:serviceaccount:{NS}:{sa}")
 
 
-def test_fresh_bind_warns_while_entra_refuses_then_is_clean(world, env, capsys,
+def test_fresh_bind_warns_while_entra_refuses_then_is_clean(world, env, wi,
                                                             monkeypatch) -> None:
     lab, ident = world["lab"], world["seeded"].identity
     monkeypatch.setenv("WI_PROPAGATION_WAIT", "1")  # doctor's bounded wait, shortened
-    fic = _fresh_bind(world, capsys, "fresh-warn")
+    fic = _fresh_bind(world, wi, "fresh-warn")
     lab.azure.refuse_next(ident, 1000, fic=fic.name)
     try:
-        code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh-warn")
+        code, doc = doctor(wi, "-n", NS, "--service-account", "fresh-warn")
     finally:
         lab.azure.refuse_next(ident, 0, fic=fic.name)
     who = f"{NS}/fresh-warn"
@@ -280,7 +267,7 @@ def test_fresh_bind_warns_while_entra_refuses_then_is_clean(world, env, capsys,
     assert propagation["status"] == "warn" and answer in propagation["summary"]
     assert not [f for f in doc["findings"] if f["status"] == "fail"]
 
-    code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh-warn")
+    code, doc = doctor(wi, "-n", NS, "--service-account", "fresh-warn")
     assert code == 0 and found(doc, "live.token-exchange", who)["status"] == "ok"
     propagation = found(doc, "identity.fic-propagation", who)
     assert propagation["status"] == "ok" and "accepted by Entra" in propagation["summary"]
@@ -288,25 +275,25 @@ def test_fresh_bind_warns_while_entra_refuses_then_is_clean(world, env, capsys,
                 and "propagat" in f["summary"]]
 
 
-def test_live_check_waits_for_a_credential_that_is_still_propagating(world, env, capsys) -> None:
+def test_live_check_waits_for_a_credential_that_is_still_propagating(world, env, wi) -> None:
     lab, ident = world["lab"], world["seeded"].identity
-    fic = _fresh_bind(world, capsys, "fresh")
+    fic = _fresh_bind(world, wi, "fresh")
     lab.azure.refuse_next(ident, 2, fic=fic.name)  # seen from the third exchange on
-    code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh")
+    code, doc = doctor(wi, "-n", NS, "--service-account", "fresh")
     live = found(doc, "live.token-exchange", f"{NS}/fresh")
     assert code == 0 and live["status"] == "ok"
     assert "after waiting 1.5 s" in live["summary"] and "propagate" in live["summary"]
     assert found(doc, "identity.fic-propagation", f"{NS}/fresh")["status"] == "ok"
 
 
-def test_no_creation_time_in_arm_is_age_unknown(world, env, capsys, monkeypatch) -> None:
+def test_no_creation_time_in_arm_is_age_unknown(world, env, wi, monkeypatch) -> None:
     lab, ident = world["lab"], world["seeded"].identity
     monkeypatch.setenv("WI_PROPAGATION_WAIT", "0")
-    fic = _fresh_bind(world, capsys, "fresh-unknown")
+    fic = _fresh_bind(world, wi, "fresh-unknown")
     lab.azure.system_data = False  # ARM's systemData is optional
     lab.azure.refuse_next(ident, 5, fic=fic.name)
     try:
-        code, doc = doctor(capsys, "-n", NS, "--service-account", "fresh-unknown")
+        code, doc = doctor(wi, "-n", NS, "--service-account", "fresh-unknown")
     finally:
         lab.azure.system_data = True
         lab.azure.refuse_next(ident, 0, fic=fic.name)
@@ -315,7 +302,7 @@ def test_no_creation_time_in_arm_is_age_unknown(world, env, capsys, monkeypatch)
 
 
 def test_an_old_exact_credential_refused_is_a_failure_without_recreate_advice(
-        world, env, capsys) -> None:
+        world, env, wi) -> None:
     lab, s = world["lab"], world["seeded"]
     make_sa(world, NS, "old-refused", {"azure.workload.identity/client-id": s.identity.client_id})
     fic = lab.azure.add_fic(s.identity, "old-refused", s.issuer_url or "",
@@ -323,7 +310,7 @@ def test_an_old_exact_credential_refused_is_a_failure_without_recreate_advice(
     fic.created_at -= 3600  # bound an hour ago, yet refused
     lab.azure.refuse_next(s.identity, 1000, fic=fic.name)
     try:
-        code, doc = doctor(capsys, "-n", NS, "--service-account", "old-refused")
+        code, doc = doctor(wi, "-n", NS, "--service-account", "old-refused")
     finally:
         lab.azure.refuse_next(s.identity, 0, fic=fic.name)
     live = found(doc, "live.token-exchange", f"{NS}/old-refused")
@@ -335,11 +322,11 @@ def test_an_old_exact_credential_refused_is_a_failure_without_recreate_advice(
 
 # -- the issuer, its keys, the clock --------------------------------------------------------------
 
-def test_unreachable_issuer_is_50166(world, env, bound_app, capsys) -> None:
+def test_unreachable_issuer_is_50166(world, env, bound_app, wi) -> None:
     lab, url = world["lab"], world["seeded"].issuer_url
     lab.oidc.break_issuer(url, 500)
     try:
-        code, doc = doctor(capsys, "-n", NS, "--service-account", "app")
+        code, doc = doctor(wi, "-n", NS, "--service-account", "app")
     finally:
         lab.oidc.repair_issuer(url)
     assert code == 1
@@ -348,12 +335,12 @@ def test_unreachable_issuer_is_50166(world, env, bound_app, capsys) -> None:
     assert found(doc, "live.signing-key")["status"] == "skip"
 
 
-def test_signing_key_missing_from_the_published_jwks(world, env, bound_app, capsys) -> None:
+def test_signing_key_missing_from_the_published_jwks(world, env, bound_app, wi) -> None:
     lab, issuer = world["lab"], world["issuer"]
     stale = SigningKey()
     lab.oidc.register(issuer.prefix, lambda: [stale])  # the blob was never refreshed
     try:
-        code, doc = doctor(capsys, "-n", NS, "--service-account", "app")
+        code, doc = doctor(wi, "-n", NS, "--service-account", "app")
     finally:
         issuer.enable_public()
     assert code == 1
@@ -366,11 +353,11 @@ def test_signing_key_missing_from_the_published_jwks(world, env, bound_app, caps
     assert "kid" in exchange["summary"] and "JWKS" in exchange["summary"]
 
 
-def test_api_server_clock_ahead_warns_and_entra_refuses(world, env, bound_app, capsys) -> None:
+def test_api_server_clock_ahead_warns_and_entra_refuses(world, env, bound_app, wi) -> None:
     issuer = world["issuer"]
     issuer.clock_offset = 900
     try:
-        code, doc = doctor(capsys, "-n", NS, "--service-account", "app")
+        code, doc = doctor(wi, "-n", NS, "--service-account", "app")
     finally:
         issuer.clock_offset = 0.0
     assert code == 1

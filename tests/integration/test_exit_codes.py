@@ -4,13 +4,11 @@ format is usage (2); a named object that is missing is 3 whichever command and w
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator
 
 import pytest
 
 from support import operator_env, seeded_lab, set_env
-from wi_cli.cli.app import main
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +22,12 @@ def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     return set_env(monkeypatch, operator_env(world["lab"], world["seeded"], world["kubeconfig"]))
 
 
-def wi_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
-    code = main([*argv, "-o", "json"])
-    doc = json.loads(capsys.readouterr().out)
-    assert doc["exit_code"] == code
-    return code, doc
-
-
 @pytest.mark.parametrize("argv", [["-o", "yaml", "doctor", "--list-checks"],
                                   ["doctor", "--list-checks", "--output=YAML"]])
-def test_an_unknown_output_format_is_a_usage_error(capsys, argv: list[str]) -> None:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert code == 2 and out == ""
-    assert "Output format must be table or json, got" in err
+def test_an_unknown_output_format_is_a_usage_error(wi, argv: list[str]) -> None:
+    run = wi(*argv)
+    assert run.code == 2 and run.out == ""
+    assert "Output format must be table, json or junit, got" in run.err
 
 
 MISSING = {
@@ -58,16 +48,18 @@ MISSING = {
 
 
 @pytest.mark.parametrize("case", sorted(MISSING))
-def test_a_missing_named_object_is_exit_3(world, env, capsys, case: str) -> None:
+def test_a_missing_named_object_is_exit_3(world, env, wi, case: str) -> None:
     argv, message = MISSING[case]
-    code, doc = wi_json(capsys, *argv)
-    assert code == 3 and doc["findings"] == [], doc
+    run = wi(*argv, "-o", "json")
+    doc = run.json
+    assert run.code == 3 == doc["exit_code"] and doc["findings"] == [], doc
     assert doc["errors"][0]["message"].startswith(message)
 
 
-def test_doctor_with_an_existing_named_cluster_runs(world, env, capsys) -> None:
-    code, doc = wi_json(capsys, "doctor", "-n", "demo", "--no-live", "--cluster", "wi-lab-aks",
-                        "-g", "wi-lab-rg")
-    assert code == 0 and not doc["errors"]
+def test_doctor_with_an_existing_named_cluster_runs(world, env, wi) -> None:
+    run = wi("doctor", "-n", "demo", "--no-live", "--cluster", "wi-lab-aks", "-g", "wi-lab-rg",
+             "-o", "json")
+    doc = run.json
+    assert run.code == 0 == doc["exit_code"] and not doc["errors"]
     (aks,) = [f for f in doc["findings"] if f["id"] == "cluster.aks"]
     assert aks["status"] == "ok"

@@ -15,8 +15,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from support import operator_env, seeded_lab, set_env
-from wi_cli.cli.app import main
+from support import Run, operator_env, seeded_lab, set_env
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +29,8 @@ def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     return set_env(monkeypatch, operator_env(world["lab"], world["seeded"], world["kubeconfig"]))
 
 
-def wi_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any], str]:
-    code = main([*argv, "-o", "json"])
-    out, err = capsys.readouterr()
-    return code, json.loads(out), err
-
-
-def doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any], str]:
-    return wi_json(capsys, "doctor", "-n", "demo", "--no-live", *argv)
+def doctor(wi, *argv: str) -> Run:
+    return wi("doctor", "-n", "demo", "--no-live", *argv, "-o", "json")
 
 
 def the_lab(world: dict[str, Any]) -> dict[str, Any]:
@@ -64,26 +57,28 @@ COMMANDS = {
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_a_broken_kubeconfig_is_a_configuration_error_in_every_command(
-        world, env, capsys, tmp_path: Path, command: str, kind: str) -> None:
+        world, env, wi, tmp_path: Path, command: str, kind: str) -> None:
     text, why = BROKEN[kind]
     path = write(tmp_path / "config", text)
-    code, doc, err = wi_json(capsys, *COMMANDS[command], "--kubeconfig", path)
-    assert code == 3 and doc["exit_code"] == 3, doc
+    run = wi(*COMMANDS[command], "--kubeconfig", path, "-o", "json")
+    doc = run.json
+    assert run.code == 3 and doc["exit_code"] == 3, doc
     message = doc["errors"][0]["message"]
     assert message.startswith(f"The kubeconfig {path} is not valid: {why}"), message
-    assert "bug" not in json.dumps(doc) and "s3cr3t" not in json.dumps(doc) + err
+    assert "bug" not in json.dumps(doc) and "s3cr3t" not in json.dumps(doc) + run.err
 
 
-def test_missing_files_in_the_list_are_skipped(world, env, capsys, monkeypatch,
+def test_missing_files_in_the_list_are_skipped(world, env, wi, monkeypatch,
                                                tmp_path: Path) -> None:
     monkeypatch.setenv("KUBECONFIG", os.pathsep.join(["", str(tmp_path / "missing"),
                                                       world["kubeconfig"]]))
-    code, doc, _ = doctor(capsys)
-    assert code == 0, doc["errors"] or [f for f in doc["findings"] if f["status"] == "fail"]
+    run = doctor(wi)
+    doc = run.json
+    assert run.code == 0, doc["errors"] or [f for f in doc["findings"] if f["status"] == "fail"]
 
 
 def test_the_first_file_to_define_an_entry_or_the_current_context_wins(
-        world, env, capsys, monkeypatch, tmp_path: Path) -> None:
+        world, env, wi, monkeypatch, tmp_path: Path) -> None:
     good = the_lab(world)
     dead = yaml.safe_load(yaml.safe_dump(good))
     dead["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:9"
@@ -92,18 +87,18 @@ def test_the_first_file_to_define_an_entry_or_the_current_context_wins(
     dead_path = write(tmp_path / "dead", dead)
 
     monkeypatch.setenv("KUBECONFIG", os.pathsep.join([world["kubeconfig"], dead_path]))
-    code, doc, _ = doctor(capsys)
-    assert code == 0, doc["errors"]
+    run = doctor(wi)
+    assert run.code == 0, run.json["errors"]
 
     monkeypatch.setenv("KUBECONFIG", os.pathsep.join([dead_path, world["kubeconfig"]]))
-    code, doc, _ = doctor(capsys, "--context", good["current-context"])
-    assert code == 4 and "127.0.0.1:9" in doc["errors"][0]["message"]  # dead's cluster won
-    code, doc, _ = doctor(capsys)
-    assert code == 3 and "'elsewhere'" in doc["errors"][0]["message"]  # and its context
+    run = doctor(wi, "--context", good["current-context"])
+    assert run.code == 4 and "127.0.0.1:9" in run.json["errors"][0]["message"]  # dead's cluster won
+    run = doctor(wi)
+    assert run.code == 3 and "'elsewhere'" in run.json["errors"][0]["message"]  # and its context
 
 
 def test_a_relative_certificate_path_is_read_next_to_its_kubeconfig(
-        world, env, capsys, monkeypatch, tmp_path: Path) -> None:
+        world, env, wi, monkeypatch, tmp_path: Path) -> None:
     folder = tmp_path / "kube"
     folder.mkdir()
     (folder / "ca.pem").write_bytes(Path(world["lab"].ca_file).read_bytes())
@@ -111,8 +106,8 @@ def test_a_relative_certificate_path_is_read_next_to_its_kubeconfig(
     del doc["clusters"][0]["cluster"]["certificate-authority-data"]
     doc["clusters"][0]["cluster"]["certificate-authority"] = "ca.pem"
     monkeypatch.setenv("KUBECONFIG", write(folder / "config", doc))
-    code, result, _ = doctor(capsys)
-    assert code == 0, result["errors"]
+    run = doctor(wi)
+    assert run.code == 0, run.json["errors"]
 
 
 def plugin(tmp_path: Path, body: str) -> str:
@@ -129,27 +124,28 @@ def with_exec(world: dict[str, Any], tmp_path: Path, exec_: dict[str, Any]) -> s
     return write(tmp_path / "config", doc)
 
 
-def test_a_missing_exec_plugin_is_named_with_its_install_hint(world, env, capsys,
+def test_a_missing_exec_plugin_is_named_with_its_install_hint(world, env, wi,
                                                               tmp_path: Path) -> None:
     hint = "\nkubelogin is not installed which is required to connect to AAD enabled cluster.\n"
     path = with_exec(world, tmp_path, {"command": "kubelogin", "installHint": hint,
                                        "args": ["get-token", "--login", "azurecli"]})
-    code, doc, err = doctor(capsys, "--kubeconfig", path)
-    assert code == 3 and doc["findings"] == []
+    run = doctor(wi, "--kubeconfig", path)
+    doc = run.json
+    assert run.code == 3 and doc["findings"] == []
     (error,) = doc["errors"]
     assert "needs the credential plugin 'kubelogin', which is not installed" in error["message"]
     assert error["remediation"][0] == hint.strip()
     assert any("az aks install-cli" in line for line in error["remediation"])
 
 
-def test_an_exec_plugin_that_works_gives_the_client_its_token(world, env, capsys,
+def test_an_exec_plugin_that_works_gives_the_client_its_token(world, env, wi,
                                                               tmp_path: Path) -> None:
     token = the_lab(world)["users"][0]["user"]["token"]
     status = {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
               "status": {"token": token}}
     command = plugin(tmp_path, f"print(json.dumps({status!r}))")
-    code, doc, _ = doctor(capsys, "--kubeconfig", with_exec(world, tmp_path, {"command": command}))
-    assert code == 0, doc["errors"]
+    run = doctor(wi, "--kubeconfig", with_exec(world, tmp_path, {"command": command}))
+    assert run.code == 0, run.json["errors"]
 
 
 def test_a_failing_exec_plugin_is_one_credential_error_and_nothing_leaks(

@@ -219,6 +219,21 @@ def test_api_version_missing_and_unknown(world: World) -> None:
     assert r.status_code == 200
 
 
+
+@pytest.mark.parametrize("path,version", [
+    ("/providers/Microsoft.ContainerService/managedClusters/aks-wi", "2026-06-01"),
+    ("/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}", "2025-05-31-preview"),
+    ("/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}"
+     "/federatedIdentityCredentials", "2025-01-31-preview"),
+])
+def test_api_versions_the_azure_cli_sends(world: World, identity: str, path: str,
+                                          version: str) -> None:
+    """What az 2.91 sends (bench/bind_vs_az.py drives it): `az aks show` through
+    azure-mgmt-containerservice 41.6.0, `az identity show` and `az identity federated-credential`
+    through their generated (aaz) commands."""
+    r = world.raw("GET", world.rg_id + path.format(identity=identity), **{"api-version": version})
+    assert r.status_code == 200, r.text
+
 def test_bad_tokens_get_401_with_www_authenticate(world: World) -> None:
     path = f"/subscriptions/{world.sub}"
     no_token = world.raw("GET", path, token=None, **{"api-version": "2022-12-01"})

@@ -106,6 +106,21 @@ def _wi(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
                           timeout=timeout, env={**os.environ, "COLUMNS": "80"})
 
 
+def _read_envelope(proc: subprocess.Popen[str]) -> dict:
+    """The first JSON document on the process's stdout, one line (piped) or indented."""
+    assert proc.stdout is not None
+    text = ""
+    for _ in range(400):
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else "stdout closed"
+        text += line
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            continue
+    raise AssertionError(f"no JSON envelope in {text[:500]!r}")
+
+
 def test_wi_lab_up_json_locks_its_folder_and_status_and_down_find_it(tmp_path: Path) -> None:
     """`wi lab up -o json` prints one envelope once ready; a second `wi lab up` on the same
     folder is refused with the first one's PID and changes nothing; `wi lab status` and
@@ -117,12 +132,7 @@ def test_wi_lab_up_json_locks_its_folder_and_status_and_down_find_it(tmp_path: P
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert proc.stdout is not None
-        lines = []
-        while not lines or lines[-1] != "}\n":  # the envelope, pretty-printed, ends with "}"
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read() if proc.stderr else ""
-            lines.append(line)
-        doc = json.loads("".join(lines))
+        doc = _read_envelope(proc)
         assert doc["command"] == "lab up" and doc["status"] == "ok" and doc["exit_code"] == 0
         data = doc["data"]
         assert data["pid"] == proc.pid and data["env_sh"] == str(state / "env.sh")

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from support import operator_env, seeded_lab, set_env
-from wi_cli.cli.app import main
 
 FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "aad-pod-identity" / \
     "crd.yaml"
@@ -109,12 +108,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         yield world
 
 
-def wi_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
-    code = main([*argv, "-o", "json"])
-    out, _ = capsys.readouterr()
-    return code, json.loads(out)
-
-
 def _content(obj: dict[str, Any]) -> str:
     """What a user wrote (not what controllers keep current: status, revision annotations)."""
     meta = obj["metadata"]
@@ -149,10 +142,11 @@ def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {w["name"]: w for w in doc["data"]["workloads"]}
 
 
-def test_plan_and_write_manifests_change_nothing(world, capsys, tmp_path) -> None:
+def test_plan_and_write_manifests_change_nothing(world, wi, tmp_path) -> None:
     before = snapshot(world)
-    code, doc = wi_json(capsys, "migrate", "-A")
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-A", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     plans = by_name(doc)
     assert set(plans) == {"web", "db", "nightly", "agent", "legacy", "sp-app"}
     web = plans["web"]
@@ -174,8 +168,9 @@ def test_plan_and_write_manifests_change_nothing(world, capsys, tmp_path) -> Non
     assert doc["data"]["next"] == ["wi migrate --apply -A"]
 
     folder = tmp_path / "manifests"
-    code, doc = wi_json(capsys, "migrate", "-A", "--write-manifests", str(folder))
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-A", "--write-manifests", str(folder), "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     assert snapshot(world) == before  # neither the cluster nor Azure changed
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert "demo/deployment-web.yaml" in files and "demo/serviceaccount-web.yaml" in files
@@ -199,10 +194,11 @@ def test_plan_and_write_manifests_change_nothing(world, capsys, tmp_path) -> Non
     assert "--subject system:serviceaccount:demo:web" in script
 
 
-def test_apply_then_doctor_and_probe_are_clean_then_remove_and_roll_back(world, capsys) -> None:
+def test_apply_then_doctor_and_probe_are_clean_then_remove_and_roll_back(world, wi) -> None:
     store = world["store"]
-    code, doc = wi_json(capsys, "migrate", "-A", "--apply", "-y")
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-A", "--apply", "-y", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     statuses = {(s["object"], s["name"]): s["status"] for s in doc["data"]["steps"]}
     assert statuses[("TokenExchange", "demo/web")] == "applied"
     assert set(statuses.values()) == {"applied"}
@@ -217,14 +213,17 @@ def test_apply_then_doctor_and_probe_are_clean_then_remove_and_roll_back(world, 
         "azwi-proxy", "azwi-proxy-init"]
     assert legacy_pods[0]["status"]["phase"] == "Running"
     for ns in ("demo", "team-b"):
-        code, report = wi_json(capsys, "doctor", "-n", ns)
-        assert code == 0, [f for f in report["findings"] if f["status"] == "fail"]
+        run = wi("doctor", "-n", ns, "-o", "json")
+        report = run.json
+        assert run.code == 0, [f for f in report["findings"] if f["status"] == "fail"]
     for ns, sa in ACCOUNTS:
-        code, report = wi_json(capsys, "probe", "-n", ns, "--service-account", sa)
-        assert code == 0, (sa, report["errors"], report["data"])
+        run = wi("probe", "-n", ns, "--service-account", sa, "-o", "json")
+        report = run.json
+        assert run.code == 0, (sa, report["errors"], report["data"])
 
-    code, doc = wi_json(capsys, "migrate", "-A", "--apply", "-y", "--remove-pod-identity")
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-A", "--apply", "-y", "--remove-pod-identity", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     fates = {b["name"]: (b["action"], b["status"]) for b in doc["data"]["bindings"]}
     assert fates == {"demo/web-binding": ("delete", "applied"),
                      "demo/batch-binding": ("delete", "applied"),
@@ -234,13 +233,16 @@ def test_apply_then_doctor_and_probe_are_clean_then_remove_and_roll_back(world, 
     for plural, ns, name in WORKLOADS:
         assert "aadpodidbinding" not in template_of(world, plural, ns, name)["metadata"]["labels"]
     for ns in ("demo", "team-b"):
-        code, report = wi_json(capsys, "doctor", "-n", ns)
-        assert code == 0, [f for f in report["findings"] if f["status"] == "fail"]
-    code, doc = wi_json(capsys, "migrate", "-A")  # a re-run finds them migrated
+        run = wi("doctor", "-n", ns, "-o", "json")
+        report = run.json
+        assert run.code == 0, [f for f in report["findings"] if f["status"] == "fail"]
+    run = wi("migrate", "-A", "-o", "json")  # a re-run finds them migrated
+    doc = run.json
     assert {w["name"]: w["state"] for w in doc["data"]["workloads"]}["web"] == "done"
 
-    code, doc = wi_json(capsys, "migrate", "-A", "--rollback", "-y")
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-A", "--rollback", "-y", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     assert sorted(b["metadata"]["name"] for b in store.list("azureidentitybindings")[0]) == [
         "batch-binding", "sp-binding", "two-binding", "web-binding"]
     web = template_of(world, "deployments", "demo", "web")
@@ -250,12 +252,13 @@ def test_apply_then_doctor_and_probe_are_clean_then_remove_and_roll_back(world, 
 
 
 def test_a_refused_exchange_leaves_pod_identity_untouched_and_a_rerun_finishes(world,
-                                                                              capsys) -> None:
+                                                                              wi) -> None:
     lab, store = world["lab"], world["store"]
     before = copy.deepcopy(template_of(world, "deployments", "demo", "web"))
     lab.azure.refuse_next(world["seeded"].identity, 1000)  # Entra does not see the credentials
-    code, doc = wi_json(capsys, "migrate", "-n", "demo", "--apply", "-y", "--wait", "0")
-    assert code == 4
+    run = wi("migrate", "-n", "demo", "--apply", "-y", "--wait", "0", "-o", "json")
+    doc = run.json
+    assert run.code == 4
     error = doc["errors"][0]
     assert "stopped at TokenExchange" in error["message"]
     assert "Pod identity is still in place" in error["message"]
@@ -268,37 +271,41 @@ def test_a_refused_exchange_leaves_pod_identity_untouched_and_a_rerun_finishes(w
     assert len(store.list("azureidentitybindings", "demo")[0]) == 3
 
     lab.azure.refuse_next(world["seeded"].identity, 0)
-    code, doc = wi_json(capsys, "migrate", "-n", "demo", "--apply", "-y")
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-n", "demo", "--apply", "-y", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     steps = {(s["object"], s["name"]): s for s in doc["data"]["steps"]}
     assert steps[("FederatedIdentityCredential", "demo-web")]["status"] == "unchanged"
     assert steps[("Deployment", "demo/web")]["status"] == "applied"
     assert template_of(world, "deployments", "demo", "web")["metadata"]["labels"][USE] == "true"
 
 
-def test_a_fresh_credential_refused_a_few_times_is_waited_for(world, capsys) -> None:
+def test_a_fresh_credential_refused_a_few_times_is_waited_for(world, wi) -> None:
     world["lab"].azure.refuse_next(world["seeded"].identity, 2)
-    code, doc = wi_json(capsys, "migrate", "-n", "demo", "--apply", "-y", "--wait", "30")
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-n", "demo", "--apply", "-y", "--wait", "30", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
 
 
-def test_more_than_one_workload_needs_a_confirmation(world, capsys) -> None:
+def test_more_than_one_workload_needs_a_confirmation(world, wi) -> None:
     before = snapshot(world)
-    code, doc = wi_json(capsys, "migrate", "-A", "--apply")
-    assert code == 2
+    run = wi("migrate", "-A", "--apply", "-o", "json")
+    doc = run.json
+    assert run.code == 2
     assert "it migrates 5 workloads" in doc["errors"][0]["message"]
     assert snapshot(world) == before
 
 
-def test_the_aks_add_on_gets_the_az_command_instead(world, capsys) -> None:
+def test_the_aks_add_on_gets_the_az_command_instead(world, wi) -> None:
     record = world["seeded"].cluster.aks.record
     record.pod_identity_profile = {"enabled": True, "userAssignedIdentities": [{
         "name": "id-two", "namespace": "team-b", "bindingSelector": "two",
         "identity": {"resourceId": world["two"].id, "clientId": world["two"].client_id,
                      "objectId": world["two"].principal_id}}]}
-    code, doc = wi_json(capsys, "migrate", "-n", "team-b", "--apply", "-y",
-                        "--remove-pod-identity")
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-n", "team-b", "--apply", "-y",
+             "--remove-pod-identity", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     [fate] = doc["data"]["bindings"]
     assert fate["action"] == "note"
     assert ("az aks pod-identity delete --cluster-name wi-lab-aks --resource-group wi-lab-rg "
@@ -307,52 +314,47 @@ def test_the_aks_add_on_gets_the_az_command_instead(world, capsys) -> None:
     assert doc["data"]["pod_identity"]["aks"]["pod_identity_addon"] is True
 
 
-def test_a_service_account_shared_across_identities_is_manual(world, capsys) -> None:
+def test_a_service_account_shared_across_identities_is_manual(world, wi) -> None:
     store = world["store"]
     store.create("deployments", "demo", {"metadata": {"name": "other"}, "spec": {
         "replicas": 1, "selector": {"matchLabels": {"app": "other"}},
         "template": _template("two", "db", "other")}})  # id-two, on db's service account
-    code, doc = wi_json(capsys, "migrate", "-n", "demo")
-    assert code == 0
+    run = wi("migrate", "-n", "demo", "-o", "json")
+    doc = run.json
+    assert run.code == 0
     plans = by_name(doc)
     for name in ("db", "other"):
         assert plans[name]["state"] == "manual"
         assert "shared by workloads bound to different identities" in plans[name]["manual"]
 
 
-def test_without_the_crds_it_says_so_and_exits_0(tmp_path, monkeypatch, capsys) -> None:
+def test_without_the_crds_it_says_so_and_exits_0(tmp_path, monkeypatch, wi) -> None:
     with seeded_lab("healthy", tmp_path) as world:
         set_env(monkeypatch, operator_env(world["lab"], world["seeded"], world["kubeconfig"]))
-        code = main(["migrate", "-A"])
-        out, err = capsys.readouterr()
-        assert code == 0
-        assert out.strip() == ("aad-pod-identity is not installed in this cluster (it serves "
-                               "no aadpodidentity.k8s.io resources): there is nothing to "
-                               "migrate.")
-        code, doc = wi_json(capsys, "migrate", "-A", "--apply", "-y")
-        assert code == 0 and doc["data"]["installed"] is False
+        run = wi("migrate", "-A")
+        assert run.code == 0
+        assert run.out.strip() == ("aad-pod-identity is not installed in this cluster (it "
+                                   "serves no aadpodidentity.k8s.io resources): there is "
+                                   "nothing to migrate.")
+        run = wi("migrate", "-A", "--apply", "-y", "-o", "json")
+        doc = run.json
+        assert run.code == 0 and doc["data"]["installed"] is False
 
 
-def test_human_plan_names_workloads_and_next_step(world, capsys, monkeypatch) -> None:
-    from wi_cli.render import console
-
+def test_human_plan_names_workloads_and_next_step(world, wi) -> None:
     world["store"].create("azurepodidentityexceptions", "demo", {
         "apiVersion": GROUP, "kind": "AzurePodIdentityException",
         "metadata": {"name": "node-agents"}, "spec": {"podLabels": {"app": "node-agent"}}})
-    monkeypatch.setenv("COLUMNS", "250")
-    console.reset()
-    code = main(["migrate", "-n", "demo"])
-    console.reset()
-    out, err = capsys.readouterr()
-    assert code == 0
-    assert "Deployment demo/web" in out and "web (new)" in out
-    assert "Next: wi migrate --apply -n demo" in out
-    assert "By hand: AzureIdentity demo/sp-id" in err
-    assert "RoleBinding demo/default-view" in err
-    assert "AzurePodIdentityException demo/node-agents: pods labelled app=node-agent" in err
+    run = wi("migrate", "-n", "demo", columns=250)
+    assert run.code == 0
+    assert "Deployment demo/web" in run.out and "web (new)" in run.out
+    assert "Next: wi migrate --apply -n demo" in run.out
+    assert "By hand: AzureIdentity demo/sp-id" in run.err
+    assert "RoleBinding demo/default-view" in run.err
+    assert "AzurePodIdentityException demo/node-agents: pods labelled app=node-agent" in run.err
 
 
-def test_kinds_wi_cannot_roll_are_manual_and_prepared_for(world, capsys, tmp_path) -> None:
+def test_kinds_wi_cannot_roll_are_manual_and_prepared_for(world, wi, tmp_path) -> None:
     store = world["store"]
     pod = _template("web", None, "solo")
     store.create("pods", "demo", {"metadata": {"name": "solo", **pod["metadata"]},
@@ -367,9 +369,10 @@ def test_kinds_wi_cannot_roll_are_manual_and_prepared_for(world, capsys, tmp_pat
         "replicas": 1, "template": pinned,
         "selector": {"matchLabels": {"app": "pinned", "aadpodidbinding": "batch"}}}})
     folder = tmp_path / "out"
-    code, doc = wi_json(capsys, "migrate", "-n", "demo", "--write-manifests", str(folder),
-                        "--proxy-for", "web", "--remove-pod-identity")
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-n", "demo", "--write-manifests", str(folder),
+             "--proxy-for", "web", "--remove-pod-identity", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     plans = by_name(doc)
     assert "a pod's service account cannot change" in plans["solo"]["manual"]
     assert "a Job's pod template cannot change" in plans["once"]["manual"]
@@ -383,21 +386,23 @@ def test_kinds_wi_cannot_roll_are_manual_and_prepared_for(world, capsys, tmp_pat
     fates = {b["name"]: b for b in doc["data"]["bindings"]}
     assert fates["demo/batch-binding"]["action"] == "keep"  # pinned keeps its label
 
-    code, doc = wi_json(capsys, "migrate", "-n", "demo", "--apply", "-y")
-    assert code == 0, doc["errors"]
+    run = wi("migrate", "-n", "demo", "--apply", "-y", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"]
     made = store.get("serviceaccounts", "demo", "once")  # ready for the Job's next run
     assert made["metadata"]["annotations"]["azure.workload.identity/client-id"] == \
         world["seeded"].identity.client_id
     assert "aadpodidbinding" in store.get("jobs", "demo", "once")["spec"]["template"][
         "metadata"]["labels"]
-    code, again = wi_json(capsys, "migrate", "-n", "demo", "--apply", "-y")
-    assert code == 0, again["errors"]
+    run = wi("migrate", "-n", "demo", "--apply", "-y", "-o", "json")
+    again = run.json
+    assert run.code == 0, again["errors"]
     writes = [s for s in again["data"]["steps"] if s["action"] in ("create", "update")]
     assert writes == []  # a second run finds everything done and writes nothing
     assert {s["status"] for s in again["data"]["steps"]} == {"applied", "unchanged"}
 
 
-def test_a_missing_kubernetes_permission_refuses_before_any_write(world, capsys,
+def test_a_missing_kubernetes_permission_refuses_before_any_write(world, wi,
                                                                  tmp_path) -> None:
     cluster = world["seeded"].cluster
     cluster.add_token("no-patch-token", "operator",
@@ -405,8 +410,9 @@ def test_a_missing_kubernetes_permission_refuses_before_any_write(world, capsys,
                                                             and resource == "deployments"))
     path = cluster.write_kubeconfig(tmp_path / "limited", user="operator", token="no-patch-token")
     before = snapshot(world)
-    code, doc = wi_json(capsys, "migrate", "-n", "demo", "--apply", "-y", "--kubeconfig",
-                        str(path))
-    assert code == 4
+    run = wi("migrate", "-n", "demo", "--apply", "-y", "--kubeconfig",
+             str(path), "-o", "json")
+    doc = run.json
+    assert run.code == 4
     assert "may not patch deployments in namespace demo" in doc["errors"][0]["message"]
     assert snapshot(world) == before

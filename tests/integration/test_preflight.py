@@ -6,7 +6,6 @@ and a passing (or skipped) preflight must hand over to it."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
@@ -17,7 +16,6 @@ import requests
 
 from wi_cli.adapters.azure import preflight as arm
 from wi_cli.adapters.azure.clients import AzureClients
-from wi_cli.cli.app import main
 from wi_cli.adapters.web import cloud as cloud_of
 from wi_cli.core.config import state_path
 from wi_cli.core.errors import AzureForbidden
@@ -82,12 +80,6 @@ def terraform_stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{stub.parent}{os.pathsep}{os.environ['PATH']}")
     return calls
-
-
-def wi(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def workdir() -> Path:
@@ -183,23 +175,23 @@ def test_permissions_read_without_access_is_a_clear_refusal(world, monkeypatch) 
 
 # -- wi provision ----------------------------------------------------------------------------------
 
-def test_contributor_is_refused_before_terraform_runs(world, monkeypatch, capsys,
+def test_contributor_is_refused_before_terraform_runs(world, monkeypatch, wi,
                                                       terraform_stub) -> None:
     sign_in(world, monkeypatch, "contributor")
-    code, out, err = wi(capsys, "provision", "-y")
-    assert code == 4, err
-    assert ROLE_WRITE in err and f"/subscriptions/{world['seeded'].subscription_id}" in err
-    assert "User Access Administrator" in err and "--skip-preflight" in err
-    assert "Traceback" not in err and out == ""
+    run = wi("provision", "-y")
+    assert run.code == 4, run.err
+    assert ROLE_WRITE in run.err and f"/subscriptions/{world['seeded'].subscription_id}" in run.err
+    assert "User Access Administrator" in run.err and "--skip-preflight" in run.err
+    assert run.out == ""
     assert not terraform_stub.exists(), "terraform was started"
     assert not workdir().exists() and not state_path(os.environ).exists()
 
 
-def test_refusal_in_json_carries_the_preflight(world, monkeypatch, capsys, terraform_stub) -> None:
+def test_refusal_in_json_carries_the_preflight(world, monkeypatch, wi, terraform_stub) -> None:
     sign_in(world, monkeypatch, "contributor")
-    code, out, err = wi(capsys, "provision", "-y", "-o", "json")
-    doc = json.loads(out)
-    assert code == 4 and doc["exit_code"] == 4 and doc["status"] == "error"
+    run = wi("provision", "-y", "-o", "json")
+    doc = run.json
+    assert run.code == 4 and doc["exit_code"] == 4 and doc["status"] == "error"
     (error,) = doc["errors"]
     assert error["type"] == "PreflightRefused" and ROLE_WRITE in error["message"]
     preflight = doc["data"]["preflight"]
@@ -212,89 +204,89 @@ def test_refusal_in_json_carries_the_preflight(world, monkeypatch, capsys, terra
     assert not terraform_stub.exists()
 
 
-def test_unregistered_provider_is_named_with_the_register_command(world, monkeypatch, capsys,
+def test_unregistered_provider_is_named_with_the_register_command(world, monkeypatch, wi,
                                                                   terraform_stub,
                                                                   unregistered) -> None:
     unregistered("Microsoft.PolicyInsights")
     unregistered("Microsoft.ContainerRegistry", "Registering")
     sign_in(world, monkeypatch)
-    code, out, err = wi(capsys, "provision", "-y")
+    run = wi("provision", "-y")
     sub = world["seeded"].subscription_id
-    assert code == 4, err
-    assert "resource provider Microsoft.PolicyInsights is NotRegistered" in err
-    assert "resource provider Microsoft.ContainerRegistry is Registering" in err
-    assert f"az provider register --namespace Microsoft.PolicyInsights --subscription {sub}" in err
-    assert ROLE_WRITE not in err  # the Owner has every permission
+    assert run.code == 4, run.err
+    assert "resource provider Microsoft.PolicyInsights is NotRegistered" in run.err
+    assert "resource provider Microsoft.ContainerRegistry is Registering" in run.err
+    assert f"az provider register --namespace Microsoft.PolicyInsights --subscription {sub}" in run.err
+    assert ROLE_WRITE not in run.err  # the Owner has every permission
     assert not terraform_stub.exists()
 
 
-def test_region_the_subscription_lacks_is_refused(world, monkeypatch, capsys,
+def test_region_the_subscription_lacks_is_refused(world, monkeypatch, wi,
                                                   terraform_stub, tmp_path) -> None:
     sign_in(world, monkeypatch)
     tfvars = tmp_path / "demo.tfvars"
     tfvars.write_text('location = "westeruope"\n')
-    code, out, err = wi(capsys, "provision", "-y", "--var-file", str(tfvars))
-    assert code == 4
-    assert "region 'westeruope' is not available" in err and "westeurope" in err
+    run = wi("provision", "-y", "--var-file", str(tfvars))
+    assert run.code == 4
+    assert "region 'westeruope' is not available" in run.err and "westeurope" in run.err
     assert not terraform_stub.exists()
 
 
-def test_passing_preflight_hands_over_to_terraform(world, monkeypatch, capsys,
+def test_passing_preflight_hands_over_to_terraform(world, monkeypatch, wi,
                                                    terraform_stub) -> None:
     sign_in(world, monkeypatch, subscription=False)  # the only subscription it can see is used
-    code, out, err = wi(capsys, "provision", "-y", "--var", "location=eastus")
+    run = wi("provision", "-y", "--var", "location=eastus")
     sub = world["seeded"].subscription_id
-    assert f"Using subscription {sub}" in err
-    assert "Preflight passed:" in err and "region eastus" in err
+    assert f"Using subscription {sub}" in run.err
+    assert "Preflight passed:" in run.err and "region eastus" in run.err
     assert terraform_stub.read_text().startswith("version -json")
-    assert code == 3  # the stub is not a usable terraform
+    assert run.code == 3  # the stub is not a usable terraform
 
 
-def test_plan_only_reports_the_problems_and_plans_anyway(world, monkeypatch, capsys,
+def test_plan_only_reports_the_problems_and_plans_anyway(world, monkeypatch, wi,
                                                          terraform_stub) -> None:
     sign_in(world, monkeypatch, "contributor")
-    code, out, err = wi(capsys, "provision", "--plan-only")
-    assert "Preflight found problems" in err and ROLE_WRITE in err
-    assert "applying it would fail" in err
+    run = wi("provision", "--plan-only")
+    assert "Preflight found problems" in run.err and ROLE_WRITE in run.err
+    assert "applying it would fail" in run.err
     assert terraform_stub.exists()
 
 
-def test_skip_preflight_and_other_modules_start_terraform_unchecked(world, monkeypatch, capsys,
+def test_skip_preflight_and_other_modules_start_terraform_unchecked(world, monkeypatch, wi,
                                                                     terraform_stub,
                                                                     tmp_path) -> None:
     sign_in(world, monkeypatch, "contributor")
-    code, out, err = wi(capsys, "provision", "-y", "--skip-preflight")
-    assert "Preflight skipped: --skip-preflight was given." in err
-    assert ROLE_WRITE not in err and terraform_stub.exists()
+    run = wi("provision", "-y", "--skip-preflight")
+    assert "Preflight skipped: --skip-preflight was given." in run.err
+    assert ROLE_WRITE not in run.err and terraform_stub.exists()
     module = tmp_path / "mine"
     module.mkdir()
     (module / "main.tf").write_text('resource "terraform_data" "x" {}\n')
-    code, out, err = wi(capsys, "provision", "-y", "--module", str(module))
-    assert "Preflight skipped:" in err and "not the module bundled with wi" in err
+    run = wi("provision", "-y", "--module", str(module))
+    assert "Preflight skipped:" in run.err and "not the module bundled with wi" in run.err
 
 
 def test_several_subscriptions_and_none_chosen_is_a_configuration_error(world, monkeypatch,
-                                                                        capsys,
+                                                                        wi,
                                                                         terraform_stub) -> None:
     lab, seeded = world["lab"], world["seeded"]
     other = lab.azure.add_subscription(seeded.tenant_id, display_name="second")
     ra = lab.azure.add_role_assignment(other.id, "Reader", world["owner"].object_id)
     try:
         sign_in(world, monkeypatch, subscription=False)
-        code, out, err = wi(capsys, "provision", "-y")
+        run = wi("provision", "-y")
     finally:
         with lab.azure.lock:
             lab.azure.role_assignments.pop(ra.name.lower())
-    assert code == 3 and "sees 2 enabled subscriptions" in err and "--subscription" in err
+    assert run.code == 3 and "sees 2 enabled subscriptions" in run.err and "--subscription" in run.err
     assert not terraform_stub.exists()
 
 
-def test_destroy_runs_no_preflight(world, monkeypatch, capsys, terraform_stub) -> None:
+def test_destroy_runs_no_preflight(world, monkeypatch, wi, terraform_stub) -> None:
     sign_in(world, monkeypatch, "reader")
     workdir().mkdir(parents=True)
     (workdir() / "terraform.tfstate").write_text("{}")
-    code, out, err = wi(capsys, "provision", "--destroy", "-y")
-    assert "Preflight" not in err and terraform_stub.exists()
+    run = wi("provision", "--destroy", "-y")
+    assert "Preflight" not in run.err and terraform_stub.exists()
 
 
 def test_lab_answers_resource_provider_reads_without_a_token_with_401(world) -> None:
@@ -306,7 +298,7 @@ def test_lab_answers_resource_provider_reads_without_a_token_with_401(world) -> 
 
 # -- the bundled module, planned by the real azurerm provider against the lab -----------------------
 
-def test_plan_only_plans_the_bundled_module_with_the_real_azurerm(world, monkeypatch, capsys,
+def test_plan_only_plans_the_bundled_module_with_the_real_azurerm(world, monkeypatch, wi,
                                                                    tmp_path) -> None:
     """`wi provision --plan-only` end to end: the preflight, then terraform init (offline, from a
     mirror of tf-validate's provider builds) and plan, with azurerm 4.81.0 authenticating to the
@@ -321,10 +313,10 @@ def test_plan_only_plans_the_bundled_module_with_the_real_azurerm(world, monkeyp
     monkeypatch.delenv("TF_CLI_ARGS", raising=False)
     logged = len(lab.request_log)
 
-    code, out, err = wi(capsys, "provision", "--plan-only", "-o", "json")
-    assert code == 0, err
-    data = json.loads(out)["data"]
-    assert data["preflight"]["status"] == "ok" and "Preflight passed" in err
+    run = wi("provision", "--plan-only", "-o", "json")
+    assert run.code == 0, run.err
+    data = run.json["data"]
+    assert data["preflight"]["status"] == "ok" and "Preflight passed" in run.err
     planned = {c["address"]: c["action"] for c in data["plan"]["changes"]}
     owner = world["owner"].object_id
     for address in ("azurerm_kubernetes_cluster.this", "time_sleep.kv_rbac_propagation",

@@ -11,13 +11,11 @@ from typing import Any, Iterator
 import pytest
 
 from support import operator_env, seeded_lab, set_env
-from wi_cli.cli.app import main
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.kube.aks import set_workload_identity
 
 NS, SA = scenarios.NAMESPACE, scenarios.SERVICE_ACCOUNT
 PROBE = ["probe", "-n", NS, "--service-account", SA]
-JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}")
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +28,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return set_env(monkeypatch, operator_env(world["lab"], world["seeded"],
                                              world["kubeconfig"]))
-
-
-def wi(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def wi_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:
-    code, out, err = wi(capsys, *argv, "-o", "json")
-    assert not JWT.search(out + err)
-    return code, json.loads(out), out + err
 
 
 def leftovers(world: dict[str, Any], ns: str = NS) -> list[str]:
@@ -59,12 +45,13 @@ def make_sa(world: dict[str, Any], name: str, annotations: dict[str, str]) -> No
         "metadata": {"name": name, "namespace": NS, "annotations": annotations}})
 
 
-def test_healthy_probe_shows_claims_roles_and_checks(world, env, capsys) -> None:
+def test_healthy_probe_shows_claims_roles_and_checks(world, env, wi) -> None:
     seeded = world["seeded"]
-    code, doc, raw = wi_json(capsys, *PROBE, "--check-keyvault", scenarios.KEY_VAULT,
-                             "--check-storage",
-                             f"{scenarios.STORAGE_ACCOUNT}/{scenarios.STORAGE_CONTAINER}")
-    assert code == 0 and doc["status"] == "ok", doc
+    run = wi(*PROBE, "--check-keyvault", scenarios.KEY_VAULT,
+             "--check-storage",
+             f"{scenarios.STORAGE_ACCOUNT}/{scenarios.STORAGE_CONTAINER}", "-o", "json")
+    doc = run.json
+    assert run.code == 0 and doc["status"] == "ok", doc
     data = doc["data"]
     assert data["container"]["namespace"] == NS and data["container"]["pod"] == data["pod"]["name"]
     sa = data["tokens"]["service_account"]["claims"]
@@ -80,42 +67,37 @@ def test_healthy_probe_shows_claims_roles_and_checks(world, env, capsys) -> None
     assert all(c["ok"] for c in data["checks"]) and len(data["checks"]) == 2
     assert data["verdict"]["ok"] and data["targets"]["keyvault"]["uri"].endswith(
         f"/{scenarios.KEY_VAULT}/")
-    assert "lab-secret-value" not in raw and seeded.operator.secret not in raw
+    assert "lab-secret-value" not in run.out + run.err
+    assert seeded.operator.secret not in run.out + run.err
     assert leftovers(world) == []
 
 
-def test_healthy_human_view(world, env, capsys) -> None:
-    code, out, err = wi(capsys, *PROBE)
-    assert code == 0
+def test_healthy_human_view(world, env, wi) -> None:
+    run = wi(*PROBE)
+    assert run.code == 0
     for title in ("Container", "Service-account token", "Entra access token", "Permissions",
                   "Effective permissions"):
-        assert title in out
-    assert f"system:serviceaccount:{NS}:{SA}" in out and "Workload identity works" in out
-    assert world["seeded"].identity.principal_id in out
-    assert "Key Vault Secrets User" in out and "Storage Blob Data Reader" in out
-    assert not JWT.search(out + err)
+        assert title in run.out
+    assert f"system:serviceaccount:{NS}:{SA}" in run.out and "Workload identity works" in run.out
+    assert world["seeded"].identity.principal_id in run.out
+    assert "Key Vault Secrets User" in run.out and "Storage Blob Data Reader" in run.out
     assert leftovers(world) == []
 
 
 @pytest.mark.parametrize("columns", [80, 200])
-def test_scopes_issuer_and_paths_are_whole_at_any_width(world, env, capsys, monkeypatch,
-                                                       columns: int) -> None:
+def test_scopes_issuer_and_paths_are_whole_at_any_width(world, env, wi, columns: int) -> None:
     """Tables when they fit, lines when they do not: never a folded or cut value."""
-    from wi_cli.render import console
-
-    monkeypatch.setenv("COLUMNS", str(columns))
-    console.reset()
-    code, out, _ = wi(capsys, *PROBE)
-    assert code == 0 and "…" not in out
+    run = wi(*PROBE, columns=columns)
+    assert run.code == 0 and "…" not in run.out
     seeded = world["seeded"]
     scopes = {ra.scope for ra in world["lab"].azure.assignments_for(seeded.identity.principal_id)}
-    lines = out.splitlines()
+    lines = run.out.splitlines()
     for value in (*scopes, seeded.issuer_url, f"system:serviceaccount:{NS}:{SA}"):
         assert any(value in line for line in lines), value
-    assert ("┃ Scope" in out) == (columns == 200)
+    assert ("┃ Scope" in run.out) == (columns == 200)
 
 
-def test_key_vault_check_fails_with_403_explained_when_only_reader(world, env, capsys) -> None:
+def test_key_vault_check_fails_with_403_explained_when_only_reader(world, env, wi) -> None:
     lab, seeded = world["lab"], world["seeded"]
     kv_user = [ra for ra in lab.azure.assignments_for(seeded.identity.principal_id)
                if lab.azure.role_definitions[ra.role_guid].role_name == "Key Vault Secrets User"]
@@ -123,45 +105,47 @@ def test_key_vault_check_fails_with_403_explained_when_only_reader(world, env, c
     for ra in kv_user:
         del lab.azure.role_assignments[ra.name.lower()]
     try:
-        code, doc, _ = wi_json(capsys, *PROBE, "--check-keyvault", scenarios.KEY_VAULT)
-        human_code, out, _ = wi(capsys, *PROBE, "--check-keyvault", scenarios.KEY_VAULT)
+        as_json = wi(*PROBE, "--check-keyvault", scenarios.KEY_VAULT, "-o", "json")
+        human = wi(*PROBE, "--check-keyvault", scenarios.KEY_VAULT)
     finally:
         for ra in kv_user:
             lab.azure.role_assignments[ra.name.lower()] = ra
-    assert code == 1 == human_code  # the exchange worked; the check asked for failed
+    assert as_json.code == 1 == human.code  # the exchange worked; the check asked for failed
+    doc = as_json.json
     assert doc["status"] == "problems" and doc["data"]["verdict"]["status"] == "fail"
     check = doc["data"]["checks"][0]
     assert check["kind"] == "keyvault" and check["ok"] is False and check["status"] == 403
     assert check["error"]["code"] == "Forbidden" and check["error"]["inner"] == "ForbiddenByRbac"
     assert "Key Vault Secrets User" in check["explanation"]["fix"]
     assert "1 data-plane check(s) failed" in doc["data"]["verdict"]["summary"]
-    assert "403 Forbidden" in out and "Key Vault Secrets User" in out
+    assert "403 Forbidden" in human.out and "Key Vault Secrets User" in human.out
 
 
-def test_broken_fic_subject_is_exit_1_with_aadsts700213(world, env, capsys) -> None:
+def test_broken_fic_subject_is_exit_1_with_aadsts700213(world, env, wi) -> None:
     make_sa(world, "no-fic-sa", {"azure.workload.identity/client-id":
                                  world["seeded"].identity.client_id})
     argv = ["probe", "-n", NS, "--service-account", "no-fic-sa"]
-    code, doc, _ = wi_json(capsys, *argv)
-    assert code == 1 and doc["status"] == "problems"
+    run = wi(*argv, "-o", "json")
+    doc = run.json
+    assert run.code == 1 and doc["status"] == "problems"
     error = doc["data"]["tokens"]["access_token"]["error"]
     assert error["code"] == "AADSTS700213" and "subject" in error["explanation"]["cause"]
     assert doc["data"]["permissions"] is None
-    code, out, err = wi(capsys, *argv)
-    assert code == 1 and "AADSTS700213" in out and "wi doctor -n demo" in out
-    assert "system:serviceaccount:NAMESPACE:NAME" in out  # the root cause, from the table
-    assert not JWT.search(out + err)
+    run = wi(*argv)
+    assert run.code == 1 and "AADSTS700213" in run.out and "wi doctor -n demo" in run.out
+    assert "system:serviceaccount:NAMESPACE:NAME" in run.out  # the root cause, from the table
     assert leftovers(world) == []
 
 
-def test_pod_without_injection_reports_missing_env(world, env, capsys) -> None:
+def test_pod_without_injection_reports_missing_env(world, env, wi) -> None:
     cluster = world["seeded"].cluster
     set_workload_identity(cluster, False)
     try:
-        code, doc, _ = wi_json(capsys, *PROBE)
+        run = wi(*PROBE, "-o", "json")
+        doc = run.json
     finally:
         set_workload_identity(cluster, True)
-    assert code == 1
+    assert run.code == 1
     assert "AZURE_FEDERATED_TOKEN_FILE" in doc["data"]["env"]["missing"]
     assert "did not mutate the pod" in doc["data"]["verdict"]["summary"]
     assert doc["data"]["tokens"]["access_token"]["ok"] is False
@@ -171,20 +155,22 @@ def test_pod_without_injection_reports_missing_env(world, env, capsys) -> None:
     assert leftovers(world) == []
 
 
-def test_admission_refused_is_exit_1_and_leaves_nothing(world, env, capsys) -> None:
+def test_admission_refused_is_exit_1_and_leaves_nothing(world, env, wi) -> None:
     make_sa(world, "bad-expiry-sa", {
         "azure.workload.identity/client-id": world["seeded"].identity.client_id,
         "azure.workload.identity/service-account-token-expiration": "soon"})
-    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "bad-expiry-sa")
-    assert code == 1 and doc["data"]["outcome"] == "refused"
+    run = wi("probe", "-n", NS, "--service-account", "bad-expiry-sa", "-o", "json")
+    doc = run.json
+    assert run.code == 1 and doc["data"]["outcome"] == "refused"
     assert "denied the request" in doc["data"]["verdict"]["causes"][0]
     assert leftovers(world) == []
 
 
-def test_image_that_cannot_be_pulled_is_reported_with_the_event_reason(world, env, capsys) -> None:
-    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", SA,
-                           "--image", "registry.invalid/python:3.12", "--timeout", "30")
-    assert code == 1, doc
+def test_image_that_cannot_be_pulled_is_reported_with_the_event_reason(world, env, wi) -> None:
+    run = wi("probe", "-n", NS, "--service-account", SA,
+             "--image", "registry.invalid/python:3.12", "--timeout", "30", "-o", "json")
+    doc = run.json
+    assert run.code == 1, doc
     verdict = doc["data"]["verdict"]
     assert verdict["ok"] is False
     assert verdict["summary"] in ("The probe pod never started: ErrImagePull.",
@@ -193,15 +179,16 @@ def test_image_that_cannot_be_pulled_is_reported_with_the_event_reason(world, en
     assert leftovers(world) == []
 
 
-def test_timeout_is_exit_4_and_cleans_up(world, env, capsys, monkeypatch) -> None:
+def test_timeout_is_exit_4_and_cleans_up(world, env, wi, monkeypatch) -> None:
     lab = world["lab"]
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")  # no operator sign-in: only the agent waits
     lab.entra.faults.latency = 3.0  # the agent's exchange hangs past --timeout
     try:
-        code, doc, _ = wi_json(capsys, *PROBE, "--timeout", "1")
+        run = wi(*PROBE, "--timeout", "1", "-o", "json")
+        doc = run.json
     finally:
         lab.entra.faults.latency = 0.0
-    assert code == 4 and doc["errors"][0]["type"] == "ProbeTimeout"
+    assert run.code == 4 and doc["errors"][0]["type"] == "ProbeTimeout"
     assert "did not finish within 1s" in doc["errors"][0]["message"]
     assert leftovers(world) == []
 
@@ -212,37 +199,44 @@ def test_timeout_is_exit_4_and_cleans_up(world, env, capsys, monkeypatch) -> Non
     (["--timeout", "0"], 2, "--timeout"),
     (["--check-keyvault", "no-such-kv"], 3, "No Key Vault named"),
 ])
-def test_bad_input_changes_nothing(world, env, capsys, argv, code, fragment) -> None:
-    got, doc, _ = wi_json(capsys, *PROBE, *argv)
-    assert got == code and fragment in doc["errors"][0]["message"]
+def test_bad_input_changes_nothing(world, env, wi, argv, code, fragment) -> None:
+    run = wi(*PROBE, *argv, "-o", "json")
+    doc = run.json
+    assert run.code == code and fragment in doc["errors"][0]["message"]
     assert leftovers(world) == []
 
 
-def test_missing_service_account_or_namespace_is_exit_3_like_bind(world, env, capsys) -> None:
-    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "ghost")
-    assert code == 3 and doc["errors"][0]["message"] == f"Service account {NS}/ghost does not exist."
-    code, doc, _ = wi_json(capsys, "probe", "-n", "nowhere", "--service-account", "ghost")
-    assert code == 3 and doc["errors"][0]["message"] == "Namespace nowhere does not exist."
-    code, bind, _ = wi_json(capsys, "bind", "ghost", scenarios.IDENTITY_NAME, "-n", NS)
-    assert code == 3 and bind["errors"][0]["message"].startswith(f"Service account {NS}/ghost")
+def test_missing_service_account_or_namespace_is_exit_3_like_bind(world, env, wi) -> None:
+    run = wi("probe", "-n", NS, "--service-account", "ghost", "-o", "json")
+    doc = run.json
+    assert run.code == 3
+    assert doc["errors"][0]["message"] == f"Service account {NS}/ghost does not exist."
+    run = wi("probe", "-n", "nowhere", "--service-account", "ghost", "-o", "json")
+    doc = run.json
+    assert run.code == 3 and doc["errors"][0]["message"] == "Namespace nowhere does not exist."
+    run = wi("bind", "ghost", scenarios.IDENTITY_NAME, "-n", NS, "-o", "json")
+    bind = run.json
+    assert run.code == 3 and bind["errors"][0]["message"].startswith(f"Service account {NS}/ghost")
     assert leftovers(world) == []
 
 
-def test_unreachable_cluster_is_exit_4(world, env, capsys, monkeypatch, tmp_path: Path) -> None:
+def test_unreachable_cluster_is_exit_4(world, env, wi, monkeypatch, tmp_path: Path) -> None:
     text = Path(world["kubeconfig"]).read_text()
     server = world["seeded"].cluster.url
     dead = tmp_path / "dead-kubeconfig"
     dead.write_text(text.replace(server, "https://127.0.0.1:9"))
     monkeypatch.setenv("KUBECONFIG", str(dead))
-    code, doc, _ = wi_json(capsys, *PROBE)
-    assert code == 4 and "Could not reach" in doc["errors"][0]["message"]
+    run = wi(*PROBE, "-o", "json")
+    doc = run.json
+    assert run.code == 4 and "Could not reach" in doc["errors"][0]["message"]
 
 
-def test_keep_leaves_the_pod_and_configmap(world, env, capsys) -> None:
-    code, doc, _ = wi_json(capsys, *PROBE, "--keep")
+def test_keep_leaves_the_pod_and_configmap(world, env, wi) -> None:
+    run = wi(*PROBE, "--keep", "-o", "json")
+    doc = run.json
     name = doc["data"]["pod"]["name"]
     try:
-        assert code == 0 and sorted(leftovers(world)) == [f"configmaps/{name}", f"pods/{name}"]
+        assert run.code == 0 and sorted(leftovers(world)) == [f"configmaps/{name}", f"pods/{name}"]
         assert doc["data"]["pod"]["kept"] is True
     finally:
         store = world["seeded"].cluster.store
@@ -250,33 +244,34 @@ def test_keep_leaves_the_pod_and_configmap(world, env, capsys) -> None:
         store.delete("configmaps", NS, name)
 
 
-def test_keep_says_what_it_kept_and_its_delete_command_works(world, env, capsys) -> None:
+def test_keep_says_what_it_kept_and_its_delete_command_works(world, env, wi) -> None:
     import os
     import subprocess
 
-    code, out, _ = wi(capsys, *PROBE, "--keep")
-    assert code == 0 and len(leftovers(world)) == 2
-    (command,) = [line.strip()[2:] for line in out.splitlines()
+    run = wi(*PROBE, "--keep")
+    assert run.code == 0 and len(leftovers(world)) == 2
+    (command,) = [line.strip()[2:] for line in run.out.splitlines()
                   if line.strip().startswith("$ kubectl delete")]
     (name,) = {n.split("/")[1] for n in leftovers(world)}
-    assert f"Kept pod/{name} and configmap/{name} in namespace {NS}" in out
+    assert f"Kept pod/{name} and configmap/{name} in namespace {NS}" in run.out
     subprocess.run(command.split(), check=True, capture_output=True, timeout=60,
                    env={**os.environ, "KUBECONFIG": world["kubeconfig"]})
     assert leftovers(world) == []
 
 
-def test_without_operator_credentials_the_permissions_say_why(world, env, capsys,
+def test_without_operator_credentials_the_permissions_say_why(world, env, wi,
                                                                monkeypatch) -> None:
     for var in ("AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_ID"):
         monkeypatch.delenv(var)
-    code, out, err = wi(capsys, *PROBE)
-    assert code == 0, err
+    run = wi(*PROBE)
+    assert run.code == 0, run.err
     seeded = world["seeded"]
     rg = f"/subscriptions/{seeded.subscription_id}/resourceGroups/{seeded.resource_group}"
     # the agent still looks at the identity's resource group (from its token's xms_mirid)
-    assert rg in out and "Reader" in out
-    assert "No subscription selected" in err
-    code, doc, _ = wi_json(capsys, *PROBE)
+    assert rg in run.out and "Reader" in run.out
+    assert "No subscription selected" in run.err
+    run = wi(*PROBE, "-o", "json")
+    doc = run.json
     assert doc["data"]["targets"]["scopes"] == []
     assert [s["scope"] for s in doc["data"]["permissions"]["scopes"]][-1] == rg
 
@@ -325,40 +320,41 @@ def test_ctrl_c_deletes_the_pod_and_configmap(world, env, monkeypatch) -> None:
     assert leftovers(world) == []
 
 
-def test_fresh_bind_then_probe_warns_while_entra_refuses_then_is_clean(world, env, capsys,
+def test_fresh_bind_then_probe_warns_while_entra_refuses_then_is_clean(world, env, wi,
                                                                      monkeypatch) -> None:
     lab, ident = world["lab"], world["seeded"].identity
     monkeypatch.setenv("WI_PROPAGATION_WAIT", "1")  # the agent's bounded retries, shortened
     make_sa(world, "fresh-probe", {})
-    assert main(["bind", "fresh-probe", scenarios.IDENTITY_NAME, "-n", NS]) == 0
-    capsys.readouterr()
+    assert wi("bind", "fresh-probe", scenarios.IDENTITY_NAME, "-n", NS).code == 0
     fic = next(f for f in ident.fics.values()
                if f.subject == f"system:serviceaccount:{NS}:fresh-probe")
     lab.azure.refuse_next(ident, 1000, fic=fic.name)
     argv = ["probe", "-n", NS, "--service-account", "fresh-probe"]
     try:
-        code, doc, _ = wi_json(capsys, *argv)
-        human_code, out, _ = wi(capsys, *argv)
+        as_json = wi(*argv, "-o", "json")
+        human = wi(*argv)
     finally:
         lab.azure.refuse_next(ident, 0, fic=fic.name)
+    doc = as_json.json
     verdict = doc["data"]["verdict"]
-    assert code == 0 == human_code and verdict["status"] == "warn", verdict
+    assert as_json.code == 0 == human.code and verdict["status"] == "warn", verdict
     # the identity's other credential has this issuer: Entra answers 700213 without the new one
     assert "AADSTS700213" in verdict["summary"] and "Re-run in a few minutes" in verdict["summary"]
     assert re.search(r"was created \d+ s ago", verdict["summary"])
     assert not any("wi bind" in f for f in verdict["fixes"])
     access = doc["data"]["tokens"]["access_token"]
     assert access["waited_seconds"] == 1 and access["attempts"] == 3
-    assert "! Entra refused the token exchange with AADSTS700213" in out
+    assert "! Entra refused the token exchange with AADSTS700213" in human.out
     assert leftovers(world) == []
 
-    code, doc, _ = wi_json(capsys, *argv)
-    assert code == 0 and doc["data"]["verdict"]["status"] == "ok"
+    run = wi(*argv, "-o", "json")
+    doc = run.json
+    assert run.code == 0 and doc["data"]["verdict"]["status"] == "ok"
     assert "propagat" not in json.dumps(doc["data"]["verdict"])
     assert leftovers(world) == []
 
 
-def test_a_domain_tenant_works_in_the_pod(world, env, capsys) -> None:
+def test_a_domain_tenant_works_in_the_pod(world, env, wi) -> None:
     """The webhook injects the domain as AZURE_TENANT_ID and the pod's exchange works."""
     seeded = world["seeded"]
     domain = world["lab"].azure.tenant_domain(seeded.tenant_id)
@@ -366,15 +362,17 @@ def test_a_domain_tenant_works_in_the_pod(world, env, capsys) -> None:
                                     "azure.workload.identity/tenant-id": domain})
     world["lab"].azure.add_fic(seeded.identity, "probe-domain", seeded.issuer_url or "",
                                f"system:serviceaccount:{NS}:probe-domain")
-    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "probe-domain")
-    assert code == 0, doc["errors"] or doc["data"]
+    run = wi("probe", "-n", NS, "--service-account", "probe-domain", "-o", "json")
+    doc = run.json
+    assert run.code == 0, doc["errors"] or doc["data"]
     assert leftovers(world) == []
 
 
-def test_no_retry_when_arm_shows_no_credential_for_the_subject(world, env, capsys) -> None:
+def test_no_retry_when_arm_shows_no_credential_for_the_subject(world, env, wi) -> None:
     make_sa(world, "never-bound", {"azure.workload.identity/client-id":
                                    world["seeded"].identity.client_id})
-    code, doc, _ = wi_json(capsys, "probe", "-n", NS, "--service-account", "never-bound")
+    run = wi("probe", "-n", NS, "--service-account", "never-bound", "-o", "json")
+    doc = run.json
     access = doc["data"]["tokens"]["access_token"]
-    assert code == 1 and doc["data"]["verdict"]["status"] == "fail"
+    assert run.code == 1 and doc["data"]["verdict"]["status"] == "fail"
     assert access["error"]["code"] == "AADSTS700213" and access["waited_seconds"] == 0

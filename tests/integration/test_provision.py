@@ -18,7 +18,6 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from wi_cli.cli.app import main
 from wi_cli.core.config import load_state, state_path
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.runtime import Lab
@@ -79,12 +78,6 @@ def lab_vars(world: dict[str, Any]) -> list[str]:
     return [arg for k, v in pairs.items() for arg in ("--var", f"{k}={v}")]
 
 
-def wi(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def workdir() -> Path:
     return Path(os.environ["WI_STATE_DIR"]) / "terraform"
 
@@ -104,16 +97,16 @@ def assert_no_secret(world: dict[str, Any], *texts: str) -> None:
 
 
 def test_provision_applies_saves_state_merges_kubeconfig_and_feeds_bind(
-        world, env, kubeconfig, capsys) -> None:
+        world, env, kubeconfig, wi) -> None:
     seeded = world["seeded"]
-    code, out, err = wi(capsys, "provision", "--module", str(LAB_MODULE), *lab_vars(world), "-y")
-    assert code == 0, err
+    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world), "-y")
+    assert run.code == 0, run.err
 
     # plan table and live progress on stderr, results and next commands on stdout
-    assert "Terraform plan: 2 to add, 0 to change, 0 to destroy" in err
-    assert "terraform_data.identity" in err and "created" in err and "2/2" in err
-    assert f"wi bind wi-workload {seeded.identity.name} -n demo" in out
-    assert "wi probe -n demo --service-account wi-workload" in out
+    assert "Terraform plan: 2 to add, 0 to change, 0 to destroy" in run.err
+    assert "terraform_data.identity" in run.err and "created" in run.err and "2/2" in run.err
+    assert f"wi bind wi-workload {seeded.identity.name} -n demo" in run.out
+    assert "wi probe -n demo --service-account wi-workload" in run.out
 
     # Terraform got the subscription and tenant from wi's settings
     assert (workdir() / "arm-env.txt").read_text() == \
@@ -135,7 +128,7 @@ def test_provision_applies_saves_state_merges_kubeconfig_and_feeds_bind(
         {"other-user", f"clusterUser_{seeded.resource_group}_{seeded.cluster_name}"}
     assert merged["current-context"] == seeded.cluster_name
     assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
-    assert_no_secret(world, out, err, path.read_text())
+    assert_no_secret(world, run.out, run.err, path.read_text())
 
     namespaces = subprocess.run(
         ["kubectl", "--request-timeout=10s", "--context", seeded.cluster_name, "get", "ns",
@@ -147,45 +140,44 @@ def test_provision_applies_saves_state_merges_kubeconfig_and_feeds_bind(
     seeded.cluster.store.create("serviceaccounts", "demo", {
         "apiVersion": "v1", "kind": "ServiceAccount",
         "metadata": {"name": "app-prov", "namespace": "demo"}})
-    code, out, err = wi(capsys, "bind", "app-prov", seeded.identity.name, "-n", "demo",
-                        "-o", "json")
-    assert code == 0, out
-    bound = json.loads(out)["data"]
+    run = wi("bind", "app-prov", seeded.identity.name, "-n", "demo", "-o", "json")
+    assert run.code == 0, run.out
+    bound = run.json["data"]
     assert bound["issuer_source"] == f"AKS cluster {seeded.cluster_name}"
     assert bound["issuer"] == seeded.issuer_url
 
     # a re-run plans nothing, still refreshes state and kubeconfig, and prints JSON data
-    code, out, err = wi(capsys, "provision", "--module", str(LAB_MODULE), *lab_vars(world),
-                        "-y", "-o", "json")
-    assert code == 0, err
-    doc = json.loads(out)
+    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world),
+             "-y", "-o", "json")
+    assert run.code == 0, run.err
+    doc = run.json
     data = doc["data"]
     assert data["plan"]["add"] == 0 and data["applied"] is False
     assert data["state_path"] == str(path) and data["kube_context"] == seeded.cluster_name
     assert data["outputs"]["cluster_name"] == seeded.cluster_name
     assert "admin_secret" not in data["outputs"]
     assert any(line.startswith("wi bind wi-workload") for line in data["next"])
-    assert "No changes" in err
+    assert "No changes" in run.err
     assert len(yaml.safe_load(kubeconfig.read_text())["contexts"]) == 2
-    assert_no_secret(world, out, err, path.read_text(), (workdir() / ".wi-inputs.json").read_text())
+    assert_no_secret(world, run.out, run.err, path.read_text(), (workdir() / ".wi-inputs.json").read_text())
 
 
 def test_rerun_without_vars_reuses_the_last_module_and_variables(world, env, kubeconfig,
-                                                                  capsys) -> None:
-    code, _, err = wi(capsys, "provision", "--module", str(LAB_MODULE), *lab_vars(world), "-y")
-    assert code == 0, err
-    code, out, err = wi(capsys, "provision", "--plan-only", "-o", "json")
-    assert code == 0, err
-    assert json.loads(out)["data"]["plan"]["add"] == 0
-    assert "Reusing variable(s) from the last run" in err and "cluster_name" in err
+                                                                  wi) -> None:
+    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world), "-y")
+    assert run.code == 0, run.err
+    run = wi("provision", "--plan-only", "-o", "json")
+    assert run.code == 0, run.err
+    assert run.json["data"]["plan"]["add"] == 0
+    assert "Reusing variable(s) from the last run" in run.err and "cluster_name" in run.err
 
 
-def test_plan_only_changes_nothing(world, env, kubeconfig, capsys) -> None:
+def test_plan_only_changes_nothing(world, env, kubeconfig, wi) -> None:
     before = kubeconfig.read_text()
-    code, out, err = wi(capsys, "provision", "--module", str(LAB_MODULE), *lab_vars(world),
-                        "--plan-only", "-o", "json")
-    assert code == 0, err
-    data = json.loads(out)["data"]
+    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world),
+             "--plan-only", "-o", "json")
+    assert run.code == 0, run.err
+    data = run.json["data"]
     assert data["plan_only"] and not data["applied"]
     assert data["plan"]["add"] == 2 and data["state_path"] is None
     assert {c["action"] for c in data["plan"]["changes"]} == {"create"}
@@ -196,44 +188,44 @@ def test_plan_only_changes_nothing(world, env, kubeconfig, capsys) -> None:
 
 
 def test_destroy_removes_what_was_created_and_clears_the_state(world, env, kubeconfig,
-                                                               capsys) -> None:
-    code, _, err = wi(capsys, "provision", "--module", str(LAB_MODULE), *lab_vars(world), "-y")
-    assert code == 0, err
+                                                               wi) -> None:
+    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world), "-y")
+    assert run.code == 0, run.err
     assert tf_resources(workdir()) == ["terraform_data.cluster", "terraform_data.identity"]
 
-    code, out, err = wi(capsys, "provision", "--destroy", "-y")
-    assert code == 0, err
-    assert "Terraform plan: 0 to add, 0 to change, 2 to destroy" in err
-    assert f"State file {state_path(os.environ)} removed" in out
-    assert f"kubectl config delete-context {world['seeded'].cluster_name}" in out
+    run = wi("provision", "--destroy", "-y")
+    assert run.code == 0, run.err
+    assert "Terraform plan: 0 to add, 0 to change, 2 to destroy" in run.err
+    assert f"State file {state_path(os.environ)} removed" in run.out
+    assert f"kubectl config delete-context {world['seeded'].cluster_name}" in run.out
     assert not state_path(os.environ).exists()
     assert tf_resources(workdir()) == []
     assert not (workdir() / "arm-env.txt").exists()
 
 
-def test_destroy_with_nothing_provisioned_is_a_precondition(env, capsys) -> None:
-    code, out, err = wi(capsys, "provision", "--destroy", "-y")
-    assert code == 5 and "nothing to destroy" in err and out == ""
+def test_destroy_with_nothing_provisioned_is_a_precondition(env, wi) -> None:
+    run = wi("provision", "--destroy", "-y")
+    assert run.code == 5 and "nothing to destroy" in run.err and run.out == ""
 
 
-def test_failing_module_exits_4_with_the_diagnostic(env, kubeconfig, capsys) -> None:
+def test_failing_module_exits_4_with_the_diagnostic(env, kubeconfig, wi) -> None:
     before = kubeconfig.read_text()
-    code, out, err = wi(capsys, "provision", "--module", str(FIXTURES / "failing"), "-y")
-    assert code == 4
-    assert "local-exec provisioner error" in err and "exit status 7" in err
-    assert "terraform_data.broken" in err and "failed" in err
-    assert err.count("Error:") == 1 and "Traceback" not in err
+    run = wi("provision", "--module", str(FIXTURES / "failing"), "-y")
+    assert run.code == 4
+    assert "local-exec provisioner error" in run.err and "exit status 7" in run.err
+    assert "terraform_data.broken" in run.err and "failed" in run.err
+    assert run.err.count("Error:") == 1
     assert not state_path(os.environ).exists() and kubeconfig.read_text() == before
 
 
-def test_missing_terraform_exits_3_and_writes_nothing(env, capsys, tmp_path,
+def test_missing_terraform_exits_3_and_writes_nothing(env, wi, tmp_path,
                                                       monkeypatch) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    code, out, err = wi(capsys, "provision", "--module", str(LAB_MODULE), "-y")
-    assert code == 3
-    assert "Terraform was not found" in err and "Install Terraform" in err
+    run = wi("provision", "--module", str(LAB_MODULE), "-y")
+    assert run.code == 3
+    assert "Terraform was not found" in run.err and "Install Terraform" in run.err
     assert not workdir().exists()
 
 
@@ -245,16 +237,16 @@ def test_missing_terraform_exits_3_and_writes_nothing(env, capsys, tmp_path,
     (["provision", "--bogus"], 2, "No such option"),
     (["provision", "--module", "/nonexistent-module", "-y"], 2, "not a Terraform root module"),
 ])
-def test_bad_input_exits_2_and_changes_nothing(env, capsys, argv, code, fragment) -> None:
-    got, out, err = wi(capsys, *argv)
-    assert got == code and fragment in err and out == ""
+def test_bad_input_exits_2_and_changes_nothing(env, wi, argv, code, fragment) -> None:
+    run = wi(*argv)
+    assert run.code == code and fragment in run.err and run.out == ""
     assert not Path(os.environ["WI_STATE_DIR"]).exists()
 
 
-def test_json_mode_requires_yes(env, capsys) -> None:
-    code, out, err = wi(capsys, "provision", "--module", str(LAB_MODULE), "-o", "json")
-    doc = json.loads(out)
-    assert code == 2 and doc["exit_code"] == 2 and doc["status"] == "error"
+def test_json_mode_requires_yes(env, wi) -> None:
+    run = wi("provision", "--module", str(LAB_MODULE), "-o", "json")
+    doc = run.json
+    assert run.code == 2 and doc["exit_code"] == 2 and doc["status"] == "error"
     assert "pass -y" in doc["errors"][0]["remediation"][0]
     assert not Path(os.environ["WI_STATE_DIR"]).exists()
 

@@ -53,3 +53,32 @@ def test_console_script_runs() -> None:
     proc = subprocess.run([sys.executable, "-m", "wi_cli", "--version"], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("wi ")
+
+
+GENERATED_APIS = """
+import json, sys
+from wi_cli.cli.app import main
+code = main(sys.argv[1:])
+mods = sorted(m for m in sys.modules
+              if m.startswith(("kubernetes.client.api.", "kubernetes.client.models.")))
+print(json.dumps({"code": code, "mods": mods}), file=sys.stderr)
+"""
+
+
+def test_bind_and_doctor_read_kubernetes_as_plain_json(tmp_path) -> None:
+    """The kubernetes package stays for kubeconfig, contexts, exec plugins and auth; its generated
+    API and model modules (core_v1_api alone costs most of a second) are never imported."""
+    import os
+
+    from support import operator_env, seeded_lab
+
+    with seeded_lab("healthy", tmp_path) as world:
+        env = {**os.environ, **operator_env(world["lab"], world["seeded"], world["kubeconfig"]),
+               "HOME": str(tmp_path), "WI_STATE_DIR": str(tmp_path / "state")}
+        for argv in (["bind", "plain", "wi-lab-identity", "-n", "demo", "--create", "-o", "json"],
+                     ["doctor", "-n", "demo", "-o", "json"]):
+            proc = subprocess.run([sys.executable, "-c", GENERATED_APIS, *argv], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            report = json.loads(proc.stderr.strip().splitlines()[-1])
+            assert report["code"] in (0, 1), proc.stdout[-2000:]
+            assert report["mods"] == [], (argv, report["mods"])

@@ -45,7 +45,7 @@ def test_cloud_falls_back_to_arm_cloud_metadata_url(tmp_path: Path) -> None:
 @pytest.mark.parametrize("content, fragment", [
     ('outptu = "json"\n', "unknown keys: outptu"),
     ("output = [\n", "not valid TOML"),
-    ('output = "yaml"\n', "table or json"),
+    ('output = "yaml"\n', "table, json or junit"),
 ])
 def test_bad_project_file_is_a_config_error(tmp_path: Path, content: str, fragment: str) -> None:
     (tmp_path / ".wi.toml").write_text(content)

@@ -3,64 +3,60 @@ the command names people bring from other tools. At 80 columns, as a terminal wo
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
+from functools import partial
 
 import pytest
 
-from wi_cli.cli.app import _walk, main
+from wi_cli.cli.app import _walk
 
 COMMANDS = [["bind"], ["unbind"], ["doctor"], ["probe"], ["provision"], ["demo"], ["lab", "up"],
             ["lab", "status"], ["lab", "down"]]
 EVERY_HELP = [[], ["lab"], *COMMANDS]
 
 
-@pytest.fixture(autouse=True)
-def columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+@pytest.fixture()
+def run(wi):
+    """`wi ARGV...` on an 80-column terminal."""
+    return partial(wi, columns=80)
 
 
 @pytest.mark.parametrize("argv", [[], ["lab"], ["--debug"], ["--help"], ["lab", "-h"]])
-def test_a_group_without_its_command_prints_the_help_once(capsys, argv: list[str]) -> None:
-    code, out, err = run(capsys, *argv)
-    assert code == 0 and err == ""
-    assert out.count("Usage:") == 1 and "Commands:" in out
+def test_a_group_without_its_command_prints_the_help_once(run, argv: list[str]) -> None:
+    result = run(*argv)
+    assert result.code == 0 and result.err == ""
+    assert result.out.count("Usage:") == 1 and "Commands:" in result.out
 
 
 @pytest.mark.parametrize("argv", [["-o", "json", "lab"], ["-o", "json"], ["--output=json", "lab"]])
-def test_with_json_a_missing_command_is_a_usage_error_envelope(capsys, argv: list[str]) -> None:
-    code, out, err = run(capsys, *argv)
-    doc = json.loads(out)
-    assert code == 2 and doc["exit_code"] == 2 and doc["errors"][0]["type"] == "UsageError"
+def test_with_json_a_missing_command_is_a_usage_error_envelope(run, argv: list[str]) -> None:
+    result = run(*argv)
+    doc = result.json
+    assert result.code == 2 and doc["exit_code"] == 2 and doc["errors"][0]["type"] == "UsageError"
     assert "needs a command" in doc["errors"][0]["message"]
 
 
 @pytest.mark.parametrize("argv", EVERY_HELP)
-def test_help_shows_no_python_types_and_fits_80_columns(capsys, argv: list[str]) -> None:
-    code, out, _ = run(capsys, *argv, "--help")
-    assert code == 0
+def test_help_shows_no_python_types_and_fits_80_columns(run, argv: list[str]) -> None:
+    result = run(*argv, "--help")
+    out = result.out
+    assert result.code == 0
     assert not re.search(r"<(bool|str|int|float|path|list\[[a-z]+\])>", out), out
     assert "{" not in out.split("\n", 1)[0] and "\\[" not in out and "[bold]" not in out
     too_wide = [line for line in out.splitlines() if len(line) > 80]
     assert not too_wide
 
 
-def test_usage_names_the_arguments_plainly(capsys) -> None:
-    _, out, _ = run(capsys, "bind", "--help")
+def test_usage_names_the_arguments_plainly(run) -> None:
+    out = run("bind", "--help").out
     assert out.startswith("Usage: wi bind [OPTIONS] SERVICE_ACCOUNT IDENTITY\n")
     assert "-n, --namespace NS " in out and "--issuer URL " in out and "--role ROLE " in out
     assert re.search(r"--dry-run +Print the plan", out)  # a flag shows no metavar
 
 
-def test_every_option_of_unbind_is_described(capsys) -> None:
-    _, out, _ = run(capsys, "unbind", "--help")
+def test_every_option_of_unbind_is_described(run) -> None:
+    out = run("unbind", "--help").out
     section = out.split("Options:\n", 1)[1].split("\n\n", 1)[0]
     terms = [line for line in section.splitlines() if line.startswith("  -")]
     assert len(terms) >= 10
@@ -68,15 +64,15 @@ def test_every_option_of_unbind_is_described(capsys) -> None:
         assert len(line.split("  ")) > 2 or section.split(line, 1)[1].startswith("\n      "), line
 
 
-def test_dash_h_is_help(capsys) -> None:
-    assert run(capsys, "doctor", "-h") == run(capsys, "doctor", "--help")
+def test_dash_h_is_help(run) -> None:
+    assert run("doctor", "-h") == run("doctor", "--help")
 
 
 @pytest.mark.parametrize("word,meant", [("version", "wi --version"), ("help", "wi --help")])
-def test_words_from_other_tools_point_at_what_is_meant(capsys, word: str, meant: str) -> None:
-    code, out, err = run(capsys, word)
-    assert code == 2 and out == ""
-    assert f"Did you mean '{meant}'?" in err and "provision" not in err
+def test_words_from_other_tools_point_at_what_is_meant(run, word: str, meant: str) -> None:
+    result = run(word)
+    assert result.code == 2 and result.out == ""
+    assert f"Did you mean '{meant}'?" in result.err and "provision" not in result.err
 
 
 def _examples(help_text: str) -> list[str]:
@@ -93,8 +89,8 @@ def _examples(help_text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("argv", COMMANDS)
-def test_each_command_has_two_to_four_examples_that_parse(capsys, argv: list[str]) -> None:
-    _, out, _ = run(capsys, *argv, "--help")
+def test_each_command_has_two_to_four_examples_that_parse(run, argv: list[str]) -> None:
+    out = run(*argv, "--help").out
     examples = _examples(out)
     assert 2 <= len(examples) <= 4, examples
     for example in examples:

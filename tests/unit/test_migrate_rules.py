@@ -404,9 +404,8 @@ def test_detection_finds_nmi_mic_and_namespaced_mode_and_reads_one_namespace_if_
     (["--proxy", "sometimes"], "is not auto, always or never"),
     (["--cluster", "aks"], "--cluster needs --resource-group"),
 ])
-def test_bad_options_are_usage_errors_before_anything_is_read(argv: list[str], fragment: str,
-                                                               capsys: Any) -> None:
-    from wi_cli.cli.app import main
-
-    assert main(["migrate", *argv]) == 2
-    assert fragment in capsys.readouterr().err
+def test_bad_options_are_usage_errors_before_anything_is_read(wi, argv: list[str],
+                                                               fragment: str) -> None:
+    run = wi("migrate", *argv)
+    assert run.code == 2
+    assert fragment in run.err

@@ -19,7 +19,7 @@ def test_finding_shape_is_pinned() -> None:
     assert list(finding) == ["key", "id", "title", "layer", "status", "summary", "evidence",
                              "remediation", "docs", "target"]
     assert list(finding["target"]) == ["context", "namespace", "service_account", "identity",
-                                       "pod", "workload"]
+                                       "pod", "workload", "issuer"]
     assert finding["evidence"] == {"expected": "https://a/", "actual": "https://a"}
     assert finding["remediation"] == {"text": "re-bind", "commands": ["wi bind sa id"]}
     assert finding["status"] == "fail"
@@ -50,3 +50,14 @@ def test_tokens_never_leave_through_the_json_renderer() -> None:
 def test_redact_leaves_ordinary_text_alone() -> None:
     assert redact_text("system:serviceaccount:demo:app") == "system:serviceaccount:demo:app"
     assert redact({"n": 1, "ok": True}) == {"n": 1, "ok": True}
+
+
+def test_enums_print_their_value_and_pretty_is_for_terminals() -> None:
+    from wi_cli.core.models import Status
+
+    doc = jsonout.envelope("doctor", status="ok", exit_code=0,
+                           data={"s": Status.WARN, "nested": [(Status.OK, FAKE_JWT)]})
+    assert json.loads(jsonout.dumps(doc))["data"] == {"s": "warn",
+                                                      "nested": [["ok", "<redacted JWT>"]]}
+    assert "\n" not in jsonout.dumps(doc, pretty=False)
+    assert jsonout.dumps(doc).count("\n") > 5

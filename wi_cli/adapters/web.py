@@ -4,6 +4,7 @@ fetches too), trusting the CA bundle the user configured."""
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -32,10 +33,11 @@ class Web:
             with urlopen(req, context=ctx, timeout=self.timeout) as resp:  # noqa: S310
                 return json.loads(resp.read())
         except HTTPError as exc:
-            raise Unreadable(f"HTTP {exc.code}",
+            raise Unreadable(f"HTTP {exc.code}", status=exc.code,
                              transient=exc.code == 429 or exc.code >= 500) from None
         except URLError as exc:
-            raise Unreadable(str(exc.reason), transient=_passing(exc.reason)) from None
+            raise Unreadable(str(exc.reason), unresolved=_no_such_host(exc.reason),
+                             transient=_passing(exc.reason)) from None
         except ValueError:
             raise Unreadable("not JSON") from None
         except OSError as exc:
@@ -56,6 +58,13 @@ class Web:
 def _passing(reason: object) -> bool:
     """A timeout or a dropped connection: the next try may work."""
     return isinstance(reason, (TimeoutError, ConnectionResetError, ConnectionAbortedError))
+
+
+def _no_such_host(reason: object) -> bool:
+    """The name does not exist (EAI_NONAME, EAI_NODATA), not a resolver that failed for now
+    (EAI_AGAIN) nor a refused connection."""
+    codes = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n)}
+    return isinstance(reason, socket.gaierror) and reason.errno in codes
 
 
 def cloud(value: str | None, env: Mapping[str, str],

@@ -10,7 +10,7 @@ from typing import Any, Optional, Sequence
 import typer
 
 from .. import __version__
-from ..core.config import Environment, output_of
+from ..core.config import OUTPUT_FORMATS, REPORT_FORMATS, Environment, output_of
 from ..core.errors import ExitCode, Interrupted, UsageError, WiError
 from . import _click as click
 from . import help as helptext
@@ -108,7 +108,21 @@ def detect_output(argv: Sequence[str], environment: Environment) -> str:
         value = output_of(_scan_output(argv), environment)
     except WiError:
         value = "table"
-    return "json" if value == "json" else "table"
+    return value if value in OUTPUT_FORMATS else "table"
+
+
+def _report_format(argv: Sequence[str], output: str) -> str:
+    """A report format (junit) asked of a command that does not write it: a usage error on the
+    command line; from WI_OUTPUT or .wi.toml, the table, with a note on stderr."""
+    command = _command_name(argv)
+    owner = REPORT_FORMATS.get(output)
+    if owner is None or command in (owner, "wi"):
+        return output
+    if _scan_output(argv) is not None:
+        raise UsageError(f"-o {output} is for 'wi {owner}' only.",
+                         ["Use -o table or -o json with this command."])
+    sys.stderr.write(f"Note: {output} output is for 'wi {owner}' only; showing the table.\n")
+    return "table"
 
 
 @functools.lru_cache(maxsize=None)
@@ -221,21 +235,32 @@ def _debug(argv: Sequence[str], environment: Environment) -> bool:
 
 
 def _render_result(result: Any, output: str) -> int:
-    from ..render import jsonout, views
+    from ..render import jsonout, report, views
 
-    if output == "json":
+    report_file = result.view_options.get("report_file")
+    if report_file:  # the report goes to the file; the person gets the human view
+        views.show(result)
+        try:
+            report.write(report_file["path"], report.of_result(result, report_file["format"]))
+        except WiError as exc:
+            return _render_error(exc, [result.command], "table")
+    elif output == "json":
         jsonout.print_result(result)
+    elif output == "junit" and result.view != "doctor.checks":
+        sys.stdout.write(report.of_result(result, "junit"))
     else:
         views.show(result)
     return int(result.exit_code)
 
 
 def _render_error(error: WiError, argv: Sequence[str], output: str) -> int:
-    from ..render import human, jsonout
+    from ..render import human, jsonout, report
 
     if output == "json":
         jsonout.print_error(_command_name(argv), error)
     else:
+        if output == "junit" and _command_name(argv) == REPORT_FORMATS["junit"]:
+            sys.stdout.write(report.of_error(error, "junit", _command_name(argv)))
         human.print_error(error)
     return int(error.exit_code)
 
@@ -258,7 +283,20 @@ def _quiet_sdk_logs(debug: bool) -> None:
             logger.propagate = False
 
 
+def _skip_exit_collection() -> None:
+    """At exit, move every object out of the garbage collector's reach (gc.freeze): the
+    interpreter's last collections over the SDKs' ~70,000 objects cost `wi bind` about a tenth
+    of its run (bench/README.md). Every atexit handler still runs (logging, the kubernetes
+    client's temporary files); the memory goes back to the OS with the process."""
+    import atexit
+    import gc
+
+    atexit.register(gc.freeze)  # after every handler the SDKs register later (LIFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the program itself (`wi`, `python -m wi_cli`), not an in-process caller
+        _skip_exit_collection()
     args = list(sys.argv[1:] if argv is None else argv)
     environment = Environment.current()
     output = detect_output(args, environment)
@@ -270,6 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if early is not None:
             return early
         args = completion.with_shell(args)
+        try:
+            output = _report_format(args, output)
+        except UsageError as exc:
+            return _render_error(exc, args, "table")
     debug = _debug(args, environment)
     _quiet_sdk_logs(debug)
     try:

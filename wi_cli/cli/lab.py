@@ -24,7 +24,8 @@ app = WiTyper(
 SCENARIO_HELP = ("What to seed: empty (tenant, subscription, operator), healthy (+ an AKS cluster "
                  "with OIDC issuer and workload identity, an identity with roles, Key Vault, "
                  "Storage, namespace demo), bound (+ service account demo/wi-lab-sa bound to "
-                 "the identity).")
+                 "the identity), fleet (+ a second AKS cluster, bound too, and an unreachable "
+                 "context, all in one kubeconfig).")
 STATE_DIR_HELP = ("The lab's folder: env.sh, kubeconfig, ca.pem, lab.json and the lock "
                   "(default: lab/ in wi's state directory).")
 

@@ -23,8 +23,8 @@ PANEL = "Global options"
 def _check_output(value: str | None) -> str | None:
     """An unknown -o is a usage error (2), found while parsing: nothing runs first."""
     if value is not None and value.lower() not in OUTPUT_FORMATS:
-        raise UsageError(f"Output format must be table or json, got {value!r}.",
-                         ["Use -o table or -o json."])
+        raise UsageError(f"Output format must be table, json or junit, got {value!r}.",
+                         ["Use -o table or -o json (or -o junit with 'wi doctor')."])
     return value
 
 
@@ -32,10 +32,10 @@ def _declarations() -> dict[str, tuple[Any, Any]]:
     """option name -> (annotation, typer.Option) — fresh objects for every use."""
     return {
         "output": (Optional[str], typer.Option(
-            None, "-o", "--output", metavar="table|json", rich_help_panel=PANEL,
+            None, "-o", "--output", metavar="table|json|junit", rich_help_panel=PANEL,
             callback=_check_output,
-            help="Output format: a human view (table) or the wi/v1 JSON envelope (json). "
-                 "[env: WI_OUTPUT]")),
+            help="Output format: a human view (table), the wi/v1 JSON envelope (json), or a "
+                 "JUnit XML report (junit: wi doctor only). [env: WI_OUTPUT]")),
         "cloud": (Optional[str], typer.Option(
             None, "--cloud", metavar="NAME|URL", rich_help_panel=PANEL,
             help="AzureCloud (default), AzureChinaCloud, AzureUSGovernment, or the https URL "

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..core.probe import ProbePorts
     from ..core.provision import Terraform
     from ..doctor.facts import Context, Scope
+    from ..doctor.fleet import FleetReads
 
 
 def _document_timeout(s: Settings) -> float:
@@ -81,26 +82,74 @@ def migrate_ports(s: Settings) -> "MigratePorts":
 
 
 def doctor_context(s: Settings, scope: "Scope") -> "Context":
-    """Doctor's adapters: the cluster through the kubeconfig, Azure when a subscription is set,
-    Entra and the issuer's public documents. The SDKs are imported here, in one thread (fact
-    threads importing them at once race on shared modules)."""
-    from ..adapters.azure.account import AzureAccount
-    from ..adapters.azure.entra import Entra
-    from ..adapters.kube.api import KubeApi
-    from ..adapters.web import Web
-    from ..doctor.facts import Context
+    """Doctor's adapters for the one context the settings name (see :class:`DoctorWiring`)."""
+    return DoctorWiring(s, scope).context(s.context)
 
-    cloud_ = cloud(s)
-    account = AzureAccount(azure_clients(s, cloud_)) if s.subscription else None
-    kube = kube_clients(s)
-    _ = kube.server  # reads the kubeconfig now: a broken one is one error, before any thread
-    if account is not None:
-        importlib.import_module("azure.identity")
-    state_cluster = ((s.state.cluster_name, s.state.resource_group)
-                     if s.state and s.state.cluster_name and s.state.resource_group else None)
-    return Context(scope, KubeApi(kube), account, Entra(cloud_, s.env, s.timeouts),
-                   Web(s.env, _document_timeout(s)), cloud_, s,
-                   state_cluster, kube.context_name)
+
+class DoctorWiring:
+    """Doctor's adapters: each context's cluster through the kubeconfig (its own clients), and,
+    shared by every context, Azure when a subscription is set, Entra and the issuers' public
+    documents (``shared``: behind one cache, for a fleet run). The SDKs are imported here, in
+    one thread (fact threads importing them at once race on shared modules)."""
+
+    def __init__(self, s: Settings, scope: "Scope", shared: bool = False) -> None:
+        from ..adapters.azure.account import AzureAccount
+        from ..adapters.azure.entra import Entra
+        from ..adapters.web import Web
+        from ..doctor.facts.cache import Memo, SharedAzure, SharedWeb
+
+        self.settings, self.scope, self.shared = s, scope, shared
+        self.cloud = cloud(s)
+        self.account = AzureAccount(azure_clients(s, self.cloud)) if s.subscription else None
+        memo = Memo()
+        self.azure = (SharedAzure(self.account, memo) if shared and self.account is not None
+                      else self.account)
+        web = Web(s.env, _document_timeout(s))
+        self.web = SharedWeb(web, memo) if shared else web
+        self.entra = Entra(self.cloud, s.env, s.timeouts)
+        if self.account is not None:
+            importlib.import_module("azure.identity")
+        importlib.import_module("kubernetes.config")
+        self.state_cluster = ((s.state.cluster_name, s.state.resource_group)
+                              if s.state and s.state.cluster_name and s.state.resource_group
+                              else None)
+
+    def context(self, name: str | None) -> "Context":
+        """The context ``name`` (None: the kubeconfig's current one); the `wi provision` state's
+        cluster applies to the one context of a plain run, and in a fleet to the state's own."""
+        from ..adapters.kube.api import KubeApi
+        from ..adapters.kube.client import KubeClients
+        from ..doctor.facts import Context
+
+        s = self.settings
+        kube = KubeClients(s.kubeconfig_path, name,
+                           timeout=(s.timeouts.connect, s.timeouts.read))
+        _ = kube.server  # reads the kubeconfig now: a broken one is one error, before any call
+        state_context = s.state.kube_context if s.state else None
+        state = self.state_cluster if not self.shared or name == state_context else None
+        return Context(self.scope, KubeApi(kube), self.azure, self.entra, self.web, self.cloud,
+                       s, state, kube.context_name)
+
+    def reads(self, subscriptions: list[str] | None) -> "FleetReads":
+        """What the cross-cluster step reads: ARM across subscriptions, the issuers' documents."""
+        from ..adapters.azure.subscriptions import AzureSubscriptions
+        from ..doctor.fleet import FleetReads
+
+        arm = AzureSubscriptions(self.account.clients) if self.account is not None else None
+        return FleetReads(arm, self.web, subscriptions, self.settings.subscription)
+
+
+def kube_context_names(s: Settings) -> list[str]:
+    """Every context of the kubeconfig, merged as kubectl merges a KUBECONFIG list."""
+    from ..adapters.kube.kubeconfig import load_merged
+    from ..core.errors import ConfigError
+
+    doc, read = load_merged(s.kubeconfig_path)
+    if not read:
+        raise ConfigError(f"No kubeconfig found at {s.kubeconfig_path}.",
+                          ["Run 'wi provision' (or 'az aks get-credentials'), or pass "
+                           "--kubeconfig PATH."])
+    return [c["name"] for c in doc.get("contexts") or []]
 
 
 def provisioning(s: Settings) -> tuple["ArmAccount", "Kubeconfigs"]:

@@ -50,7 +50,7 @@ from .trust import (
     require_azure,
     require_kube,
     resolve_identity,
-    resolve_issuer,
+    trusted_issuer,
 )
 
 
@@ -247,7 +247,7 @@ def plan_bind(req: BindRequest, ports: Ports, target: Target) -> Outcome:
     validate(req)
     ref = req.ref
     ident = resolve_identity(ports, parse_identity(req.identity), req.identity_resource_group)
-    issuer, source = resolve_issuer(ports, target)
+    issuer, source = trusted_issuer(ports, target)
     # Kubernetes reads first: an unreachable API server stops the command before anything else
     ns_exists = ports.workloads.namespace_exists(ref.namespace)
     if not ns_exists and not req.create_namespace:

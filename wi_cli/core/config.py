@@ -38,7 +38,8 @@ class Environment:
 
 
 STATE_SCHEMA = "wi-state/v1"
-OUTPUT_FORMATS = ("table", "json")
+OUTPUT_FORMATS = ("table", "json", "junit")
+REPORT_FORMATS = {"junit": "doctor"}  # a format only one command writes
 
 # global option name -> environment variables, first set wins
 ENV_VARS: dict[str, tuple[str, ...]] = {
@@ -316,7 +317,7 @@ def resolve(flags: Mapping[str, Any], environment: Environment) -> Settings:
 
     output = str(values["output"]).lower()
     if output not in OUTPUT_FORMATS:
-        raise ConfigError(f"Output format must be table or json, got {values['output']!r} "
+        raise ConfigError(f"Output format must be table, json or junit, got {values['output']!r} "
                           f"({sources['output']}).")
     return Settings(
         output=output,

@@ -86,13 +86,17 @@ class KubernetesNotFound(KubernetesError):
 
 
 class Unreadable(RemoteError):
-    """A public document could not be read; the message says why in a few words.
+    """A public document could not be read; the message says why in a few words. ``status``:
+    the HTTP status when the server answered; ``unresolved``: its host name does not resolve;
     ``transient``: a failure that may pass (429, 5xx, a timeout, a dropped connection), which
     says nothing about whether others can read it."""
 
     def __init__(self, message: str, remediation: Iterable[str] = (), *,
+                 status: int | None = None, unresolved: bool = False,
                  transient: bool = False) -> None:
         super().__init__(message, remediation)
+        self.status = status
+        self.unresolved = unresolved
         self.transient = transient
 
 

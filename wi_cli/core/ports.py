@@ -7,32 +7,33 @@ from __future__ import annotations
 
 import builtins
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
-from .models import (
-    Cluster,
-    ConfigMap,
-    Deployment,
-    Endpoints,
-    FederatedCredential,
-    Identity,
-    MutatingWebhookConfiguration,
-    Namespace,
-    PermissionBlock,
-    Pod,
-    ResourceId,
-    RoleAssignment,
-    RoleBindingRef,
-    RoleDefinition,
-    Secret,
-    Service,
-    ServiceAccount,
-    ServiceAccountRef,
-    TokenExchange,
-    Workload,
-)
-from .models.objects import Event
-from .models.probe_outcome import ArmResource
+if TYPE_CHECKING:  # annotations only: `wi bind` does not pay for the probe's models
+    from .models import (
+        Cluster,
+        ConfigMap,
+        Deployment,
+        Endpoints,
+        FederatedCredential,
+        Identity,
+        MutatingWebhookConfiguration,
+        Namespace,
+        PermissionBlock,
+        Pod,
+        ResourceId,
+        RoleAssignment,
+        RoleBindingRef,
+        RoleDefinition,
+        Secret,
+        Service,
+        ServiceAccount,
+        ServiceAccountRef,
+        TokenExchange,
+        Workload,
+    )
+    from .models.objects import Event
+    from .models.probe_outcome import ArmResource
 
 # -- Azure ------------------------------------------------------------------------------------------
 
@@ -74,6 +75,14 @@ class AzureReads(Protocol):
     @property
     def rbac(self) -> Rbac: ...
     def sign_in(self) -> None: ...
+
+
+class Subscriptions(Protocol):
+    """What a fleet run reads of ARM across subscriptions: those the operator can list, and
+    the AKS clusters of each (their issuers say which credentials trust a live cluster)."""
+
+    def visible(self) -> list[str]: ...
+    def clusters_in(self, subscription: str) -> list[Cluster]: ...
 
 
 class ArmAccount(Protocol):

@@ -19,6 +19,7 @@ from .models import (
     Identity,
     PermissionBlock,
     ResourceId,
+    in_cluster_issuer,
     is_scope,
     permits,
 )
@@ -180,6 +181,19 @@ def _subscription(ports: Ports) -> str:
         raise ConfigError("No Azure subscription is selected.",
                           ["Pass --subscription ID or set AZURE_SUBSCRIPTION_ID."])
     return ports.subscription
+
+
+def trusted_issuer(ports: Ports, target: Target) -> tuple[str, str]:
+    """The issuer a new credential may trust: an issuer only the cluster can resolve is refused
+    (removing a credential of one, as `wi unbind` does, stays possible)."""
+    issuer, source = resolve_issuer(ports, target)
+    if in_cluster_issuer(issuer):
+        raise ConflictError(f"The issuer {issuer} ({source}) is the in-cluster one, which Entra "
+                            "cannot reach: the cluster's OIDC issuer is off, so no federated "
+                            "credential can trust its tokens; nothing was changed.",
+                            ["AKS: az aks update -g RG -n CLUSTER --enable-oidc-issuer "
+                             "--enable-workload-identity, then run this command again."])
+    return issuer, source
 
 
 def resolve_issuer(ports: Ports, target: Target) -> tuple[str, str]:

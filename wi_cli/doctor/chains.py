@@ -87,31 +87,41 @@ def _link_of(check_id: str) -> str | None:
     return None
 
 
-def _belongs(f: Finding, link: str, namespace: str, service_account: str,
-             identity: str | None) -> bool:
-    t = f.target
-    if link == "cluster":  # cluster-wide findings, and the namespace's webhook selector
-        return t.service_account is None and t.namespace in (None, namespace)
-    if t.service_account is not None:
-        return t.namespace == namespace and t.service_account == service_account
-    if t.identity is not None:  # identity-wide (region, room for credentials)
-        return t.identity == identity
-    return False  # cluster-wide: the cluster link's
-
-
 def chains(findings: list[Finding], subjects: list[tuple[str, str]]) -> list[Chain]:
-    """One chain per (namespace, service account) examined."""
+    """One chain per (namespace, service account) examined. The findings are indexed once by
+    what they are about (a fleet of clusters has thousands), then each chain takes its own, in
+    their order."""
+    cluster_wide: dict[str | None, list[tuple[int, Finding, str]]] = {}
+    by_account: dict[tuple[str | None, str], list[tuple[int, Finding, str]]] = {}
+    by_identity: dict[str, list[tuple[int, Finding, str]]] = {}
+    identity_of: dict[tuple[str | None, str], str] = {}
+    links_of: dict[str, str | None] = {}
+    for i, f in enumerate(findings):
+        t = f.target
+        if t.service_account is not None and t.identity:
+            identity_of.setdefault((t.namespace, t.service_account), t.identity)
+        if f.id not in links_of:
+            links_of[f.id] = _link_of(f.id)
+        link_id = links_of[f.id]
+        if link_id is None:
+            continue
+        entry = (i, f, link_id)
+        if link_id == "cluster":
+            if t.service_account is None:
+                cluster_wide.setdefault(t.namespace, []).append(entry)
+        elif t.service_account is not None:
+            by_account.setdefault((t.namespace, t.service_account), []).append(entry)
+        elif t.identity is not None:
+            by_identity.setdefault(t.identity, []).append(entry)
     out = []
     for ns, sa in subjects:
-        identity = next((f.target.identity for f in findings
-                         if f.target.namespace == ns and f.target.service_account == sa
-                         and f.target.identity), None)
+        identity = identity_of.get((ns, sa))
         links = [Link(link_id, name) for link_id, name, _ in LINKS]
         by_id = {link.id: link for link in links}
-        for f in findings:
-            link_id = _link_of(f.id)
-            if link_id is None or not _belongs(f, link_id, ns, sa, identity):
-                continue
+        mine = [*cluster_wide.get(None, []), *(cluster_wide.get(ns, []) if ns is not None else []),
+                *by_account.get((ns, sa), []),
+                *(by_identity.get(identity, []) if identity is not None else [])]
+        for _, f, link_id in sorted(mine, key=lambda e: e[0]):
             by_id[link_id].findings.append(f)
         for link in links:
             seen = [f.status for f in link.findings if f.status != Status.SKIP]

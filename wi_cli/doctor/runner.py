@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..core.errors import CredentialError, ExitCode, UsageError, WiError
@@ -103,6 +103,7 @@ class Diagnosis:
     findings: list[Finding]
     chains: list[Chain]
     elsewhere: dict[str, int]
+    facts: Facts | None = field(default=None, repr=False)  # what was read (a fleet sums it up)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -112,4 +113,4 @@ class Diagnosis:
 def diagnose(ctx: Context, only: Iterable[str] = ()) -> Diagnosis:
     findings, facts = run(ctx, only)
     subjects = facts.get("subjects") or []
-    return Diagnosis(findings, chains(findings, subjects), facts.get("elsewhere") or {})
+    return Diagnosis(findings, chains(findings, subjects), facts.get("elsewhere") or {}, facts)

@@ -144,8 +144,8 @@ def write_state(lab: "Lab", seeded: "Seeded", state_dir: Path) -> Path:
     lab.write_ca(state_dir / "ca.pem")
     cluster = seeded.cluster or lab.kube
     aks = getattr(cluster, "aks", None)
-    kubeconfig = aks.record.kubeconfig() if aks is not None else (
-        cluster.kubeconfig() if cluster is not None else EMPTY_KUBECONFIG)
+    kubeconfig = seeded.kubeconfig or (aks.record.kubeconfig() if aks is not None else (
+        cluster.kubeconfig() if cluster is not None else EMPTY_KUBECONFIG))
     _write_private(state_dir / "kubeconfig", kubeconfig)
     info = {
         "authority_host": lab.authority_host, "arm_endpoint": lab.arm_endpoint,

@@ -27,6 +27,14 @@ def print_error(error: WiError) -> None:
     err.print(f"[bold red]Error:[/] {escape(redact_text(error.message))}")
     for line in error.remediation:
         err.print(f"  [cyan]→[/] {escape(redact_text(line))}")
+    steps = error.data.get("steps") if isinstance(error.data, dict) else None
+    if steps:  # a write that failed midway: every step and what became of it
+        err.print("Steps:")
+        for step in steps:
+            said = f"  {step.get('status', ''):<9} {step.get('object', '')} {step.get('name', '')}"
+            if step.get("error"):
+                said += f": {step['error']}"
+            err.print(escape(redact_text(said)), soft_wrap=True)
 
 
 def plain(value: Any) -> str:

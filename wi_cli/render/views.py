@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Callable
 
 from ..core.models import CommandResult
-from . import bind, demo, doctor, human, lab, migrate, probe, provision
+from . import bind, demo, doctor, fleet, human, lab, migrate, probe, provision
 
 VIEWS: dict[str, Callable[[CommandResult], None]] = {
     "bind": bind.show,
     "unbind": bind.show,
     "doctor": doctor.show,
     "doctor.checks": doctor.show_checks,
+    "doctor.fleet": fleet.show,
     "probe": probe.show,
     "provision": provision.show,
     "provision.destroy": provision.show_destroy,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import json
 import typing
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pytest
 
 from checkrun import BASE, covers, derive, run
 from values import NO_AKS, pod, service_account
-from wi_cli.cli.app import main
 from wi_cli.core.cloud import KNOWN_CLOUDS
 from wi_cli.core.models import Status
 from wi_cli.doctor.facts import PROVIDERS, Context
@@ -78,9 +76,10 @@ def test_no_fact_depends_on_itself() -> None:
         closure(name)
 
 
-def test_list_checks_lists_every_registered_check(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["doctor", "--list-checks", "-o", "json"]) == 0
-    listed = {c["id"]: c for c in json.loads(capsys.readouterr().out)["data"]["checks"]}
+def test_list_checks_lists_every_registered_check(wi) -> None:
+    run = wi("doctor", "--list-checks", "-o", "json")
+    assert run.code == 0
+    listed = {c["id"]: c for c in run.json["data"]["checks"]}
     assert set(listed) == set(REGISTRY) and len(listed) >= 34
     for check_id, check in REGISTRY.items():
         assert listed[check_id]["failure_modes"] == list(check.failure_modes)

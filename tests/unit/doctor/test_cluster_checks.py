@@ -37,7 +37,8 @@ def test_oidc_issuer_off_fails_with_the_update_command() -> None:
     f = one(run("cluster.oidc-issuer", aks=aks(cluster(oidc=False))))
     assert f.status == Status.FAIL
     assert "OIDC issuer is off" in f.summary and "internal issuer" in f.summary
-    assert (f.evidence.expected, f.evidence.actual) == (True, False)
+    assert f.evidence.expected == {"oidcIssuerProfile.enabled": True, "issuerURL": "an https URL"}
+    assert f.evidence.actual == {"oidcIssuerProfile.enabled": False, "issuerURL": None}
     assert "re-create the federated credentials" in f.remediation.text
     assert commands(f) == [f"az aks update -g {RG} -n {CLUSTER} --enable-oidc-issuer"]
 

@@ -187,6 +187,18 @@ def test_identity_without_credentials_fails_with_aadsts70025() -> None:
     assert commands(f) == [BIND]
 
 
+@covers("identity.fic", 13)
+def test_the_in_cluster_issuer_is_named_and_never_bound() -> None:
+    """OIDC issuer off (no AKS record here, so cluster.oidc-issuer cannot say it): the tokens'
+    issuer is the in-cluster one, which no credential can ever match."""
+    internal = "https://kubernetes.default.svc.cluster.local"
+    f = one(run("identity.fic", **with_fics(aks=NO_AKS, api_issuer=internal)))
+    assert f.status == Status.FAIL
+    assert f"in-cluster issuer {internal}, which Entra cannot reach" in f.summary
+    assert "AADSTS70021" in f.summary and f.evidence.actual == internal
+    assert commands(f) == ["az aks update -g RG -n CLUSTER --enable-oidc-issuer", BIND]
+
+
 @covers("identity.fic", 12)
 def test_issuer_without_its_trailing_slash_is_replaced() -> None:
     slip = credential(issuer=ISSUER.rstrip("/"))

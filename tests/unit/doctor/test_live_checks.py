@@ -88,6 +88,18 @@ def test_success_after_waiting_for_propagation_says_how_long() -> None:
     assert "after waiting 3.5 s for the new credential to propagate" in f.summary
 
 
+def test_no_tenant_known_is_a_skip_that_says_what_to_set() -> None:
+    from wi_cli.doctor.facts.live import NO_TENANT, Exchange
+
+    facts = bound()
+    b = binding(facts)
+    f = one(run("live.token-exchange", minted_tokens={b.key: minted()},
+                exchanges={b.key: Exchange(None, message=NO_TENANT)}, **facts))
+    assert f.status == Status.SKIP
+    assert "doctor cannot tell which tenant the pod would use" in f.summary
+    assert "AZURE_TENANT_ID" in f.summary and "authority host" not in f.summary
+
+
 def test_token_the_api_server_would_not_mint() -> None:
     facts = bound()
     b = binding(facts)

@@ -129,15 +129,10 @@ class Identities:
         when ARM will not say."""
         from ...core.errors import AzureForbidden
 
-        client = self.clients.for_subscription(identity.subscription).authorization
-        try:
-            with azure_errors(f"reading the operator's permissions on {identity.name}"):
-                return [permission_block(p) for p in client.permissions.list_for_resource(
-                    identity.resource_group, identity.id.provider, "", identity.id.type,
-                    identity.name)]
+        from .preflight import permissions_at
+
+        try:  # the documented path, {resource id}/providers/Microsoft.Authorization/permissions
+            return permissions_at(self.clients.for_subscription(identity.subscription),
+                                  str(identity.id))
         except AzureForbidden:
             return None
-
-
-def permission_block(model: Any) -> PermissionBlock:
-    return PermissionBlock(tuple(model.actions or ()), tuple(model.not_actions or ()))

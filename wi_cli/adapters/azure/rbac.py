@@ -9,7 +9,6 @@ from typing import Any
 from ...core.errors import AzureForbidden, AzureNotFound
 from ...core.models import (
     PermissionBlock,
-    ResourceId,
     RoleAssignment,
     RoleDefinition,
     role_guid,
@@ -18,7 +17,6 @@ from ...core.models import (
 from ...core.names import is_guid
 from .clients import AzureClients
 from .errors import azure_errors
-from .identities import permission_block
 
 
 AUTHORIZATION_API = "2022-04-01"  # azure-mgmt-authorization 4.x's default
@@ -112,20 +110,15 @@ class Rbac:
             pass  # already gone: what was asked for is done
 
     def permissions(self, scope: str) -> list[PermissionBlock] | None:
-        """The operator's permission blocks at a resource group or resource scope, or None when
-        ARM will not say (no permissions API for subscriptions and above, or 403/404)."""
-        rid = ResourceId.try_parse(scope)
-        parts = scope.strip("/").split("/")
-        api = self._api(scope).permissions
+        """The operator's permission blocks at ``scope`` (a subscription, resource group or
+        resource: ARM's permissions API at {scope}/providers/Microsoft.Authorization/permissions),
+        or None when ARM will not say (403/404, or a scope above subscriptions)."""
+        from .preflight import permissions_at
+
+        sub = _subscription_of(scope)
+        if not sub:
+            return None
         try:
-            with azure_errors(f"reading the operator's permissions at {scope}"):
-                if rid is not None and not rid.child:
-                    found = api.list_for_resource(rid.resource_group, rid.provider, "", rid.type,
-                                                  rid.name)
-                elif len(parts) == 4 and parts[2].lower() == "resourcegroups":
-                    found = api.list_for_resource_group(parts[3])
-                else:
-                    return None
-                return [permission_block(p) for p in found]
+            return permissions_at(self.clients.for_subscription(sub), scope)
         except (AzureForbidden, AzureNotFound):
             return None

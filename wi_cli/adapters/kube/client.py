@@ -137,24 +137,6 @@ class KubeClients:
             if not token:
                 return items
 
-    @cached_property
-    def core(self) -> Any:
-        from kubernetes import client
-
-        return client.CoreV1Api(self.api_client)
-
-    @cached_property
-    def apps(self) -> Any:
-        from kubernetes import client
-
-        return client.AppsV1Api(self.api_client)
-
-    @cached_property
-    def well_known(self) -> Any:
-        from kubernetes import client
-
-        return client.WellKnownApi(self.api_client)
-
 
 def _check_plugin(plugin: dict[str, Any], user: str) -> None:
     """An exec credential plugin that is not installed is named, with the kubeconfig's own

@@ -3,7 +3,7 @@ the command result."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -44,18 +44,22 @@ class Target:
     identity: str | None = None
     pod: str | None = None
     workload: str | None = None  # "deployment/web" when the finding is about a workload
+    issuer: str | None = None  # an OIDC issuer (fleet findings about an identity's trusts)
 
     def to_json(self) -> dict[str, str | None]:
         return {"context": self.context, "namespace": self.namespace,
                 "service_account": self.service_account, "identity": self.identity,
-                "pod": self.pod, "workload": self.workload}
+                "pod": self.pod, "workload": self.workload, "issuer": self.issuer}
 
     @property
     def label(self) -> str:
-        """The shortest name that says what it is: ns/pod, ns/workload, ns/sa or identity."""
+        """The shortest name that says what it is: ns/pod, ns/workload, ns/sa, identity (with
+        the issuer, when the finding is about one)."""
         name = self.pod or self.workload or self.service_account
         if name:
             return f"{self.namespace}/{name}" if self.namespace else name
+        if self.issuer:
+            return f"{self.identity} {self.issuer}" if self.identity else self.issuer
         return self.identity or self.namespace or ""
 
 
@@ -115,7 +119,7 @@ def assign_keys(findings: list[Finding], context: str | None = None) -> None:
     seen: dict[str, int] = {}
     for f in findings:
         if context is not None and f.target.context is None:
-            f.target = Target(context, *list(f.target.to_json().values())[1:])
+            f.target = replace(f.target, context=context)
         base = f"{f.id}:{f.target.label}" if f.target.label else f.id
         seen[base] = seen.get(base, 0) + 1
         f.key = base if seen[base] == 1 else f"{base}#{seen[base]}"

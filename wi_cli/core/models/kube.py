@@ -111,3 +111,16 @@ def projected_audiences(pods: Iterable[Pod]) -> list[str]:
             if vol.projected and is_token_volume(vol.name)
             for src in vol.projected.sources
             if src.service_account_token and src.service_account_token.audience]
+
+
+IN_CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
+
+
+def in_cluster_issuer(issuer: str) -> bool:
+    """An issuer only the cluster itself can resolve (``https://kubernetes.default.svc.cluster.local``
+    on AKS with the OIDC issuer off, failure mode 13): Entra cannot fetch its discovery document,
+    so no federated credential can ever trust it."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(issuer).hostname or "").lower().rstrip(".")
+    return host == "kubernetes.default" or host.endswith(IN_CLUSTER_SUFFIXES)

@@ -33,7 +33,8 @@ def oidc_issuer(report: Report, aks: AksRecord) -> None:
         report.ok(f"Issuer {mc.issuer_url}")
         return
     report.fail("The OIDC issuer is off: tokens carry an internal issuer Entra cannot verify.",
-                expected=True, actual=mc.oidc_issuer,
+                expected={"oidcIssuerProfile.enabled": True, "issuerURL": "an https URL"},
+                actual={"oidcIssuerProfile.enabled": mc.oidc_issuer, "issuerURL": mc.issuer_url},
                 fix="Turn the issuer on, then re-create the federated credentials (wi bind) "
                     "and restart the pods.",
                 commands=[aks_update(mc, "--enable-oidc-issuer")])

@@ -12,14 +12,12 @@ from ...core.config import Settings
 from ...core.models import (
     MAX_CREDENTIALS,
     PROPAGATION_WINDOW_SECONDS,
-    Container,
     FederatedCredential,
     Identity,
-    Pod,
     ServiceAccount,
     age_text,
     expected_refusal,
-    is_token_volume,
+    in_cluster_issuer,
 )
 from ...core.names import is_guid
 from ..credentials import (
@@ -38,7 +36,7 @@ from ..facts.live import Exchange, fic_age
 from ..facts.webhook import Audience
 from ..facts.workloads import Key
 from ..registry import Report, check
-from ..targets import of_binding, of_identity, of_pod
+from ..targets import of_binding, of_identity
 
 DOCS_FIC = ("https://learn.microsoft.com/entra/workload-id/"
             "workload-identity-federation-considerations")
@@ -48,8 +46,6 @@ DOCS_ISSUER = "https://azure.github.io/azure-workload-identity/docs/troubleshoot
 FRESH_FIC_SECONDS = PROPAGATION_WINDOW_SECONDS  # Entra may not see a credential this young yet
 FIC_UNSUPPORTED_REGIONS = {"malaysiasouth": "Malaysia South",
                            "newzealandnorth": "New Zealand North"}
-DEFAULT_SA_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
-MAX_PROJECTED_SECONDS = 86400
 
 
 def resolved(bindings: list[Binding]) -> list[Binding]:
@@ -183,7 +179,7 @@ def fic_limit(report: Report, bindings: list[Binding],
 # -- the credential -------------------------------------------------------------------------------
 
 @check("identity.fic", "Federated credential matches the service account", layer="identity",
-       failure_modes=(10, 12, 14, 15), docs=DOCS_FIC)
+       failure_modes=(10, 12, 13, 14, 15), docs=DOCS_FIC)
 def fic_matches(report: Report, bindings: list[Binding],
                 fics: dict[str, list[FederatedCredential]], cluster_issuer: Issuer,
                 token_audience: Audience, service_accounts_by_key: dict[Key, ServiceAccount],
@@ -194,6 +190,19 @@ def fic_matches(report: Report, bindings: list[Binding],
         if not cluster_issuer.url:
             report.skip(f"{b.label}: the cluster's issuer is unknown (no AKS record, no "
                         "discovery document), so the credential cannot be compared.")
+            continue
+        if in_cluster_issuer(cluster_issuer.url):
+            mc = aks.cluster if aks is not None else None
+            report.fail(f"{b.label}: the cluster's tokens carry the in-cluster issuer "
+                        f"{cluster_issuer.url}, which Entra cannot reach, so no federated "
+                        "credential can match them (AADSTS70021).",
+                        expected="a public OIDC issuer", actual=cluster_issuer.url,
+                        fix="Turn the cluster's OIDC issuer on, then bind the service account "
+                            "to the new issuer and restart its pods (a credential for the "
+                            "in-cluster issuer never works).",
+                        commands=[f"az aks update -g {mc.resource_group if mc else 'RG'} -n "
+                                  f"{mc.name if mc else 'CLUSTER'} --enable-oidc-issuer",
+                                  bind_command(b, cluster=cluster)])
             continue
         want = wanted_fic(b, cluster_issuer.url, token_audience.audience)
         held = fics_of(fics, b)
@@ -321,78 +330,3 @@ def issuer_fix(aks: AksRecord | None) -> tuple[str, list[str]]:
                 [f"az aks update -g {mc.resource_group} -n {mc.name}"])
     return ("Publish ISSUER/.well-known/openid-configuration and its JWKS at a public HTTPS "
             "address (e.g. a public blob container).", [])
-
-
-# -- the token pods present -----------------------------------------------------------------------
-
-@check("identity.token-source", "Pods present the projected token", layer="identity",
-       failure_modes=(16,), docs=DOCS_WI)
-def token_source(report: Report, subjects: list[Key],
-                 pods_by_service_account: dict[Key, list[Pod]],
-                 token_audience: Audience) -> None:
-    audience = token_audience.audience
-    for ns, name in subjects:
-        for pod in pods_by_service_account.get((ns, name), []):
-            report = report.about(of_pod(pod))
-            problems = pod_token_problems(pod, audience)
-            label = f"{ns}/{pod.metadata.name} (service account {name})"
-            if not problems:
-                report.ok(f"{label}: the workload-identity token is projected with a valid "
-                          "lifetime and audience.")
-                continue
-            report.fail(f"{label}: {'; '.join(problems)}. Entra will answer AADSTS70023 "
-                        "(lifetime) or AADSTS700212 (audience).",
-                        expected={"token": "$AZURE_FEDERATED_TOKEN_FILE (projected)",
-                                  "expirationSeconds": f"<= {MAX_PROJECTED_SECONDS}",
-                                  "audience": audience},
-                        actual=problems,
-                        fix="Read the token from $AZURE_FEDERATED_TOKEN_FILE as the webhook sets "
-                            "it (WorkloadIdentityCredential does), keep "
-                            "azure.workload.identity/service-account-token-expiration within "
-                            "3600-86400, then restart the pod.",
-                        commands=[f"kubectl delete pod {pod.metadata.name} -n {ns}"])
-
-
-def pod_token_problems(pod: Pod, audience: str) -> list[str]:
-    problems = []
-    for vol in pod.spec.volumes:
-        if not vol.projected or not _is_wi_volume(vol.name, pod):
-            continue
-        for src in vol.projected.sources:
-            token = src.service_account_token
-            if token is None:
-                continue
-            if (token.expiration_seconds or 3600) > MAX_PROJECTED_SECONDS:
-                problems.append(f"volume {vol.name} asks for tokens living "
-                                f"{token.expiration_seconds} s (more than 1 day)")
-            if token.audience != audience:
-                problems.append(f"volume {vol.name} asks for audience {token.audience!r}")
-    for c in (*pod.spec.init_containers, *pod.spec.containers):
-        problems.extend(_default_token_reads(c))
-    return problems
-
-
-def _is_wi_volume(name: str, pod: Pod) -> bool:
-    if is_token_volume(name):
-        return True
-    token_file = next((e.value for c in pod.spec.containers for e in c.env
-                       if e.name == "AZURE_FEDERATED_TOKEN_FILE" and e.value), None)
-    if not token_file:
-        return False
-    return any(token_file.startswith(m.mount_path.rstrip("/") + "/")
-               for c in pod.spec.containers for m in c.volume_mounts if m.name == name)
-
-
-def _default_token_reads(container: Container) -> list[str]:
-    found = []
-    for e in container.env:
-        if e.value and DEFAULT_SA_TOKEN_PATH in e.value and (
-                e.name == "AZURE_FEDERATED_TOKEN_FILE" or "AZURE" in e.name.upper()):
-            found.append(f"container {container.name} sets {e.name}={e.value}: the default "
-                         "service-account token (long-lived on AKS, audience = the API server)")
-    for arg in (*container.command, *container.args):
-        if DEFAULT_SA_TOKEN_PATH in arg and "federated" in arg.lower():
-            found.append(f"container {container.name} passes the default service-account "
-                         "token as the federated token")
-            break
-    return found

@@ -20,7 +20,7 @@ from ..credentials import bind_command, exact_fic, mismatch, named_cluster, want
 from ..facts import Scope
 from ..facts.cluster import AksRecord, Issuer, IssuerDocuments
 from ..facts.identities import Binding
-from ..facts.live import Exchange, Minted, fic_age
+from ..facts.live import NO_TENANT, Exchange, Minted, fic_age
 from ..facts.webhook import Audience
 from ..facts.workloads import Key
 from ..registry import Report, check
@@ -73,6 +73,11 @@ def token_exchange(report: Report, bindings: list[Binding], minted_tokens: dict[
                                   f"{b.namespace}"])
             continue
         outcome = exchanges[b.key]
+        if outcome.tenant_id is None and outcome.message == NO_TENANT:
+            report.skip(f"{b.label}: not exchanged: {NO_TENANT}. Set AZURE_TENANT_ID (the "
+                        "identity's tenant) for doctor, or annotate the service account with "
+                        "azure.workload.identity/tenant-id.")
+            continue
         if outcome.ok:
             _report_success(report, b, outcome)
         else:

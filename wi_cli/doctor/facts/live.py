@@ -40,6 +40,11 @@ class Minted:
     error: str | None = None
 
 
+NO_TENANT = ("doctor cannot tell which tenant the pod would use: the service account has no "
+             "tenant-id annotation, the identity's tenant is unknown and the webhook's "
+             "AZURE_TENANT_ID could not be read")
+
+
 @dataclass
 class Exchange:
     tenant_id: str | None
@@ -168,8 +173,7 @@ def exchanges(ctx: Context, scope: Scope, settings: Settings, bindings: list[Bin
 
         def attempt() -> Exchange:
             if not tenant:
-                return Exchange(None, message="no tenant: the service account has no tenant-id "
-                                              "annotation and the identity's tenant is unknown")
+                return Exchange(None, message=NO_TENANT)
             answer = ctx.entra.exchange(tenant, b.client_id, token)
             return Exchange(tenant, answer.claims, answer.code, answer.message)
 

@@ -17,12 +17,18 @@ from ..tokens import TokenError, verify_access_token
 if TYPE_CHECKING:
     from ..runtime import Lab
 
-# api-versions accepted per resource family: those in NOTES.md plus what the installed SDKs send
+# api-versions accepted per resource family: those in NOTES.md plus what the installed SDKs send.
+# What the Azure CLI sends too (bench/bind_vs_az.py): az 2.91 pins azure-mgmt-containerservice
+# 41.6.0, whose default is 2026-06-01 (AKS ships a stable version most months: 2026-02-01 and
+# 2026-03-01 in azure-resourcemanager-containerservice's changelog, 2026-04-01 in
+# Azure.ResourceManager.ContainerService 1.5.0's); its aaz `az identity` commands send
+# 2025-05-31-preview (Azure.ResourceManager.ManagedServiceIdentities 1.5.0-beta.1 moved to it).
 API_VERSIONS: dict[str, tuple[str, ...]] = {
     "containerservice": ("2024-09-01", "2025-01-01", "2025-05-01", "2025-07-01", "2025-10-01",
-                         "2026-01-01", "2026-08-01"),
+                         "2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01", "2026-06-01",
+                         "2026-08-01"),
     "msi": ("2018-11-30", "2021-09-30-preview", "2022-01-31-preview", "2023-01-31",
-            "2024-11-30", "2025-01-31-preview"),
+            "2024-11-30", "2025-01-31-preview", "2025-05-31-preview"),
     "authorization": ("2015-07-01", "2018-01-01-preview", "2018-07-01", "2020-04-01-preview",
                       "2020-10-01-preview", "2022-04-01", "2022-05-01-preview"),
     "subscriptions": ("2016-06-01", "2019-11-01", "2020-01-01", "2021-01-01", "2022-12-01"),

@@ -65,12 +65,15 @@ _CATALOG: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
         "roleDefinitions": ("2022-04-01", "2018-01-01-preview", "2015-07-01"),
         "permissions": ("2022-04-01", "2018-01-01-preview", "2015-07-01")}),
     "Microsoft.ContainerService": ("RegistrationRequired", {
-        "managedClusters": ("2026-08-01", "2025-10-01", "2025-07-01", "2024-09-01")}),
+        "managedClusters": ("2026-08-01", "2026-06-01", "2025-10-01", "2025-07-01",
+                            "2024-09-01")}),
     "Microsoft.ContainerRegistry": ("RegistrationRequired", {
         "registries": ("2025-04-01", "2023-07-01")}),
     "Microsoft.ManagedIdentity": ("RegistrationRequired", {
-        "userAssignedIdentities": ("2024-11-30", "2023-01-31", "2018-11-30"),
-        "userAssignedIdentities/federatedIdentityCredentials": ("2024-11-30", "2023-01-31")}),
+        "userAssignedIdentities": ("2025-05-31-preview", "2024-11-30", "2023-01-31",
+                                   "2018-11-30"),
+        "userAssignedIdentities/federatedIdentityCredentials": (
+            "2025-05-31-preview", "2025-01-31-preview", "2024-11-30", "2023-01-31")}),
     "Microsoft.KeyVault": ("RegistrationRequired", {
         "vaults": ("2024-11-01", "2023-07-01", "2023-02-01"),
         "vaults/secrets": ("2024-11-01", "2023-07-01")}),

@@ -331,7 +331,15 @@ class Kubelet:
         self._record_event(pod, "Normal", "Created", f"Created container: {name}")
         log_path = run.sandbox.logs_dir / f"{name}.log"
         state = ContainerRun(container["name"], log_path, started_at=now_rfc3339())
-        user = self._user_for(pod, container, argv[0], run)
+        user = self._user_for(pod, container, argv, run, cwd)
+        if user:  # another user: the lab CA, as a node's trust store would be, readable to it
+            ca = run.sandbox.dir / "lab-ca.pem"
+            if not ca.exists():
+                shutil.copyfile(self.cluster.lab.ca_file, ca)
+                run_as.hand_over(run_as.wanted(pod, container), ca)
+            for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
+                if env.get(var) == str(self.cluster.lab.ca_file):
+                    env[var] = str(ca)
         with log_path.open("wb") as log, run.lock:
             state.process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log,
                                              stderr=subprocess.STDOUT,
@@ -340,12 +348,12 @@ class Kubelet:
             run.containers[container["name"]] = state
         self._record_event(pod, "Normal", "Started", f"Started container {name}")
 
-    def _user_for(self, pod: dict[str, Any], container: dict[str, Any], program: str,
-                  run: PodRun) -> dict[str, Any]:
+    def _user_for(self, pod: dict[str, Any], container: dict[str, Any], argv: list[str],
+                  run: PodRun, cwd: str) -> dict[str, Any]:
         """Popen's user arguments for the container's runAsUser/runAsGroup, or a Warning event
         when the lab cannot switch to them here (see run_as)."""
         wanted = run_as.wanted(pod, container)
-        reason = run_as.why_not(wanted, program, run.sandbox.dir)
+        reason = run_as.why_not(wanted, argv[0], Path(cwd), tuple(argv[1:]))
         if reason:
             self._record_event(pod, "Warning", run_as.NOT_APPLIED,
                                f"Container {container['name']} runs as uid {os.geteuid()} gid "

@@ -58,20 +58,50 @@ def wanted(pod: dict[str, Any], container: dict[str, Any]) -> RunAs:
                  tuple(dict.fromkeys(groups)))
 
 
-_TRIED: dict[tuple[RunAs, str], str | None] = {}
+_TRIED: dict[tuple[RunAs, str, str], str | None] = {}
 
 
-def why_not(run_as: RunAs, program: str, sandbox: Path) -> str | None:
-    """None when the lab can start ``program`` as ``run_as`` (in ``sandbox``); else why not."""
+def readable_by(path: Path, uid: int, gids: tuple[int, ...]) -> bool:
+    """Could ``uid`` (with groups ``gids``) read ``path``: search permission on every folder
+    above it, read permission on it, by the mode bits that apply to that user."""
+    if uid == 0:
+        return True
+
+    def allowed(st: os.stat_result, bit: int) -> bool:
+        if st.st_uid == uid:
+            return bool(st.st_mode & (bit << 6))
+        if st.st_gid in gids:
+            return bool(st.st_mode & (bit << 3))
+        return bool(st.st_mode & bit)
+
+    try:
+        resolved = path.resolve()
+        if not all(allowed(folder.stat(), 1) for folder in reversed(resolved.parents)):
+            return False
+        return allowed(resolved.stat(), 4)
+    except OSError:
+        return False
+
+
+def why_not(run_as: RunAs, program: str, cwd: Path, files: tuple[str, ...] = ()) -> str | None:
+    """None when the lab can start ``program`` as ``run_as`` in the container's working folder
+    ``cwd`` and that user can read ``files`` (the container's arguments that are paths here: the
+    "image" is this machine's files, and a 0700 temporary folder rules the switch out); else
+    why not."""
     if not run_as.asked or run_as.is_current():
         return None
     if os.geteuid() != 0:
         return f"the lab runs as uid {os.geteuid()}, not root, so it cannot switch user"
-    key = (run_as, program)
+    uid = run_as.uid if run_as.uid is not None else os.geteuid()
+    gids = (run_as.gid if run_as.gid is not None else 0, *run_as.groups)
+    for name in files:
+        if os.path.isabs(name) and os.path.exists(name) and not readable_by(Path(name), uid, gids):
+            return f"uid {uid} cannot read {name} on this machine"
+    key = (run_as, program, str(cwd))
     if key not in _TRIED:
         try:
             subprocess.run([program, "--version"], capture_output=True, timeout=30, check=True,
-                           cwd=sandbox, **run_as.popen())
+                           cwd=cwd, **run_as.popen())
             _TRIED[key] = None
         except (OSError, subprocess.SubprocessError) as exc:
             _TRIED[key] = (f"uid {run_as.uid if run_as.uid is not None else os.geteuid()} cannot "
@@ -84,9 +114,12 @@ def hand_over(run_as: RunAs, sandbox: Path) -> None:
     it can reach them and nothing else)."""
     if not run_as.asked or run_as.is_current():
         return
-    sandbox.parent.chmod(0o711)
     uid = run_as.uid if run_as.uid is not None else -1
     gid = run_as.gid if run_as.gid is not None else 0
+    if sandbox.is_file():  # one file put into a sandbox already handed over
+        os.chown(sandbox, uid, gid)
+        return
+    sandbox.parent.chmod(0o711)
     for folder, dirs, files in os.walk(sandbox):
         os.chown(folder, uid, gid)
         for name in dirs + files:

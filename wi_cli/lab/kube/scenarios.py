@@ -11,6 +11,9 @@
 * ``bound``: ``healthy`` plus what ``wi bind`` would create: ServiceAccount ``demo/wi-lab-sa``
   annotated with the identity's client id, and a FIC for it on the identity; and Storage Blob
   Data Reader for the identity on ``wilabstorage``.
+* ``fleet``: ``bound`` plus a second AKS cluster ``wi-lab-aks-2`` whose ``demo/wi-lab-sa`` is
+  bound to the same identity, and an unreachable context ``wi-lab-aks-gone``; the kubeconfig
+  has the three contexts (see ``fleet.py``).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class Seeded:
     key_vault: str | None = None  # name; the identity reads its secrets (Key Vault Secrets User)
     storage_account: str | None = None
     storage_container: str | None = None
+    # the kubeconfig `wi lab up` writes when not the one of ``cluster`` (the fleet's contexts)
+    kubeconfig: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The names and ids, for ``lab.json`` (no secret)."""
@@ -142,10 +147,17 @@ def seed_bound(lab: "Lab") -> Seeded:
     return seeded
 
 
+def seed_fleet(lab: "Lab") -> Seeded:
+    from .fleet import seed_fleet as seed
+
+    return seed(lab)
+
+
 SCENARIOS: dict[str, Callable[["Lab"], Seeded]] = {
     "empty": seed_empty,
     "healthy": seed_healthy,
     "bound": seed_bound,
+    "fleet": seed_fleet,
 }
 
 
