@@ -234,12 +234,21 @@ def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
                                                      "message": f"lab error: {exc!r}"}})
             if held and server.gate is not None:
                 server.gate.hold(f"{server.name} {req.method} {req.path}")
-            try:
-                self._send(resp)
-            finally:
+            def record() -> None:
                 server.record(LoggedRequest(start, time.monotonic(), req.method, req.raw_path,
                                             resp.status, server.name,
                                             req.headers.get("user-agent", "")))
+
+            # An answer in one piece is logged before it is sent, so a client that has it finds
+            # it in the log; a stream (a watch) is logged when it ends.
+            streaming = not isinstance(resp.body, (bytes, bytearray))
+            if not streaming:
+                record()
+            try:
+                self._send(resp)
+            finally:
+                if streaming:
+                    record()
 
         def _send(self, resp: Response) -> None:
             self.send_response(resp.status)
