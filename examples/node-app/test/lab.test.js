@@ -248,14 +248,14 @@ describe('node-app against the wi lab', () => {
     assert.equal(report.ok, false);
     assert.equal(report.error.stage, 'permissions');
     assert.equal(report.error.status, 503);
-    assert.match(report.error.message, /^Role assignments could not be read at any scope: 503 InternalServerError/);
+    assert.match(report.error.message, /^Role assignments could not be read at any scope: 503 ServiceUnavailable/);
     assert.match(report.error.hint, /did not answer/);
     assert.equal(report.accessToken.claims.oid, lab.info.seeded.identity.principal_id, 'the token is there');
     assert.ok(report.permissions.inspected.length >= 2);
     assert.ok(report.permissions.inspected.every((s) => !s.ok && s.status === 503), JSON.stringify(report.permissions.inspected));
     assert.ok(!page.text.includes('Workload identity works'), 'no success claim');
     assert.match(page.text, /The token exchange worked \(this pod got an Entra token\), but its role assignments could not be read/);
-    assert.match(page.text, /503 InternalServerError: Encountered internal server error/);
+    assert.match(page.text, /503 ServiceUnavailable: The service is temporarily unavailable/);
     // the outage is over: the same app reads its roles again
     const again = JSON.parse((await get(`${healthy.url}/api/whoami`)).text);
     assert.equal(again.ok, true, JSON.stringify(again.error));
