@@ -29,10 +29,12 @@ class Run:
         return doc
 
 
-def run_wi(*argv: str, columns: int | None = None) -> Run:
+def run_wi(*argv: str, columns: int | None = None, traceback_asked: bool = False) -> Run:
     """Run `wi ARGV...` in this process, as a user would from a shell, and catch what it prints.
     Every run is held to what any run promises: no traceback, no raw JWT on either stream.
-    ``columns`` sets the terminal width the views lay out for (for this run only). Tests take
+    ``columns`` sets the terminal width the views lay out for (for this run only);
+    ``traceback_asked``: the run has --debug and fails, so a traceback is what was asked for
+    (a raw JWT still is not). Tests take
     the `wi` fixture (conftest.py); a module-scoped fixture or a hypothesis test, which cannot
     take it, calls this. The one place the tests call `main`."""
     from wi_cli.cli.app import main
@@ -49,7 +51,10 @@ def run_wi(*argv: str, columns: int | None = None) -> Run:
         finally:
             console.reset()
     run = Run(code, out.getvalue(), err.getvalue())
-    assert "Traceback" not in run.err, run.err
+    if traceback_asked:
+        assert "--debug" in argv, "a traceback is only ever asked for with --debug"
+    else:
+        assert "Traceback" not in run.err, run.err
     assert "eyJ" not in run.out and "eyJ" not in run.err, "a raw JWT was printed"
     return run
 

@@ -120,7 +120,8 @@ def test_the_summary_comes_first_and_nothing_copied_is_cut(wi, world) -> None:
     broken = next(i for i, line in enumerate(lines) if line.startswith(f"✗ {BROKEN} "))
     assert lines[broken + 2].startswith("    worst: ✗ ")
     gone = next(i for i, line in enumerate(lines) if line.startswith(f"? {GONE}"))
-    assert lines[gone + 1].startswith("    error: Could not reach https://127.0.0.1:")
+    assert lines[gone + 1].startswith(
+        "    error: Could not reach the Kubernetes API server https://127.0.0.1:")
     # then the problems by context, what only the fleet shows, and the closing line
     assert f"── {BROKEN} (cluster {BROKEN})" in run.out and "── across clusters" in run.out
     assert f"── {HEALTHY}" not in run.out  # nothing wrong there

@@ -322,17 +322,25 @@ def test_an_old_exact_credential_refused_is_a_failure_without_recreate_advice(
 
 # -- the issuer, its keys, the clock --------------------------------------------------------------
 
-def test_unreachable_issuer_is_50166(world, env, bound_app, wi) -> None:
+@pytest.mark.parametrize("status, documents, signing_key",
+                         [(404, "fail", "skip"), (500, "error", "error")])
+def test_unreachable_issuer_is_50166(world, env, bound_app, wi, status: int, documents: str,
+                                     signing_key: str) -> None:
+    """Entra cannot fetch the issuer's documents: the live exchange gives the verdict either
+    way; doctor's own read of them fails on a 404 (they are gone) and is no verdict on a 500
+    that outlasts the retries (it may pass: 'could not be read', not 'cannot verify')."""
     lab, url = world["lab"], world["seeded"].issuer_url
-    lab.oidc.break_issuer(url, 500)
+    lab.oidc.break_issuer(url, status)
     try:
         code, doc = doctor(wi, "-n", NS, "--service-account", "app")
     finally:
         lab.oidc.repair_issuer(url)
     assert code == 1
     assert "AADSTS50166" in found(doc, "live.token-exchange", bound_app)["summary"]
-    assert found(doc, "identity.issuer-documents")["status"] == "fail"
-    assert found(doc, "live.signing-key")["status"] == "skip"
+    read = found(doc, "identity.issuer-documents")
+    assert read["status"] == documents, read
+    assert f"HTTP {status}" in read["summary"] + json.dumps(read["evidence"]), read
+    assert found(doc, "live.signing-key")["status"] == signing_key
 
 
 def test_signing_key_missing_from_the_published_jwks(world, env, bound_app, wi) -> None:

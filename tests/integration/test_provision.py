@@ -252,9 +252,22 @@ def test_json_mode_requires_yes(env, wi) -> None:
 
 
 def _terraform_child(parent: int) -> int | None:
-    for task in Path(f"/proc/{parent}/task").iterdir():
-        for pid in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    """The `terraform apply` wi started, if running; threads and children come and go while
+    this reads /proc, so what vanished in between is simply not there yet."""
+    try:
+        tasks = list(Path(f"/proc/{parent}/task").iterdir())
+    except FileNotFoundError:
+        return None
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for pid in children:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except (FileNotFoundError, ProcessLookupError):
+                continue
             if b"apply" in cmdline and b"terraform" in cmdline[0]:
                 return int(pid)
     return None

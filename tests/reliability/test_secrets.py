@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
@@ -24,6 +24,7 @@ from conftest import (
     server_of,
     tag,
 )
+from support import Run
 from faultkit import FAULTS, IDENTITIES, arm_fault, files_under, leaks, secrets_of
 from wi_cli.lab.kube import scenarios
 
@@ -57,25 +58,14 @@ def secrets(world: dict[str, Any]) -> dict[str, str]:
             "another user's client key": OTHER_KEY.splitlines()[1]}
 
 
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    """wi in this process; unlike the `wi` fixture, --debug may print a traceback."""
-    from wi_cli.cli.app import main
-    from wi_cli.render import console
-
-    console.reset()
-    capsys.readouterr()
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def scenario_argv(name: str, world: dict[str, Any], tmp: Path) -> list[str]:
+def scenario_argv(name: str, world: dict[str, Any], tmp: Path, wi: Callable[..., Run]
+                  ) -> list[str]:
     subject = tag()
     if name in ("bind", "unbind", "bind-refused"):
         identity = fresh_identity(world, subject)
         make_service_account(world, subject)
         if name == "unbind":
-            assert run_quiet(["bind", subject, identity, "-n", NS]) == 0
+            assert wi("bind", subject, identity, "-n", NS).code == 0
             return ["unbind", subject, identity, "-n", NS]
         return ["bind", subject, identity, "-n", NS]
     if name == "doctor":
@@ -92,29 +82,19 @@ def scenario_argv(name: str, world: dict[str, Any], tmp: Path) -> list[str]:
     raise AssertionError(name)
 
 
-def run_quiet(argv: list[str]) -> int:
-    import contextlib
-    import io
-
-    from wi_cli.cli.app import main
-
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return main(argv)
-
-
 SCENARIOS = ["bind", "unbind", "doctor", "doctor-all", "probe", "migrate-manifests",
              "migrate-apply", "bind-refused"]
 
 
 @pytest.mark.parametrize("mode", ["json", "debug"])
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_no_secret_in_any_output_or_file(world, env, capsys, secrets, kubeconfig_with_more,
+def test_no_secret_in_any_output_or_file(world, env, wi, secrets, kubeconfig_with_more,
                                          isolated_env: Path, tmp_path: Path, monkeypatch,
                                          name: str, mode: str) -> None:
     monkeypatch.setenv("KUBECONFIG", kubeconfig_with_more)
     if name.startswith("migrate") and not POD_IDENTITY_CRDS.exists():
         pytest.skip(f"aad-pod-identity CRDs not found at {POD_IDENTITY_CRDS}")
-    argv = scenario_argv(name, world, tmp_path)
+    argv = scenario_argv(name, world, tmp_path, wi)
     argv += ["-o", "json"] if mode == "json" else ["--debug"]
     stop = None
     if name == "bind-refused":  # the error path: the operator's token expired mid-run
@@ -122,10 +102,11 @@ def test_no_secret_in_any_output_or_file(world, env, capsys, secrets, kubeconfig
         arm_fault(server, IDENTITIES, FAULTS["401"])
         stop = server.faults.clear
     try:
-        code, out, err = run(capsys, argv)
+        run = wi(*argv, traceback_asked=stop is not None and mode == "debug")
     finally:
         if stop:
             stop()
+    code, out, err = run.code, run.out, run.err
     assert code == (3 if name == "bind-refused" else 0), (out, err)
     if mode == "json":
         json.loads(out)
@@ -155,9 +136,10 @@ def provision_env(world, env, isolated_env: Path, monkeypatch, kubeconfig_with_m
 
 @pytest.mark.parametrize("mode", ["json", "debug"])
 def test_provision_keeps_the_kubeconfig_credential_in_the_kubeconfig_only(
-        world, provision_env: Path, capsys, secrets, isolated_env: Path, mode: str) -> None:
+        world, provision_env: Path, wi, secrets, isolated_env: Path, mode: str) -> None:
     argv = provision_argv(world) + (["-o", "json"] if mode == "json" else ["--debug"])
-    code, out, err = run(capsys, argv)
+    run = wi(*argv)
+    code, out, err = run.code, run.out, run.err
     assert code == 0, (out, err)
     merged = provision_env.read_text()
     assert world["seeded"].cluster.admin_token in merged  # the merge did bring it
@@ -171,9 +153,10 @@ def test_provision_keeps_the_kubeconfig_credential_in_the_kubeconfig_only(
     assert not any(found.values()), {k: v for k, v in found.items() if v}
 
 
-def test_demo_prints_no_secret(env, capsys, isolated_env: Path) -> None:
+def test_demo_prints_no_secret(env, wi, isolated_env: Path) -> None:
     """`wi demo` runs its own lab, with secrets of its own: no JWT or private key leaves."""
-    code, out, err = run(capsys, ["demo", "-o", "json"])
+    run = wi("demo", "-o", "json")
+    code, out, err = run.code, run.out, run.err
     assert code == 0, err
     json.loads(out)
     assert not leaks(out + err, {}), leaks(out + err, {})
