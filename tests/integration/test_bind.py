@@ -110,6 +110,10 @@ def test_human_output_names_identity_and_next_command(world, env, wi) -> None:
     (["bind", "missing-sa", scenarios.IDENTITY_NAME, "-n", NS], 3, "does not exist"),
     (["bind", "app", scenarios.IDENTITY_NAME, "-n", NS, "--role", "Reader", "--scope",
       "notascope"], 2, "is not an Azure scope"),
+    (["bind", "app", scenarios.IDENTITY_NAME, "-n", NS, "--role", "Reader", "--scope",
+      "/subscriptions/0/resourceGroups/{"], 2, "is not an Azure scope"),
+    (["bind", "app", scenarios.IDENTITY_NAME, "-n", NS, "--role", "Reader\n", "--scope",
+      "/subscriptions/0"], 2, "has a control character"),
     (["bind", "app", scenarios.IDENTITY_NAME, "-n", "nowhere"], 3, "Namespace nowhere does not"),
 ])
 def test_bad_input_exits_non_zero_and_changes_nothing(world, env, wi, argv, code, fragment) -> None:

@@ -153,10 +153,11 @@ COMMANDS = tuple(ENDPOINTS)
 # reads a command does without by design when they fail, so success is an answer there too:
 # doctor shows role GUIDs when their names cannot be read; the probe runs its pod without
 # ARM's view of the identity (one scope fewer, no propagation hints); migrate notes that it
-# could not read the AKS cluster's pod identity profile
+# could not read the AKS cluster's pod identity profile, nor the RoleBindings a new service
+# account would lack (they are listed for information only)
 OPTIONAL = {"doctor": {ROLE_DEFINITION},
             "probe": {ENTRA_DISCOVERY, ENTRA_TOKEN, IDENTITIES, FICS},
-            "migrate": {CLUSTERS}}
+            "migrate": {CLUSTERS, K_ROLEBINDINGS, K_CLUSTERROLEBINDINGS}}
 # deletes after the job is done: the probe reports what it could not delete next to its verdict
 CLEANUP = {"probe": {K_POD_DELETE, K_CM_DELETE}}
 # an untrusted certificate fails every client of the server, not only wi: the pod's agent and

@@ -55,6 +55,9 @@ def test_resource_id_parses_once_and_compares_without_case() -> None:
     ("subscriptions/S1", False),
     ("/subscriptions/S1/resourceGroups", False),
     ("/subscriptions/S1/resourceGroups/RG/providers/Microsoft.Storage", False),
+    ("/subscriptions/0/resourceGroups/{", False),  # the SDK's URL template chokes on braces
+    ("/subscriptions/S1/resourceGroups/R\nG", False),
+    ("/subscriptions/S1/resourceGroups/RG?x=1", False),
 ])
 def test_scopes(scope: str, ok: bool) -> None:
     assert is_scope(scope) is ok

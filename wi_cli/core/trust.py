@@ -123,6 +123,10 @@ def check_roles(roles: list[tuple[str, str]]) -> None:
     for role, scope in roles:
         if not role.strip():
             raise UsageError("--role is empty.", ["Pass a role name or its GUID."])
+        if any(ord(c) < 32 or ord(c) == 127 for c in role):
+            raise UsageError(f"--role {role!r} has a control character; no Azure role name has.",
+                             ["Pass a role name as 'az role definition list' shows it, or its "
+                              "GUID."])
         if not is_scope(scope):
             raise UsageError(f"--scope {scope!r} is not an Azure scope.",
                              ["A scope is /subscriptions/ID, /subscriptions/ID/resourceGroups/RG "

@@ -63,7 +63,12 @@ _SCOPE = re.compile(
     re.IGNORECASE)
 
 
+_NOT_IN_SCOPE = set("{}?#\\")  # no Azure resource name has them; the SDKs' URL templates choke
+
+
 def is_scope(value: str) -> bool:
+    if any(ord(c) < 32 or ord(c) == 127 or c in _NOT_IN_SCOPE for c in value):
+        return False
     return bool(_SCOPE.match(value.strip()))
 
 

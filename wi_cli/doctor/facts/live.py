@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...core.config import Settings
-from ...core.errors import WiError
+from ...core.errors import KubernetesError
 from ...core.models import (
     FederatedCredential,
     Identity,
@@ -76,7 +76,9 @@ def minted_tokens(ctx: Context, scope: Scope, bindings: list[Binding],
         try:
             token = ctx.kube.request_token(ServiceAccountRef(b.namespace, b.name),
                                            token_audience.audience, TOKEN_SECONDS)
-        except WiError as exc:
+        except KubernetesError as exc:
+            if exc.status not in (403, 404):  # a throttled, failing or unreachable API server
+                raise  # is no verdict on the binding: the checks say it could not be read
             return Minted(error=exc.message)
         try:
             header = jwt.get_unverified_header(token)
