@@ -59,6 +59,19 @@ def run_wi(*argv: str, columns: int | None = None, traceback_asked: bool = False
     return run
 
 
+LAB_TF_MODULE = Path(__file__).resolve().parent / "fixtures" / "terraform" / "lab"
+
+
+def lab_tf_vars(seeded: Any) -> list[str]:
+    """`--var` pairs that point the lab Terraform module (a terraform_data stand-in for the real
+    one) at the seeded lab's resource group, cluster, identity, tenant and subscription."""
+    pairs = {"resource_group": seeded.resource_group, "cluster_name": seeded.cluster_name,
+             "identity_name": seeded.identity.name,
+             "identity_client_id": seeded.identity.client_id,
+             "tenant_id": seeded.tenant_id, "subscription_id": seeded.subscription_id}
+    return [arg for k, v in pairs.items() for arg in ("--var", f"{k}={v}")]
+
+
 def operator_env(lab: Any, seeded: Any, kubeconfig: str) -> dict[str, str]:
     """The variables `source env.sh` gives after `wi lab up`: the lab as a custom cloud, the
     seeded operator service principal, the lab CA, and the cluster's kubeconfig."""

@@ -18,12 +18,12 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from support import LAB_TF_MODULE, lab_tf_vars
 from wi_cli.core.config import load_state, state_path
 from wi_cli.lab.kube import scenarios
 from wi_cli.lab.runtime import Lab
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "terraform"
-LAB_MODULE = FIXTURES / "lab"
 FIXTURE_SECRET = "fixture-sensitive-9f3b7c1d"
 OTHER_TOKEN = "other-cluster-token-keep-me"
 
@@ -69,15 +69,6 @@ def kubeconfig(isolated_env: Path) -> Path:
     return path
 
 
-def lab_vars(world: dict[str, Any]) -> list[str]:
-    seeded = world["seeded"]
-    pairs = {"resource_group": seeded.resource_group, "cluster_name": seeded.cluster_name,
-             "identity_name": seeded.identity.name,
-             "identity_client_id": seeded.identity.client_id,
-             "tenant_id": seeded.tenant_id, "subscription_id": seeded.subscription_id}
-    return [arg for k, v in pairs.items() for arg in ("--var", f"{k}={v}")]
-
-
 def workdir() -> Path:
     return Path(os.environ["WI_STATE_DIR"]) / "terraform"
 
@@ -99,7 +90,7 @@ def assert_no_secret(world: dict[str, Any], *texts: str) -> None:
 def test_provision_applies_saves_state_merges_kubeconfig_and_feeds_bind(
         world, env, kubeconfig, wi) -> None:
     seeded = world["seeded"]
-    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world), "-y")
+    run = wi("provision", "--module", str(LAB_TF_MODULE), *lab_tf_vars(world["seeded"]), "-y")
     assert run.code == 0, run.err
 
     # plan table and live progress on stderr, results and next commands on stdout
@@ -147,7 +138,7 @@ def test_provision_applies_saves_state_merges_kubeconfig_and_feeds_bind(
     assert bound["issuer"] == seeded.issuer_url
 
     # a re-run plans nothing, still refreshes state and kubeconfig, and prints JSON data
-    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world),
+    run = wi("provision", "--module", str(LAB_TF_MODULE), *lab_tf_vars(world["seeded"]),
              "-y", "-o", "json")
     assert run.code == 0, run.err
     doc = run.json
@@ -164,7 +155,7 @@ def test_provision_applies_saves_state_merges_kubeconfig_and_feeds_bind(
 
 def test_rerun_without_vars_reuses_the_last_module_and_variables(world, env, kubeconfig,
                                                                   wi) -> None:
-    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world), "-y")
+    run = wi("provision", "--module", str(LAB_TF_MODULE), *lab_tf_vars(world["seeded"]), "-y")
     assert run.code == 0, run.err
     run = wi("provision", "--plan-only", "-o", "json")
     assert run.code == 0, run.err
@@ -174,7 +165,7 @@ def test_rerun_without_vars_reuses_the_last_module_and_variables(world, env, kub
 
 def test_plan_only_changes_nothing(world, env, kubeconfig, wi) -> None:
     before = kubeconfig.read_text()
-    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world),
+    run = wi("provision", "--module", str(LAB_TF_MODULE), *lab_tf_vars(world["seeded"]),
              "--plan-only", "-o", "json")
     assert run.code == 0, run.err
     data = run.json["data"]
@@ -189,7 +180,7 @@ def test_plan_only_changes_nothing(world, env, kubeconfig, wi) -> None:
 
 def test_destroy_removes_what_was_created_and_clears_the_state(world, env, kubeconfig,
                                                                wi) -> None:
-    run = wi("provision", "--module", str(LAB_MODULE), *lab_vars(world), "-y")
+    run = wi("provision", "--module", str(LAB_TF_MODULE), *lab_tf_vars(world["seeded"]), "-y")
     assert run.code == 0, run.err
     assert tf_resources(workdir()) == ["terraform_data.cluster", "terraform_data.identity"]
 
@@ -223,7 +214,7 @@ def test_missing_terraform_exits_3_and_writes_nothing(env, wi, tmp_path,
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    run = wi("provision", "--module", str(LAB_MODULE), "-y")
+    run = wi("provision", "--module", str(LAB_TF_MODULE), "-y")
     assert run.code == 3
     assert "Terraform was not found" in run.err and "Install Terraform" in run.err
     assert not workdir().exists()
@@ -244,7 +235,7 @@ def test_bad_input_exits_2_and_changes_nothing(env, wi, argv, code, fragment) ->
 
 
 def test_json_mode_requires_yes(env, wi) -> None:
-    run = wi("provision", "--module", str(LAB_MODULE), "-o", "json")
+    run = wi("provision", "--module", str(LAB_TF_MODULE), "-o", "json")
     doc = run.json
     assert run.code == 2 and doc["exit_code"] == 2 and doc["status"] == "error"
     assert "pass -y" in doc["errors"][0]["remediation"][0]

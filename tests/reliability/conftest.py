@@ -14,12 +14,11 @@ import pytest
 import yaml
 
 from faultkit import TIMEOUTS
-from support import operator_env, seeded_lab, set_env
+from support import LAB_TF_MODULE, lab_tf_vars, operator_env, seeded_lab, set_env
 from wi_cli.lab.kube import scenarios
 
 REPO = Path(__file__).resolve().parents[2]
 POD_IDENTITY_CRDS = REPO.parent / "shared" / "fixtures" / "aad-pod-identity" / "crd.yaml"
-TF_MODULE = REPO / "tests" / "fixtures" / "terraform" / "lab"
 GROUP = "aadpodidentity.k8s.io/v1"
 NS = scenarios.NAMESPACE
 _tags = itertools.count(1)
@@ -94,13 +93,7 @@ def drop_namespace(world: dict[str, Any], ns: str) -> None:
 
 
 def provision_argv(world: dict[str, Any]) -> list[str]:
-    seeded = world["seeded"]
-    pairs = {"resource_group": seeded.resource_group, "cluster_name": seeded.cluster_name,
-             "identity_name": seeded.identity.name,
-             "identity_client_id": seeded.identity.client_id,
-             "tenant_id": seeded.tenant_id, "subscription_id": seeded.subscription_id}
-    return ["provision", "--module", str(TF_MODULE), "-y",
-            *[arg for k, v in pairs.items() for arg in ("--var", f"{k}={v}")]]
+    return ["provision", "--module", str(LAB_TF_MODULE), "-y", *lab_tf_vars(world["seeded"])]
 
 
 @pytest.fixture()

@@ -42,10 +42,12 @@ def azure_clients(s: Settings, cloud_: "Cloud | None" = None) -> "AzureClients":
     return AzureClients(cloud_ or cloud(s), s.subscription, env=s.env, timeouts=s.timeouts)
 
 
-def kube_clients(s: Settings) -> "KubeClients":
+def kube_clients(s: Settings, context: str | None = None) -> "KubeClients":
+    """The clients of ``context`` (None: the settings' context, else the kubeconfig's current
+    one), with the settings' connect and read timeouts."""
     from ..adapters.kube.client import KubeClients
 
-    return KubeClients(s.kubeconfig_path, s.context,
+    return KubeClients(s.kubeconfig_path, context or s.context,
                        timeout=(s.timeouts.connect, s.timeouts.read))
 
 
@@ -118,12 +120,10 @@ class DoctorWiring:
         """The context ``name`` (None: the kubeconfig's current one); the `wi provision` state's
         cluster applies to the one context of a plain run, and in a fleet to the state's own."""
         from ..adapters.kube.api import KubeApi
-        from ..adapters.kube.client import KubeClients
         from ..doctor.facts import Context
 
         s = self.settings
-        kube = KubeClients(s.kubeconfig_path, name,
-                           timeout=(s.timeouts.connect, s.timeouts.read))
+        kube = kube_clients(s, name)
         _ = kube.server  # reads the kubeconfig now: a broken one is one error, before any call
         state_context = s.state.kube_context if s.state else None
         state = self.state_cluster if not self.shared or name == state_context else None

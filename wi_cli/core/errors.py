@@ -17,6 +17,13 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+def sentence(text: str) -> str:
+    """``text`` ending as a sentence does (a full stop added when it has no end mark), so that
+    more can follow it in one message."""
+    said = text.rstrip()
+    return said if said.endswith((".", "!", "?")) else said + "."
+
+
 class WiError(Exception):
     """An error with a one-sentence message and the lines that say how to fix it."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import Interrupted, UsageError, WiError
+from .errors import Interrupted, UsageError, WiError, sentence
 
 APPLIED, FAILED, NOT_RUN, UNCHANGED = "applied", "failed", "not-run", "unchanged"
 # what a step does; "keep" and "note" write nothing
@@ -62,9 +62,7 @@ class StepsFailed(WiError):
         if applied:
             remediation.append(f"Run the same '{rerun}' command again to finish: it keeps "
                                "what is already done.")
-        first = cause.message.rstrip()
-        super().__init__(first + ("" if first.endswith((".", "!", "?")) else ".") + said,
-                         remediation)
+        super().__init__(sentence(cause.message) + said, remediation)
         self.exit_code = cause.exit_code
         self.cause = cause
         self.steps = steps

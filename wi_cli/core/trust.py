@@ -16,10 +16,12 @@ from .errors import (
     UsageError,
 )
 from .models import (
+    MAX_ISSUER,
     Identity,
     PermissionBlock,
     ResourceId,
     in_cluster_issuer,
+    is_issuer_url,
     is_scope,
     permits,
 )
@@ -98,25 +100,6 @@ def check_target(cluster: str | None, resource_group: str | None, issuer: str | 
                          f"fragment, at most {MAX_ISSUER} characters, got {issuer!r}.",
                          ["Pass the issuer exactly as the cluster puts it in its tokens "
                           "(az aks show --query oidcIssuerProfile.issuerUrl)."])
-
-
-MAX_ISSUER = 600  # a federated credential's issuer (Microsoft Graph federatedIdentityCredential)
-
-
-def is_issuer_url(value: str) -> bool:
-    """An OIDC issuer identifier: https, a host, no query or fragment (OpenID Connect
-    Discovery 1.0, section 2), no whitespace or control characters."""
-    from urllib.parse import urlsplit
-
-    if len(value) > MAX_ISSUER or any(c.isspace() or ord(c) < 32 for c in value):
-        return False
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        return False
-    return (parts.scheme == "https" and bool(host) and not parts.query and not parts.fragment
-            and "?" not in value and "#" not in value)
 
 
 def check_roles(roles: list[tuple[str, str]]) -> None:

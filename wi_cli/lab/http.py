@@ -211,14 +211,18 @@ def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
                 body=body,
                 server_url=server.url,
             )
-            held = server.gate is not None and server.gate.arrive(
-                req.headers.get("user-agent", ""))
+            agent = req.headers.get("user-agent", "")
+
+            def record(status: int) -> None:
+                server.record(LoggedRequest(start, time.monotonic(), req.method, req.raw_path,
+                                            status, server.name, agent))
+
+            held = server.gate is not None and server.gate.arrive(agent)
             if server.faults.latency:
                 time.sleep(server.faults.latency)
-            rule = server.faults.take(req.method, req.path, req.headers.get("user-agent", ""))
+            rule = server.faults.take(req.method, req.path, agent)
             if rule is not None and rule.action == "reset":
-                server.record(LoggedRequest(start, time.monotonic(), req.method, req.raw_path,
-                                            0, server.name, req.headers.get("user-agent", "")))
+                record(0)
                 self.close_connection = True
                 reset(self.connection)
                 return
@@ -234,21 +238,16 @@ def _make_handler(server: LabServer) -> type[BaseHTTPRequestHandler]:
                                                      "message": f"lab error: {exc!r}"}})
             if held and server.gate is not None:
                 server.gate.hold(f"{server.name} {req.method} {req.path}")
-            def record() -> None:
-                server.record(LoggedRequest(start, time.monotonic(), req.method, req.raw_path,
-                                            resp.status, server.name,
-                                            req.headers.get("user-agent", "")))
-
             # An answer in one piece is logged before it is sent, so a client that has it finds
             # it in the log; a stream (a watch) is logged when it ends.
             streaming = not isinstance(resp.body, (bytes, bytearray))
             if not streaming:
-                record()
+                record(resp.status)
             try:
                 self._send(resp)
             finally:
                 if streaming:
-                    record()
+                    record(resp.status)
 
         def _send(self, resp: Response) -> None:
             self.send_response(resp.status)

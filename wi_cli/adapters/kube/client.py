@@ -16,6 +16,7 @@ from ...core.errors import (
     CredentialError,
     KubernetesError,
     KubernetesNotFound,
+    sentence,
 )
 from ...core.redact import redact_text
 
@@ -206,10 +207,8 @@ def raise_status(status: int, message: str, doing: str) -> None:
     if status == 409:
         raise ConflictError(f"Kubernetes reported a conflict while {doing}: {message}",
                             ["Run the command again."])
-    said = message.rstrip()
     raise KubernetesError(f"Kubernetes refused the request while {doing} ({status}): "
-                          f"{said}{'' if said.endswith(('.', '!', '?')) else '.'}",
-                          status=status)
+                          f"{sentence(message)}", status=status)
 
 
 @contextmanager

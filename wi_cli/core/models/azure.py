@@ -72,6 +72,23 @@ def is_scope(value: str) -> bool:
     return bool(_SCOPE.match(value.strip()))
 
 
+MAX_ISSUER = 600  # a federated credential's issuer (Microsoft Graph federatedIdentityCredential)
+
+
+def is_issuer_url(value: str) -> bool:
+    """An OIDC issuer identifier: https, a host, no query or fragment (OpenID Connect
+    Discovery 1.0, section 2), no whitespace or control characters."""
+    if len(value) > MAX_ISSUER or any(c.isspace() or ord(c) < 32 for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return (parts.scheme == "https" and bool(host) and not parts.query and not parts.fragment
+            and "?" not in value and "#" not in value)
+
+
 def same_scope(a: str, b: str) -> bool:
     return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
 
